@@ -1,0 +1,158 @@
+package middleware
+
+import (
+	"context"
+	"time"
+
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// modelWrapper records the model calls of a run and injects pending
+// critiques into the prompt.
+type modelWrapper struct {
+	m     *Middleware
+	inner llms.Model
+}
+
+var _ llms.Model = (*modelWrapper)(nil)
+
+// GenerateContent calls the wrapped model and records the call into the run
+// found in ctx. Calls outside a run pass through unrecorded.
+func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
+	r := runFromContext(ctx)
+	if r == nil {
+		return w.inner.GenerateContent(ctx, messages, options...)
+	}
+	r.mu.Lock()
+	if r.critique != "" {
+		messages = injectCritique(messages, r.critique)
+		r.step().Critique = r.critique
+		r.critique = ""
+	}
+	first := len(r.t.Steps) == 1 && len(r.step().LLMCalls) == 0
+	r.mu.Unlock()
+
+	call := trajectory.LLMCall{StartedAt: now()}
+	if first && w.m.cfg.capturePrompt {
+		call.Messages = toMessages(messages)
+	}
+	resp, err := w.inner.GenerateContent(ctx, messages, options...)
+	call.Duration = time.Since(call.StartedAt)
+	if err != nil {
+		call.Error = err.Error()
+	} else if resp != nil && len(resp.Choices) > 0 {
+		c := resp.Choices[0]
+		call.Completion = c.Content
+		call.Reasoning = c.ReasoningContent
+		call.StopReason = c.StopReason
+		call.Usage = usageOf(c.GenerationInfo)
+		if m, ok := c.GenerationInfo["model"].(string); ok {
+			call.Model = m
+		}
+		for _, tc := range c.ToolCalls {
+			spec := trajectory.ToolCallSpec{ID: tc.ID}
+			if tc.FunctionCall != nil {
+				spec.Name, spec.Arguments = tc.FunctionCall.Name, tc.FunctionCall.Arguments
+			}
+			call.ToolCalls = append(call.ToolCalls, spec)
+		}
+		if len(c.ToolCalls) == 0 && c.FuncCall != nil {
+			call.ToolCalls = append(call.ToolCalls, trajectory.ToolCallSpec{Name: c.FuncCall.Name, Arguments: c.FuncCall.Arguments})
+		}
+	}
+	r.mu.Lock()
+	s := r.step()
+	s.LLMCalls = append(s.LLMCalls, call)
+	if call.Model != "" && r.t.Model == "" {
+		r.t.Model = call.Model
+	}
+	r.mu.Unlock()
+	return resp, err
+}
+
+// Call implements the deprecated single-prompt method through GenerateContent
+// so that it is recorded too.
+func (w *modelWrapper) Call(ctx context.Context, prompt string, options ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, w, prompt, options...)
+}
+
+// injectCritique adds the critique as a system message right before the last
+// message, where every agent kind's model will read it as feedback on its
+// previous attempt.
+func injectCritique(messages []llms.MessageContent, critique string) []llms.MessageContent {
+	note := llms.MessageContent{
+		Role:  llms.ChatMessageTypeSystem,
+		Parts: []llms.ContentPart{llms.TextContent{Text: CritiquePrefix + critique}},
+	}
+	out := make([]llms.MessageContent, 0, len(messages)+1)
+	if len(messages) == 0 {
+		return append(out, note)
+	}
+	out = append(out, messages[:len(messages)-1]...)
+	out = append(out, note, messages[len(messages)-1])
+	return out
+}
+
+// CritiquePrefix introduces an injected critique in the prompt.
+const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "
+
+func toMessages(in []llms.MessageContent) []trajectory.Message {
+	out := make([]trajectory.Message, 0, len(in))
+	for _, mc := range in {
+		m := trajectory.Message{Role: roleOf(mc.Role)}
+		for _, p := range mc.Parts {
+			switch p := p.(type) {
+			case llms.TextContent:
+				m.Content += p.Text
+			case llms.ToolCall:
+				spec := trajectory.ToolCallSpec{ID: p.ID}
+				if p.FunctionCall != nil {
+					spec.Name, spec.Arguments = p.FunctionCall.Name, p.FunctionCall.Arguments
+				}
+				m.ToolCalls = append(m.ToolCalls, spec)
+			case llms.ToolCallResponse:
+				m.ToolCallID, m.Name = p.ToolCallID, p.Name
+				m.Content += p.Content
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func roleOf(t llms.ChatMessageType) string {
+	switch t {
+	case llms.ChatMessageTypeSystem:
+		return "system"
+	case llms.ChatMessageTypeAI:
+		return "assistant"
+	case llms.ChatMessageTypeTool, llms.ChatMessageTypeFunction:
+		return "tool"
+	default:
+		return "user"
+	}
+}
+
+func usageOf(info map[string]any) trajectory.Usage {
+	return trajectory.Usage{
+		PromptTokens:     intOf(info["PromptTokens"]),
+		CompletionTokens: intOf(info["CompletionTokens"]),
+		TotalTokens:      intOf(info["TotalTokens"]),
+	}
+}
+
+func intOf(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int64:
+		return int(n)
+	case int32:
+		return int(n)
+	case float64:
+		return int(n)
+	}
+	return 0
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every reagent test on a fresh Debian machine. Installs what the tests
+# need when it is missing (Chromium, Debian's python3-torch, PostgreSQL),
+# starts PostgreSQL, and never skips a suite silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+need_pkgs=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_pkgs+=(python3-torch)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	log "installing ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# PostgreSQL: start the cluster and use a throwaway database over TCP.
+log "starting PostgreSQL"
+pgver=$(ls /usr/lib/postgresql | sort -n | tail -1)
+if ! pg_lsclusters -h | grep -q "^$pgver main"; then
+	pg_createcluster "$pgver" main >/dev/null
+fi
+pg_ctlcluster "$pgver" main start 2>/dev/null || true
+for _ in $(seq 1 30); do
+	pg_isready -q -h 127.0.0.1 && break
+	sleep 1
+done
+su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'reagent'\"" >/dev/null
+su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='reagent_test'\"" | grep -q 1 ||
+	su postgres -c "psql -q -c 'CREATE DATABASE reagent_test'" >/dev/null
+export REAGENT_TEST_POSTGRES="postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable"
+
+log "go vet"
+go vet ./...
+
+log "go test (all packages)"
+go test -count=1 -timeout 20m ./...
+
+log "go test -race (concurrency-critical packages)"
+go test -count=1 -race -timeout 15m ./middleware/... ./audit/...
+
+if [ -d ppo/backend/tests ]; then
+	log "python backend tests (Debian torch)"
+	(cd ppo/backend && /usr/bin/python3 -m unittest discover -s tests)
+fi
+
+log "all tests passed"
