@@ -162,6 +162,7 @@ func (a *agentWrapper) start(ctx context.Context, gid uint64, inputs map[string]
 	if t.ID == "" {
 		t.ID = newRunID()
 	}
+	_, r.span = a.m.tracer.startRun(ctx, t)
 	a.m.reg.put(gid, r)
 	return r
 }

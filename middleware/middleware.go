@@ -31,12 +31,13 @@ type Middleware struct {
 	exec    *agents.Executor // set by Wrap; read for MaxIterations and ErrorHandler
 	judging sync.WaitGroup
 	slots   chan struct{}
+	tracer  *tracer
 }
 
 // New returns a Middleware configured by opts.
 func New(opts ...Option) *Middleware {
 	cfg := newConfig(opts)
-	m := &Middleware{cfg: cfg, slots: make(chan struct{}, cfg.judgeLimit)}
+	m := &Middleware{cfg: cfg, slots: make(chan struct{}, cfg.judgeLimit), tracer: newTracer(cfg)}
 	if len(cfg.guards) > 0 {
 		var chainOpts []guardrails.ChainOption
 		if cfg.approver != nil {

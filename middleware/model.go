@@ -34,9 +34,13 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	first := len(r.t.Steps) == 1 && len(r.step().LLMCalls) == 0
 	r.mu.Unlock()
 
-	call := trajectory.LLMCall{StartedAt: now()}
+	call := trajectory.LLMCall{StartedAt: now(), Model: requestedModel(w.m.cfg.modelName, options)}
 	if first && w.m.cfg.capturePrompt {
 		call.Messages = toMessages(messages)
+	}
+	spanCtx, span := w.m.tracer.startChat(ctx, r.span)
+	if span != nil {
+		ctx = spanCtx
 	}
 	resp, err := w.inner.GenerateContent(ctx, messages, options...)
 	call.Duration = time.Since(call.StartedAt)
@@ -48,7 +52,7 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 		call.Reasoning = c.ReasoningContent
 		call.StopReason = c.StopReason
 		call.Usage = usageOf(c.GenerationInfo)
-		if m, ok := c.GenerationInfo["model"].(string); ok {
+		if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
 			call.Model = m
 		}
 		for _, tc := range c.ToolCalls {
@@ -62,6 +66,7 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 			call.ToolCalls = append(call.ToolCalls, trajectory.ToolCallSpec{Name: c.FuncCall.Name, Arguments: c.FuncCall.Arguments})
 		}
 	}
+	w.m.tracer.endChat(span, &call)
 	r.mu.Lock()
 	s := r.step()
 	s.LLMCalls = append(s.LLMCalls, call)
@@ -155,4 +160,20 @@ func intOf(v any) int {
 		return int(n)
 	}
 	return 0
+}
+
+// requestedModel is the model a call asks for: a per-call option wins over
+// the configured name.
+func requestedModel(configured string, options []llms.CallOption) string {
+	if len(options) == 0 {
+		return configured
+	}
+	var o llms.CallOptions
+	for _, opt := range options {
+		opt(&o)
+	}
+	if o.Model != "" {
+		return o.Model
+	}
+	return configured
 }

@@ -8,6 +8,8 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails"
 	"github.com/reagent-go/reagent/rrm"
@@ -32,6 +34,10 @@ type config struct {
 	onFinish      []func(context.Context, *trajectory.Trajectory)
 	logger        *slog.Logger
 	maxIterations int
+
+	modelName      string
+	tracerProvider trace.TracerProvider
+	captureContent bool
 }
 
 func newConfig(opts []Option) *config {
@@ -125,3 +131,7 @@ func WithLogger(l *slog.Logger) Option {
 // that hits it is recorded as max-iterations. Wrap reads it from the
 // executor and needs no such option.
 func WithMaxIterations(n int) Option { return func(c *config) { c.maxIterations = n } }
+
+// WithModelName names the agent's model in trajectories and spans when the
+// model does not report it (langchaingo's OpenAI client does not).
+func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }

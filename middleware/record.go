@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/reagent-go/reagent/guardrails"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -16,6 +18,13 @@ func (m *Middleware) check(ctx context.Context, r *runState, kind trajectory.Gua
 	r.mu.Unlock()
 	ev := &guardrails.Event{Kind: kind, Tool: spec, Call: call, Answer: answer, Step: step, Trajectory: r.t}
 	out := m.chain.Check(withRunState(ctx, r), ev)
+	if m.tracer != nil {
+		span := trace.SpanFromContext(ctx) // the tool's span, when in a tool
+		if !span.IsRecording() {
+			span = r.span
+		}
+		m.tracer.guardEvents(span, out.Decisions)
+	}
 	if len(out.Decisions) > 0 {
 		r.mu.Lock()
 		r.t.Decisions = append(r.t.Decisions, out.Decisions...)
@@ -69,8 +78,11 @@ func (m *Middleware) finish(r *runState, status trajectory.Status, errMsg string
 	// A cancelled run is still stored: detach from the caller's deadline.
 	ctx := context.WithoutCancel(r.ctx)
 	if m.cfg.judge != nil && m.cfg.syncJudge {
-		t.Assessments = append(t.Assessments, m.judgeRun(ctx, t))
+		a := m.judgeRun(ctx, t)
+		t.Assessments = append(t.Assessments, a)
+		m.tracer.evaluation(ctx, r.span, a, false)
 	}
+	m.tracer.endRun(r.span, t)
 	if m.cfg.store != nil {
 		if err := m.cfg.store.Append(ctx, t); err != nil {
 			m.cfg.logger.Error("reagent: audit store refused a run", "run", t.ID, "err", err)
@@ -83,7 +95,7 @@ func (m *Middleware) finish(r *runState, status trajectory.Status, errMsg string
 		fn(ctx, t)
 	}
 	if m.cfg.judge != nil && !m.cfg.syncJudge {
-		m.judgeAsync(ctx, t)
+		m.judgeAsync(ctx, t, r.span)
 	}
 }
 
@@ -108,7 +120,7 @@ func (m *Middleware) judgeRun(ctx context.Context, t *trajectory.Trajectory) (a 
 // judgeAsync judges t in the background, at most judgeLimit at a time, and
 // appends the assessment to the store. t is not modified: its readers may
 // hold it already.
-func (m *Middleware) judgeAsync(ctx context.Context, t *trajectory.Trajectory) {
+func (m *Middleware) judgeAsync(ctx context.Context, t *trajectory.Trajectory, span trace.Span) {
 	m.judging.Add(1)
 	m.slots <- struct{}{}
 	go func() {
@@ -117,6 +129,7 @@ func (m *Middleware) judgeAsync(ctx context.Context, t *trajectory.Trajectory) {
 			m.judging.Done()
 		}()
 		a := m.judgeRun(ctx, t)
+		m.tracer.evaluation(ctx, span, a, true)
 		if m.cfg.store == nil {
 			return
 		}

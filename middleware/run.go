@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -70,6 +72,7 @@ type runState struct {
 	last    bool          // the current iteration is the executor's last
 	critique string       // to inject before the next model call
 	ended   bool
+	span    trace.Span // the run's invoke_agent span, nil when not traced
 }
 
 type pendingCall struct {

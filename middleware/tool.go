@@ -46,6 +46,11 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 	snapshot := *call
 	r.mu.Unlock()
 
+	spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, &snapshot)
+	if span != nil {
+		ctx = spanCtx
+		defer func() { w.m.tracer.endTool(span, call) }()
+	}
 	if w.m.chain != nil {
 		out := w.m.check(ctx, r, trajectory.EventToolCall, w.spec, &snapshot, "")
 		if out.Verdict != trajectory.Allow {

@@ -1,0 +1,133 @@
+package middleware_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tmc/langchaingo/agents"
+	"github.com/tmc/langchaingo/chains"
+	"github.com/tmc/langchaingo/tools"
+
+	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/rrm"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+func TestBlockedCallNeverRuns(t *testing.T) {
+	srv := llmtest.New(t, react("wire", "send $100"), final("I may not wire money"))
+	wire := &echoTool{name: "wire"}
+	store := openStore(t)
+	deny := &guardrails.ToolFilter{Deny: guardrails.ToolMatch{Names: []string{"wire"}}}
+	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{wire})
+	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store), middleware.WithGuards(deny))
+	run := &middleware.Run{ID: "blocked-run"}
+	out, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "pay the bill")
+	require.NoError(t, err)
+	assert.Equal(t, "I may not wire money", out)
+	assert.Equal(t, 0, wire.count(), "a blocked call never reaches the tool")
+
+	// The agent saw the block as its observation.
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Contains(t, reqs[1].Messages[0].Content, "Observation: Blocked by guardrail tools:")
+
+	require.NoError(t, store.Flush(context.Background()))
+	got, err := store.Get(context.Background(), "blocked-run")
+	require.NoError(t, err)
+	call := got.Steps[0].Calls[0]
+	assert.True(t, call.Blocked)
+	assert.Equal(t, "tools", call.BlockedBy)
+	require.NotEmpty(t, got.Decisions)
+	assert.Equal(t, trajectory.Block, got.Decisions[0].Verdict)
+	assert.Equal(t, "wire", got.Decisions[0].Tool)
+}
+
+func TestAbortOnBlock(t *testing.T) {
+	srv := llmtest.New(t, react("wire", "send $100"), final("unused"))
+	deny := &guardrails.ToolFilter{Deny: guardrails.ToolMatch{Names: []string{"wire"}}}
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, middleware.WithGuards(deny), middleware.WithAbortOnBlock())
+	require.ErrorIs(t, err, middleware.ErrBlocked)
+	assert.Equal(t, trajectory.StatusError, tr.Status)
+	assert.Len(t, srv.Requests(), 1)
+}
+
+func TestEscalationWithoutApproverBlocks(t *testing.T) {
+	srv := llmtest.New(t, react("wire", "send $100"), final("needs a human"))
+	approve := &guardrails.ToolFilter{Approve: guardrails.ToolMatch{Names: []string{"wire"}}}
+	wire := &echoTool{name: "wire"}
+	_, err, tr := runMRKL(t, srv, wire, "pay", nil, middleware.WithGuards(approve))
+	require.NoError(t, err)
+	assert.Equal(t, 0, wire.count(), "an escalation nobody approves fails closed")
+	assert.True(t, tr.Steps[0].Calls[0].Blocked)
+}
+
+func TestSyncJudgeStoresAssessment(t *testing.T) {
+	srv := llmtest.New(t, react("echo", "17*23"), final("391"))
+	store := openStore(t)
+	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
+	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store),
+		middleware.WithJudge(rrm.NewHeuristic()), middleware.WithSyncJudge())
+	run := &middleware.Run{ID: "judged"}
+	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "What is 17*23?")
+	require.NoError(t, err)
+	tr := run.Trajectory()
+	require.Len(t, tr.Assessments, 1)
+	a := tr.Assessments[0]
+	assert.Equal(t, trajectory.AssessmentOK, a.Status)
+	assert.NotEmpty(t, a.Critique)
+	require.NoError(t, store.Flush(context.Background()))
+	got, err := store.Get(context.Background(), "judged")
+	require.NoError(t, err)
+	require.Len(t, got.Assessments, 1)
+	assert.InDelta(t, a.Score, got.Assessments[0].Score, 1e-9)
+}
+
+func TestAsyncJudgeFailureIsStoredAndRunKept(t *testing.T) {
+	// The policy model answers; the judge endpoint is down (HTTP 500).
+	policy := llmtest.New(t, react("echo", "x"), final("done"))
+	judgeSrv := llmtest.NewFunc(t, func(llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Status: 500, Body: `{"error":{"message":"judge is down"}}`}
+	})
+	judge := rrm.NewOpenAI(rrm.WithBaseURL(judgeSrv.URL), rrm.WithModel("agent-rrm"), rrm.WithRetries(1))
+	store := openStore(t)
+	agent := agents.NewOneShotAgent(newLLM(t, policy), []tools.Tool{&echoTool{name: "echo"}})
+	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store), middleware.WithJudge(judge))
+	run := &middleware.Run{ID: "judge-down"}
+	t.Setenv("OPENAI_API_KEY", "test")
+	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "q")
+	require.NoError(t, err)
+	require.NoError(t, middleware.Flush(context.Background(), exec))
+	require.NoError(t, store.Flush(context.Background()))
+	got, err := store.Get(context.Background(), "judge-down")
+	require.NoError(t, err)
+	assert.Equal(t, trajectory.StatusFinished, got.Status, "the run is never lost")
+	require.Len(t, got.Assessments, 1)
+	assert.Equal(t, trajectory.AssessmentError, got.Assessments[0].Status)
+	assert.NotEmpty(t, got.Assessments[0].Error)
+}
+
+func TestCritiqueIsInjectedAndRecorded(t *testing.T) {
+	srv := llmtest.New(t, final("400"))
+	run := &middleware.Run{Critique: "You never used the calculator; check 17*23 with it.", ParentID: "first", Round: 1}
+	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
+	exec := middleware.Wrap(agents.NewExecutor(agent))
+	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "What is 17*23?")
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	var sawCritique bool
+	for _, m := range reqs[0].Messages {
+		if m.Role == "system" && m.Content == middleware.CritiquePrefix+run.Critique {
+			sawCritique = true
+		}
+	}
+	assert.True(t, sawCritique, "the critique reaches the model")
+	tr := run.Trajectory()
+	assert.Equal(t, run.Critique, tr.Steps[0].Critique)
+	assert.Equal(t, "first", tr.ParentID)
+	assert.Equal(t, 1, tr.Round)
+}
