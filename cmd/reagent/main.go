@@ -73,6 +73,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func commands() []command {
 	return []command{
 		{Name: "version", Summary: "print the version", Run: runVersion},
+		{Name: "judge", Summary: "judge stored runs (or a JSONL file) with an RRM and record the assessments", Run: runJudge},
+		{Name: "demos", Summary: "write suite demonstrations as SFT data (the embedded policy's recipe)", Run: runDemos},
 	}
 }
 

@@ -1,0 +1,687 @@
+package rrm
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// HeuristicVersion names the rule set; it is the Model of every heuristic
+// assessment, so scores from different rule sets are not mixed up.
+const HeuristicVersion = "heuristic-v1"
+
+// Weights are the penalties of the heuristic judge's rules. The score is
+// 1 minus the sum of the penalties that apply, floored at 0.
+type Weights struct {
+	// IgnoredError applies once when a tool call failed or was blocked, no
+	// later call succeeded, and the final answer does not admit the failure.
+	IgnoredError float64
+	// Loop applies per call identical (same tool, same input up to case and
+	// spaces) to an earlier one; one identical retry right after a failure
+	// is free. Capped at LoopCap.
+	Loop, LoopCap float64
+	// UngroundedNumber applies once when the final answer has a number
+	// (other than a small count 0–10) that matches no number in the task,
+	// the inputs, any observation or any successful tool input, allowing
+	// for the answer's rounding and "million"/"billion".
+	UngroundedNumber float64
+	// UngroundedName applies per capitalised word of the final answer (not
+	// at the start of a sentence, 3+ letters, not a common word) found in no
+	// evidence text. Capped at UngroundedNameCap.
+	UngroundedName, UngroundedNameCap float64
+	// NoTool applies when tools were available, none of them was called
+	// (calls to unknown tools do not count), and the task looks like it needs one (arithmetic, a URL,
+	// a question about facts, "current", "latest", "find", …).
+	NoTool float64
+	// BlockedRetry applies per call that repeats a blocked call exactly;
+	// BlockedSameTool per other call to a tool that was blocked before.
+	// Both capped at BlockedCap.
+	BlockedRetry, BlockedSameTool, BlockedCap float64
+	// ParseError applies per step whose output could not be parsed, capped
+	// at ParseErrorCap.
+	ParseError, ParseErrorCap float64
+	// UnknownTool applies per call to a tool that does not exist, capped at
+	// UnknownToolCap.
+	UnknownTool, UnknownToolCap float64
+	// Unfinished applies when the run hit the step limit, stopped on a
+	// parse error or failed; Cancelled when it was cancelled.
+	Unfinished, Cancelled float64
+	// EmptyAnswer applies when a finished run has an empty final answer.
+	EmptyAnswer float64
+}
+
+// DefaultWeights returns the weights of HeuristicVersion.
+func DefaultWeights() Weights {
+	return Weights{
+		IgnoredError:      0.30,
+		Loop:              0.20,
+		LoopCap:           0.60,
+		UngroundedNumber:  0.35,
+		UngroundedName:    0.15,
+		UngroundedNameCap: 0.45,
+		NoTool:            0.35,
+		BlockedRetry:      0.40,
+		BlockedSameTool:   0.10,
+		BlockedCap:        0.60,
+		ParseError:        0.10,
+		ParseErrorCap:     0.30,
+		UnknownTool:       0.20,
+		UnknownToolCap:    0.40,
+		Unfinished:        0.50,
+		Cancelled:         0.30,
+		EmptyAnswer:       0.40,
+	}
+}
+
+// FlawThreshold is the score below which the heuristic judge's verdict
+// counts as "flawed" (used for the labelled-set accuracy).
+const FlawThreshold = 0.7
+
+// Heuristic is an offline, deterministic judge: a fixed set of rules over
+// the trajectory, no model. It cannot tell whether an answer is right, only
+// whether the process shows known flaws. It is safe for concurrent use.
+type Heuristic struct {
+	w Weights
+}
+
+// HeuristicOption configures a Heuristic judge.
+type HeuristicOption func(*Heuristic)
+
+// WithWeights replaces the rule weights.
+func WithWeights(w Weights) HeuristicOption { return func(h *Heuristic) { h.w = w } }
+
+// NewHeuristic returns the heuristic judge with DefaultWeights.
+func NewHeuristic(opts ...HeuristicOption) *Heuristic {
+	h := &Heuristic{w: DefaultWeights()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Name returns "heuristic".
+func (h *Heuristic) Name() string { return "heuristic" }
+
+// Judge applies the rules to t. It writes the three Agent-RRM parts: Think
+// lists every check and its outcome, Critique gives advice to the agent, and
+// Raw holds them in the Agent-RRM format.
+func (h *Heuristic) Judge(_ context.Context, t *trajectory.Trajectory) trajectory.Assessment {
+	start := time.Now()
+	a := trajectory.Assessment{Judge: h.Name(), Model: HeuristicVersion, CreatedAt: start.UTC()}
+	if t == nil {
+		a.Status, a.Error = trajectory.AssessmentError, "rrm: heuristic judge: nil trajectory"
+		return a
+	}
+	a.Steps, a.Partial = len(t.Steps), !t.Ended()
+	r := h.evaluate(t)
+	a.Status = trajectory.AssessmentOK
+	a.Think, a.Critique, a.Score = r.think.String(), r.critique.String(), r.score()
+	a.Raw = Format(a.Think, a.Critique, a.Score)
+	a.Latency = time.Since(start)
+	return a
+}
+
+// report accumulates the checks of one judgment.
+type report struct {
+	think    strings.Builder
+	critique strings.Builder
+	penalty  float64
+	partial  bool
+}
+
+func (r *report) check(name string, pen float64, detail string, advice string) {
+	if pen > 0 {
+		fmt.Fprintf(&r.think, "- %s: FAIL (−%.2f) %s\n", name, pen, detail)
+		r.penalty += pen
+		if r.critique.Len() > 0 {
+			r.critique.WriteByte(' ')
+		}
+		r.critique.WriteString(advice)
+		return
+	}
+	fmt.Fprintf(&r.think, "- %s: ok %s\n", name, detail)
+}
+
+func (r *report) score() float64 {
+	s := 1 - r.penalty
+	if s < 0 {
+		return 0
+	}
+	// Round away float noise so equal penalties give equal scores.
+	return math.Round(s*1e6) / 1e6
+}
+
+func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
+	w := h.w
+	r := &report{partial: !t.Ended()}
+	r.think.Grow(1024)
+	if r.partial {
+		r.think.WriteString("The run is still in progress; judging the steps so far.\n")
+	}
+	r.think.WriteString("Checks:\n")
+
+	known := make(map[string]bool, len(t.Tools))
+	for _, s := range t.Tools {
+		known[strings.ToLower(s.Name)] = true
+	}
+
+	// One pass over the calls for the tool-use rules.
+	type key struct{ tool, input string }
+	var (
+		seen            = make(map[key]bool)
+		blockedKeys     = make(map[key]bool)
+		blockedTools    = make(map[string]bool)
+		calls, okCalls  int
+		attempted       int // calls to existing tools, whatever their outcome
+		loops           int
+		blockedRetries  int
+		blockedSameTool int
+		unknown         int
+		unknownNames    []string
+		lastFailed      bool
+		lastKey         key
+		failedSinceOK   int // failures (errors or blocks) after the last success
+		failures        int
+		parseErrors     int
+	)
+	for si := range t.Steps {
+		s := &t.Steps[si]
+		if s.ParseError != "" {
+			parseErrors++
+		}
+		for ci := range s.Calls {
+			c := &s.Calls[ci]
+			calls++
+			tool := strings.ToLower(strings.TrimSpace(c.Tool))
+			k := key{tool, normalizeInput(c.Input)}
+			isUnknown := c.UnknownTool || (len(known) > 0 && !known[tool])
+			if isUnknown {
+				unknown++
+				if len(unknownNames) < 3 {
+					unknownNames = append(unknownNames, c.Tool)
+				}
+			} else {
+				attempted++
+			}
+			switch {
+			case c.Blocked:
+				if blockedKeys[k] {
+					blockedRetries++
+				} else if blockedTools[tool] {
+					blockedSameTool++
+				}
+				blockedKeys[k] = true
+				blockedTools[tool] = true
+			case blockedKeys[k]:
+				blockedRetries++
+			case blockedTools[tool]:
+				blockedSameTool++
+			}
+			if !c.Blocked && seen[k] && !(lastFailed && lastKey == k) {
+				loops++
+			}
+			if !c.Blocked {
+				seen[k] = true
+			}
+			failed := c.Blocked || isUnknown || callFailed(c)
+			if failed {
+				failures++
+				failedSinceOK++
+			} else {
+				okCalls++
+				failedSinceOK = 0
+			}
+			lastFailed, lastKey = failed, k
+		}
+	}
+	finished := t.Status == trajectory.StatusFinished
+	answer := t.FinalAnswer
+
+	// Run status.
+	switch t.Status {
+	case trajectory.StatusMaxIterations:
+		r.check("outcome", w.Unfinished, "the run hit the step limit without an answer.",
+			"You ran out of steps without answering: plan fewer, more targeted tool calls and give a final answer (or say what you could not find) before the limit.")
+	case trajectory.StatusParseError:
+		r.check("outcome", w.Unfinished, "the run stopped on output that could not be parsed.",
+			"Your output could not be parsed and the run stopped: follow the required action format exactly.")
+	case trajectory.StatusError:
+		r.check("outcome", w.Unfinished, "the run failed: "+clip(t.Error, 120),
+			"Your run ended in an error before you answered; handle tool failures and keep going to a final answer.")
+	case trajectory.StatusCancelled:
+		r.check("outcome", w.Cancelled, "the run was cancelled before an answer.",
+			"The run was cancelled before you answered; reach a conclusion in fewer steps.")
+	case trajectory.StatusFinished:
+		if strings.TrimSpace(answer) == "" {
+			r.check("outcome", w.EmptyAnswer, "the run finished with an empty answer.",
+				"You finished without an answer: always end with a final answer that addresses the task.")
+		} else {
+			r.check("outcome", 0, "finished with an answer.", "")
+		}
+	default:
+		r.check("outcome", 0, "not finished yet.", "")
+	}
+
+	// Ignored failures.
+	switch {
+	case failures == 0:
+		r.check("tool errors", 0, "no failed or blocked calls.", "")
+	case failedSinceOK == 0:
+		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s), recovered by a later successful call.", failures), "")
+	case finished && answer != "" && !admitsFailure(answer):
+		r.check("tool errors", w.IgnoredError, fmt.Sprintf("%d failed or blocked call(s) with no successful call after them, and the answer does not mention it.", failedSinceOK),
+			"Your last tool call(s) failed or were blocked, yet you answered as if they had worked: read the error, fix the input or try another tool, and if you still cannot get the information, say so.")
+	default:
+		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s) at the end, acknowledged or not yet answered.", failedSinceOK), "")
+	}
+
+	// Loops.
+	r.check("repeated calls", min(float64(loops)*w.Loop, w.LoopCap), fmt.Sprintf("%d call(s) identical to an earlier one.", loops),
+		"You repeated an identical tool call; the same input gives the same result, so change the input, use another tool, or answer from what you already have.")
+
+	// Blocked actions.
+	bp := min(float64(blockedRetries)*w.BlockedRetry+float64(blockedSameTool)*w.BlockedSameTool, w.BlockedCap)
+	r.check("blocked actions", bp, fmt.Sprintf("%d exact retr(ies) of a blocked call, %d other call(s) to a blocked tool.", blockedRetries, blockedSameTool),
+		"A guardrail blocked your action and you tried it again: a block will not change on retry, so choose a different, permitted approach or explain that the action is not allowed.")
+
+	// Unknown tools.
+	r.check("unknown tools", min(float64(unknown)*w.UnknownTool, w.UnknownToolCap), fmt.Sprintf("%d call(s) to tools that do not exist%s.", unknown, listed(unknownNames)),
+		"You called a tool that does not exist; use only the tools listed for you, with their exact names.")
+
+	// Parse errors.
+	r.check("format", min(float64(parseErrors)*w.ParseError, w.ParseErrorCap), fmt.Sprintf("%d step(s) with unparseable output.", parseErrors),
+		"Some of your outputs did not follow the action format; write exactly one action with its input, or a final answer, per step.")
+
+	// Tool use.
+	if finished && len(t.Tools) > 0 && attempted == 0 && needsTool(t.Task) {
+		r.check("tool use", w.NoTool, "tools were available and the task needs outside information or exact computation, but the agent called none of them.",
+			"You answered without using your tools although the task needs them: look the facts up or compute them with a tool before answering.")
+	} else {
+		r.check("tool use", 0, fmt.Sprintf("%d call(s), %d successful.", calls, okCalls), "")
+	}
+
+	// Grounding of the final answer.
+	if finished && answer != "" {
+		ev := gatherEvidence(t)
+		nums, badNums := ungroundedNumbers(answer, ev)
+		np := 0.0
+		if len(badNums) > 0 {
+			np = w.UngroundedNumber
+		}
+		r.check("grounded numbers", np, fmt.Sprintf("%d number(s) checked in the answer, %d unsupported%s.", nums, len(badNums), listed(badNums)),
+			"Your answer states numbers that appear in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
+		names, badNames := ungroundedNames(answer, ev)
+		r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
+			"Your answer names things that no observation mentions: do not add details you did not verify; look them up or leave them out.")
+	}
+
+	if r.critique.Len() == 0 {
+		if r.partial {
+			r.critique.WriteString("So far you are using the tools sensibly and your steps follow from what you observed; keep grounding each conclusion in an observation.")
+		} else {
+			r.critique.WriteString("You used the tools where the task needed them and your answer is backed by what you observed. Keep checking every figure and name against an observation before you answer.")
+		}
+	} else if r.partial {
+		s := r.critique.String()
+		r.critique.Reset()
+		r.critique.WriteString("So far: ")
+		r.critique.WriteString(s)
+	}
+	fmt.Fprintf(&r.think, "Total penalty %.2f, score %s.", r.penalty, strconv.FormatFloat(r.score(), 'g', -1, 64))
+	return r
+}
+
+// callFailed reports a tool call that returned an error, crashed, or whose
+// observation reads as an error message.
+func callFailed(c *trajectory.ToolCall) bool {
+	if c.Error != "" || c.Panicked {
+		return true
+	}
+	o := strings.TrimLeft(c.Observation, " \t\r\n")
+	for _, p := range [...]string{"error", "exception", "traceback", "failed", "fatal"} {
+		if len(o) >= len(p) && strings.EqualFold(o[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizeInput(s string) string {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		clean = !(c == ' ' || c == '\t' || c == '\n' || c == '\r' || (c >= 'A' && c <= 'Z'))
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			continue
+		}
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// admitsFailure reports whether an answer says that something could not be
+// done or found.
+func admitsFailure(answer string) bool {
+	a := strings.ToLower(answer)
+	for _, p := range []string{"could not", "couldn't", "can't", "cannot", "unable", "not able", "failed", "error",
+		"unavailable", "blocked", "not allowed", "no results", "not found", "don't know", "do not know", "no data", "did not work"} {
+		if strings.Contains(a, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// needsTool guesses whether a task needs outside information or exact
+// computation: arithmetic, a URL, or a question about facts.
+func needsTool(task string) bool {
+	t := strings.ToLower(task)
+	if strings.Contains(t, "http://") || strings.Contains(t, "https://") || hasArithmetic(t) {
+		return true
+	}
+	for _, p := range []string{"who ", "what ", "what's", "when ", "where ", "which ", "how many", "how much",
+		"find ", "look up", "search", "fetch", "current", "latest", "today", "price", "weather", "population"} {
+		if strings.Contains(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasArithmetic finds "digits operator digits" such as 12*3 or 81 / 9.
+func hasArithmetic(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("+-*/^×÷", rune(s[i])) && !strings.HasPrefix(s[i:], "×") && !strings.HasPrefix(s[i:], "÷") {
+			continue
+		}
+		l := i - 1
+		for l >= 0 && s[l] == ' ' {
+			l--
+		}
+		r := i + 1
+		if strings.HasPrefix(s[i:], "×") || strings.HasPrefix(s[i:], "÷") {
+			r = i + len("×")
+		}
+		for r < len(s) && s[r] == ' ' {
+			r++
+		}
+		if l >= 0 && r < len(s) && isDigit(s[l]) && isDigit(s[r]) {
+			return true
+		}
+	}
+	return false
+}
+
+// evidence is what an answer may rest on: the task, the inputs, the
+// observations and the inputs of successful calls. Its numbers are found
+// on first use.
+type evidence struct {
+	lower    string    // all evidence text, ASCII lower-cased
+	nums     []float64 // every number in it, scaled by million/billion
+	numsDone bool
+}
+
+func gatherEvidence(t *trajectory.Trajectory) *evidence {
+	n := len(t.Task)
+	for _, v := range t.Inputs {
+		n += len(v) + 1
+	}
+	for si := range t.Steps {
+		for ci := range t.Steps[si].Calls {
+			c := &t.Steps[si].Calls[ci]
+			n += len(c.Observation) + len(c.Error) + len(c.Input) + 3
+		}
+	}
+	// Lower-cased as it is copied: numbers and scale words read the same.
+	var b strings.Builder
+	b.Grow(n)
+	writeLower(&b, t.Task)
+	for _, v := range t.Inputs {
+		b.WriteByte('\n')
+		writeLower(&b, v)
+	}
+	for si := range t.Steps {
+		for ci := range t.Steps[si].Calls {
+			c := &t.Steps[si].Calls[ci]
+			b.WriteByte('\n')
+			writeLower(&b, c.Observation)
+			if c.Error != "" {
+				b.WriteByte('\n')
+				writeLower(&b, c.Error)
+			}
+			if !c.Blocked && !c.UnknownTool && !callFailed(c) {
+				b.WriteByte('\n')
+				writeLower(&b, c.Input)
+			}
+		}
+	}
+	return &evidence{lower: b.String()}
+}
+
+func (e *evidence) numbers() []float64 {
+	if !e.numsDone {
+		forEachNumber(e.lower, func(n number) { e.nums = append(e.nums, n.value) })
+		e.numsDone = true
+	}
+	return e.nums
+}
+
+// writeLower copies s to b with ASCII letters lower-cased, so that a word
+// and the text it is searched in are folded alike, in one allocation.
+func writeLower(b *strings.Builder, s string) {
+	var chunk [512]byte
+	for len(s) > 0 {
+		k := copy(chunk[:], s)
+		for i := range k {
+			if c := chunk[i]; c >= 'A' && c <= 'Z' {
+				chunk[i] = c + 'a' - 'A'
+			}
+		}
+		b.Write(chunk[:k])
+		s = s[k:]
+	}
+}
+
+// asciiLower lower-cases the ASCII letters of a short string.
+func asciiLower(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	writeLower(&b, s)
+	return b.String()
+}
+
+// number is a number found in text, with the precision it was written at.
+type number struct {
+	value    float64
+	tol      float64 // half a unit of the last written digit, scaled
+	integer  bool
+	original string
+}
+
+// forEachNumber finds unsigned decimal numbers (with "," thousands
+// separators) and applies a following "thousand", "million", "billion" or
+// "trillion".
+func forEachNumber(s string, f func(number)) {
+	var scratch [40]byte
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) || (i > 0 && (isDigit(s[i-1]) || isLetter(s[i-1]))) {
+			i++
+			continue
+		}
+		j := i
+		digits := scratch[:0]
+		decimals := -1
+		for j < len(s) {
+			c := s[j]
+			switch {
+			case isDigit(c):
+				digits = append(digits, c)
+				if decimals >= 0 {
+					decimals++
+				}
+				j++
+				continue
+			case c == ',' && decimals < 0 && allDigits(s, j+1, 3) && !isDigit(byteAt(s, j+4)):
+				j++
+				continue
+			case c == '.' && decimals < 0 && j+1 < len(s) && isDigit(s[j+1]):
+				digits = append(digits, '.')
+				decimals = 0
+				j++
+				continue
+			}
+			break
+		}
+		var v float64
+		var err error
+		if j-i == len(digits) {
+			v, err = strconv.ParseFloat(s[i:j], 64) // no separators: no copy
+		} else {
+			v, err = strconv.ParseFloat(string(digits), 64)
+		}
+		if err == nil {
+			if decimals < 0 {
+				decimals = 0
+			}
+			tol := 0.5
+			for range min(decimals, 30) {
+				tol /= 10
+			}
+			scale := scaleWord(s[j:])
+			f(number{value: v * scale, tol: tol * scale, integer: decimals == 0 && scale == 1, original: s[i:j]})
+		}
+		i = j
+	}
+}
+
+func byteAt(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return 0
+}
+
+func allDigits(s string, from, n int) bool {
+	if from+n > len(s) {
+		return false
+	}
+	for k := from; k < from+n; k++ {
+		if !isDigit(s[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// scaleWord reads a magnitude word after a number (" million").
+func scaleWord(s string) float64 {
+	s = strings.TrimLeft(s, " ")
+	for _, w := range [...]struct {
+		word  string
+		scale float64
+	}{{"thousand", 1e3}, {"million", 1e6}, {"billion", 1e9}, {"trillion", 1e12}} {
+		if len(s) >= len(w.word) && strings.EqualFold(s[:len(w.word)], w.word) {
+			return w.scale
+		}
+	}
+	return 1
+}
+
+// ungroundedNumbers returns how many numbers the answer checks and those
+// that match no evidence number within the answer's own rounding. Small
+// integer counts (0–10) are not checked: they are often found by counting.
+func ungroundedNumbers(answer string, ev *evidence) (int, []string) {
+	checked := 0
+	var bad []string
+	forEachNumber(answer, func(n number) {
+		if n.integer && n.value <= 10 {
+			return
+		}
+		checked++
+		for _, e := range ev.numbers() {
+			if math.Abs(e-n.value) <= n.tol+1e-9*math.Abs(n.value) {
+				return
+			}
+		}
+		bad = append(bad, n.original)
+	})
+	return checked, bad
+}
+
+// ungroundedNames returns how many capitalised words of the answer it
+// checks and those that appear nowhere in the evidence.
+func ungroundedNames(answer string, ev *evidence) (int, []string) {
+	checked := 0
+	var bad []string
+	sentenceStart := true
+	for i := 0; i < len(answer); {
+		c := answer[i]
+		if !isLetter(c) && c < 0x80 {
+			if c == '.' || c == '!' || c == '?' || c == ':' || c == '\n' || c == '-' && (i == 0 || answer[i-1] == '\n') {
+				sentenceStart = true
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(answer) && (isLetter(answer[j]) || answer[j] >= 0x80 || answer[j] == '-' || answer[j] == '\'' || isDigit(answer[j])) {
+			j++
+		}
+		word := strings.TrimRight(answer[i:j], "-'")
+		atStart := sentenceStart
+		sentenceStart = false
+		if j == i {
+			i++
+			continue
+		}
+		i = j
+		if atStart || len(word) < 3 || c < 'A' || c > 'Z' || commonWord(word) {
+			continue
+		}
+		checked++
+		if !strings.Contains(ev.lower, asciiLower(word)) {
+			bad = append(bad, word)
+		}
+	}
+	return checked, bad
+}
+
+// commonWord lists capitalised words that are not names.
+func commonWord(w string) bool {
+	switch strings.ToLower(w) {
+	case "the", "and", "but", "for", "with", "from", "this", "that", "these", "those", "its", "his", "her",
+		"their", "our", "your", "you", "they", "she", "not", "yes", "according", "answer", "final", "result",
+		"about", "approximately", "around", "note", "however", "also", "there", "here", "based", "because",
+		"since", "what", "who", "when", "where", "which", "how", "why", "done", "sorry", "unfortunately",
+		"total", "step", "source", "sources", "observation", "thought", "action", "input",
+		"api", "url", "http", "https", "json", "html":
+		return true
+	}
+	return false
+}
+
+// listed formats names for the think text: "" or ": a, b".
+func listed(names []string) string {
+	switch {
+	case len(names) == 0:
+		return ""
+	case len(names) > 8:
+		return ": " + strings.Join(names[:8], ", ") + ", …"
+	}
+	return ": " + strings.Join(names, ", ")
+}
