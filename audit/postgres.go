@@ -1,0 +1,174 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Postgres is the store for many hosts: the same records, chain and Verify
+// as SQLite, in PostgreSQL tables (audit_*) of the DSN's database and
+// search_path schema. Any number of processes may append at once: each
+// batch locks the chain head row (SELECT … FOR UPDATE) before linking to it.
+type Postgres struct {
+	sqlStore
+	pool *sql.DB
+}
+
+var _ Store = (*Postgres)(nil)
+
+// migrateLockKey serialises schema creation between processes starting at
+// the same time (CREATE TABLE IF NOT EXISTS alone races).
+const migrateLockKey = 0x7265616765 // "reage"
+
+// OpenPostgres connects with pgx to the database named by dsn (a postgres://
+// URL or a key=value string) and creates the tables unless WithCreate(false).
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, error) {
+	cfg := newConfig(opts)
+	pcfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("audit: postgres DSN: %w", err)
+	}
+	where := fmt.Sprintf("postgres %s@%s:%d/%s", pcfg.User, pcfg.Host, pcfg.Port, pcfg.Database)
+	db := stdlib.OpenDB(*pcfg)
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("audit: connect to %s (is PostgreSQL running and the DSN right?): %w", where, err)
+	}
+	p := &Postgres{pool: db}
+	p.sqlStore = sqlStore{
+		d: dialect{dollar: true,
+			headSQL: `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`},
+		rdb:     db,
+		wdb:     db,
+		cfg:     cfg,
+		wrapErr: func(err error) error { return postgresError(where, err) },
+		onClose: db.Close,
+	}
+	if err := p.migrate(ctx, where); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	p.start()
+	return p, nil
+}
+
+func postgresError(where string, err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Code == "42P01": // undefined_table
+		return fmt.Errorf("audit: %s: the audit tables are missing (was the schema dropped?): %w", where, err)
+	case pe.Code == "42501": // insufficient_privilege
+		return fmt.Errorf("audit: %s: the role lacks a privilege on the audit tables: %w", where, err)
+	case strings.HasPrefix(pe.Code, "53"): // insufficient resources
+		return fmt.Errorf("audit: %s: the server is out of resources: %w", where, err)
+	}
+	return err
+}
+
+var postgresSchemaV1 = []string{
+	`CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	`CREATE TABLE audit_records (
+		seq BIGINT PRIMARY KEY,
+		kind TEXT NOT NULL,
+		run_id TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		payload TEXT NOT NULL,
+		payload_sha256 TEXT NOT NULL,
+		prev_hash TEXT NOT NULL,
+		hash TEXT NOT NULL)`,
+	`CREATE INDEX audit_records_run ON audit_records (run_id, seq)`,
+	`CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
+	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '` + strings.Repeat("0", 64) + `')`,
+	`CREATE TABLE audit_runs (
+		run_id TEXT PRIMARY KEY,
+		seq BIGINT NOT NULL,
+		status TEXT NOT NULL,
+		started_at BIGINT NOT NULL,
+		blocked BOOLEAN NOT NULL,
+		score DOUBLE PRECISION)`,
+	`CREATE INDEX audit_runs_seq ON audit_runs (seq)`,
+	`CREATE TABLE audit_run_meta (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key))`,
+	`CREATE INDEX audit_run_meta_kv ON audit_run_meta (key, value)`,
+}
+
+// postgresMigrations[i] upgrades schema version i+1 to i+2.
+var postgresMigrations [][]string
+
+func (p *Postgres) migrate(ctx context.Context, where string) (err error) {
+	tx, err := p.pool.BeginTx(ctx, nil)
+	if err != nil {
+		return p.werr(fmt.Errorf("audit: %s: %w", where, err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLockKey)); err != nil {
+		return p.werr(fmt.Errorf("audit: %s: lock for schema setup: %w", where, err))
+	}
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT to_regclass('audit_meta') IS NOT NULL`).Scan(&exists); err != nil {
+		return p.werr(fmt.Errorf("audit: %s: %w", where, err))
+	}
+	version := 0
+	if exists {
+		var v string
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+			return p.werr(fmt.Errorf("audit: %s: read schema version: %w", where, err))
+		}
+		version, err = strconv.Atoi(v)
+		if err != nil || version < 1 {
+			return fmt.Errorf("audit: %s: invalid schema version %q", where, v)
+		}
+	} else if !p.cfg.create {
+		return fmt.Errorf("audit: %s has no reagent audit tables in its search_path (nothing was ever stored here?)", where)
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("audit: %s was written by a newer reagent (schema version %d, this build knows %d); upgrade reagent", where, version, schemaVersion)
+	}
+	if version == schemaVersion {
+		return tx.Commit()
+	}
+	var stmts []string
+	if version == 0 {
+		stmts = append(stmts, postgresSchemaV1...)
+		stmts = append(stmts, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', '0')`)
+		version = 1
+	}
+	for v := version; v < schemaVersion; v++ {
+		stmts = append(stmts, postgresMigrations[v-1]...)
+	}
+	stmts = append(stmts, fmt.Sprintf(`UPDATE audit_meta SET value = '%d' WHERE key = 'schema_version'`, schemaVersion))
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return p.werr(fmt.Errorf("audit: %s: create schema: %w", where, err))
+		}
+	}
+	// lz4 compresses payloads several times faster than the default pglz;
+	// servers built without it (or older than 14) keep pglz.
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT reagent_lz4`); err == nil {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE audit_records ALTER COLUMN payload SET COMPRESSION lz4`); err != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT reagent_lz4`); err != nil {
+				return p.werr(fmt.Errorf("audit: %s: create schema: %w", where, err))
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return p.werr(fmt.Errorf("audit: %s: create schema: %w", where, err))
+	}
+	return nil
+}

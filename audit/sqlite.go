@@ -1,0 +1,292 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite is the embedded store: one database file in WAL mode, written by a
+// single goroutine in batched transactions. Several processes may share the
+// file; each write transaction takes the chain head under SQLite's write
+// lock.
+type SQLite struct {
+	sqlStore
+	path string
+}
+
+var _ Store = (*SQLite)(nil)
+
+// schemaVersion is the version of the tables this build writes.
+const schemaVersion = 1
+
+// sqliteMagic starts every SQLite 3 database file.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// OpenSQLite opens (or creates, unless WithCreate(false)) the audit database
+// at path. The directory must exist.
+//
+// Pragmas: journal_mode=WAL, so readers never block the writer and a killed
+// process leaves every committed transaction intact; synchronous=NORMAL,
+// which in WAL mode still never corrupts the file and loses nothing when
+// only the process dies (the OS holds the written WAL); a power cut may
+// drop the last transactions, never earlier ones. busy_timeout lets writers
+// of several processes wait for each other. New files get 16 KiB pages,
+// which store trajectories of tens of KiB with fewer overflow pages.
+func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
+	cfg := newConfig(opts)
+	if path == "" {
+		return nil, errors.New("audit: no database path given")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: database path %q: %w", path, err)
+	}
+	if err := checkSQLitePath(abs, cfg.create); err != nil {
+		return nil, err
+	}
+	// page_size only takes effect in a new file, before WAL is switched on;
+	// the driver applies _pragma entries before _journal_mode.
+	dsn := "file:" + escapeSQLitePath(abs) + "?_busy_timeout=" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) +
+		"&_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL"
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	// One writer connection: the writer goroutine and Prune queue for it.
+	wdb.SetMaxOpenConns(1)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	s := &SQLite{path: path}
+	s.sqlStore = sqlStore{
+		d:       dialect{headSQL: `SELECT seq, hash FROM audit_head WHERE id = 1`},
+		rdb:     rdb,
+		wdb:     wdb,
+		cfg:     cfg,
+		wrapErr: func(err error) error { return sqliteError(path, err) },
+		onClose: func() error { return errors.Join(wdb.Close(), rdb.Close()) },
+	}
+	s.checkFile = s.quickCheck
+	if err := s.migrate(context.Background()); err != nil {
+		_ = wdb.Close()
+		_ = rdb.Close()
+		return nil, err
+	}
+	s.start()
+	return s, nil
+}
+
+// Path returns the database file's path as given to OpenSQLite.
+func (s *SQLite) Path() string { return s.path }
+
+func checkSQLitePath(abs string, create bool) error {
+	dir := filepath.Dir(abs)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("audit: open %s: directory %s does not exist; create it first", abs, dir)
+	case err != nil:
+		return fmt.Errorf("audit: open %s: %w", abs, err)
+	case !st.IsDir():
+		return fmt.Errorf("audit: open %s: %s is not a directory", abs, dir)
+	}
+	st, err = os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !create {
+			return fmt.Errorf("audit: database %s does not exist (check the path): %w", abs, fs.ErrNotExist)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("audit: open %s: %w", abs, err)
+	case st.IsDir():
+		return fmt.Errorf("audit: open %s: it is a directory, not a database file", abs)
+	case st.Size() == 0:
+		if !create {
+			return fmt.Errorf("audit: %s is empty, not a reagent audit database", abs)
+		}
+		return nil
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return fmt.Errorf("audit: open %s: %w", abs, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteMagic) {
+		return fmt.Errorf("audit: %s is not a SQLite database (wrong file header); check the path", abs)
+	}
+	return nil
+}
+
+// escapeSQLitePath makes a path safe inside a file: URI.
+func escapeSQLitePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
+}
+
+// sqliteError adds what to do to the SQLite errors a user can cause.
+func sqliteError(path string, err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("audit: %s is not a SQLite database: %w", path, err)
+	case sqlite3.SQLITE_CORRUPT:
+		return fmt.Errorf("audit: %s is corrupt (restore it from a backup; `reagent audit verify` shows what is still intact): %w", path, err)
+	case sqlite3.SQLITE_BUSY:
+		return fmt.Errorf("audit: %s is locked by another process for longer than the busy timeout: %w", path, err)
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("audit: %s cannot be written (check permissions): %w", path, err)
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("audit: %s: the disk is full: %w", path, err)
+	}
+	return err
+}
+
+var sqliteSchemaV1 = []string{
+	`CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	`CREATE TABLE audit_records (
+		seq INTEGER PRIMARY KEY,
+		kind TEXT NOT NULL,
+		run_id TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		payload TEXT NOT NULL,
+		payload_sha256 TEXT NOT NULL,
+		prev_hash TEXT NOT NULL,
+		hash TEXT NOT NULL)`,
+	`CREATE INDEX audit_records_run ON audit_records (run_id, seq)`,
+	`CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
+	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '` + strings.Repeat("0", 64) + `')`,
+	`CREATE TABLE audit_runs (
+		run_id TEXT PRIMARY KEY,
+		seq INTEGER NOT NULL,
+		status TEXT NOT NULL,
+		started_at INTEGER NOT NULL,
+		blocked INTEGER NOT NULL,
+		score REAL)`,
+	`CREATE INDEX audit_runs_seq ON audit_runs (seq)`,
+	`CREATE TABLE audit_run_meta (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key))`,
+	`CREATE INDEX audit_run_meta_kv ON audit_run_meta (key, value)`,
+}
+
+// sqliteMigrations[i] upgrades schema version i+1 to i+2.
+var sqliteMigrations [][]string
+
+// migrate creates the tables in an empty database, upgrades older schemas,
+// and refuses databases that are not reagent's or are newer than this build.
+func (s *SQLite) migrate(ctx context.Context) (err error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return s.werr(fmt.Errorf("audit: open %s: %w", s.path, err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		return s.werr(fmt.Errorf("audit: open %s: %w", s.path, err))
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return s.werr(fmt.Errorf("audit: open %s: %w", s.path, err))
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.werr(fmt.Errorf("audit: open %s: %w", s.path, err))
+	}
+	version := 0
+	switch {
+	case len(tables) == 0:
+		if !s.cfg.create {
+			return fmt.Errorf("audit: %s has no audit tables: not a reagent audit database", s.path)
+		}
+	case !slices.Contains(tables, "audit_meta"):
+		return fmt.Errorf("audit: %s is a SQLite database but not a reagent audit database (tables: %s)", s.path, strings.Join(tables, ", "))
+	default:
+		var v string
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+			return s.werr(fmt.Errorf("audit: %s: read schema version: %w", s.path, err))
+		}
+		version, err = strconv.Atoi(v)
+		if err != nil || version < 1 {
+			return fmt.Errorf("audit: %s: invalid schema version %q", s.path, v)
+		}
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("audit: %s was written by a newer reagent (schema version %d, this build knows %d); upgrade reagent", s.path, version, schemaVersion)
+	}
+	if version == schemaVersion {
+		return tx.Commit()
+	}
+	var stmts []string
+	if version == 0 {
+		stmts = append(stmts, sqliteSchemaV1...)
+		stmts = append(stmts, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', '0')`)
+		version = 1
+	}
+	for v := version; v < schemaVersion; v++ {
+		stmts = append(stmts, sqliteMigrations[v-1]...)
+	}
+	stmts = append(stmts, fmt.Sprintf(`UPDATE audit_meta SET value = '%d' WHERE key = 'schema_version'`, schemaVersion))
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return s.werr(fmt.Errorf("audit: %s: create schema: %w", s.path, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.werr(fmt.Errorf("audit: %s: create schema: %w", s.path, err))
+	}
+	return nil
+}
+
+// quickCheck runs SQLite's own structural check of the file before Verify
+// walks the chain.
+func (s *SQLite) quickCheck(ctx context.Context) error {
+	rows, err := s.rdb.QueryContext(ctx, `PRAGMA quick_check`)
+	if err != nil {
+		return s.werr(fmt.Errorf("audit: verify: %w", err))
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return s.werr(fmt.Errorf("audit: verify: %w", err))
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.werr(fmt.Errorf("audit: verify: %w", err))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("audit: %s is damaged at the file level (restore it from a backup): %s", s.path, strings.Join(problems, "; "))
+	}
+	return nil
+}
