@@ -77,6 +77,7 @@ func commands() []command {
 		{Name: "audit show", Summary: "show stored runs, steps, guard decisions and assessments", Run: runAuditShow},
 		{Name: "audit export", Summary: "export stored runs with their assessments as JSONL", Run: runAuditExport},
 		{Name: "audit prune", Summary: "remove runs stored before a date, keeping the chain verifiable", Run: runAuditPrune},
+		{Name: "ui", Summary: "serve the read-only web UI and Prometheus /metrics over an audit store", Run: runUI},
 		{Name: "demo", Summary: "run the embedded policy over every suite, judged, guarded and audited (no setup)", Run: runDemo},
 		{Name: "judge", Summary: "judge stored runs (or a JSONL file) with an RRM and record the assessments", Run: runJudge},
 		{Name: "demos", Summary: "write suite demonstrations as SFT data (the embedded policy's recipe)", Run: runDemos},

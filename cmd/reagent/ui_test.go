@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func uiStore(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s, err := audit.OpenSQLite(path)
+	require.NoError(t, err)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i, st := range []trajectory.Status{trajectory.StatusFinished, trajectory.StatusError, trajectory.StatusFinished} {
+		tr := &trajectory.Trajectory{SchemaVersion: trajectory.SchemaVersion, ID: fmt.Sprintf("ui-run-%d", i), Task: "add two numbers",
+			Agent: "react", Status: st, StartedAt: start.Add(time.Duration(i) * time.Minute), EndedAt: start.Add(time.Duration(i)*time.Minute + time.Second),
+			Steps: []trajectory.Step{{Index: 0, Thought: "use the calculator", Calls: []trajectory.ToolCall{{Tool: "calculator", Input: "2+2", Observation: "4"}}},
+				{Index: 1, Final: true, Answer: "4"}},
+			FinalAnswer: "4",
+			Assessments: []trajectory.Assessment{{Judge: "heuristic", Status: trajectory.AssessmentOK, Score: 0.9, Steps: 2, Latency: time.Millisecond}}}
+		require.NoError(t, s.Append(ctx, tr))
+	}
+	require.NoError(t, s.Close())
+	return path
+}
+
+var listenLine = regexp.MustCompile(`on (http://\S+/)`)
+
+// startUI runs `reagent ui` until the test ends and returns its base URL.
+func startUI(t *testing.T, env map[string]string, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(k string) string { return env[k] }}
+	done := make(chan error, 1)
+	go func() { done <- runUI(ctx, c, args) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "ui must stop cleanly when its context ends")
+		case <-time.After(10 * time.Second):
+			t.Error("ui did not stop within 10s of cancellation")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenLine.FindStringSubmatch(out.String()); m != nil {
+			return m[1], &out
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("ui exited early: %v\nstderr: %s", err, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("ui did not report its address; stdout: %q stderr: %q", out.String(), errb.String())
+	return "", nil
+}
+
+func fetchURL(t *testing.T, url, bearer string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestUIServesStore(t *testing.T) {
+	db := uiStore(t)
+	metrics := filepath.Join(t.TempDir(), "train.jsonl")
+	require.NoError(t, os.WriteFile(metrics, []byte(`{"step":1,"reward_mean":0.4,"kl":0.01}`+"\n"+`{"step":2,"reward_mean":0.5,"kl":0.02}`+"\n"), 0o600))
+	base, _ := startUI(t, nil, "--db", db, "--addr", "127.0.0.1:0", "--train-metrics", metrics)
+	code, body := fetchURL(t, base+"?status=error", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `href="/runs/ui-run-1"`)
+	assert.NotContains(t, body, `href="/runs/ui-run-0"`)
+	code, body = fetchURL(t, base+"charts", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "2 records")
+	code, body = fetchURL(t, base+"metrics", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `reagent_runs_total{status="finished"} 2`)
+	resp, err := http.Post(base, "text/plain", strings.NewReader("x"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+func TestUITokenOffLoopback(t *testing.T) {
+	db := uiStore(t)
+	const tok = "0123456789abcdef-token"
+	// Listening on every interface takes the token from the environment.
+	base, _ := startUI(t, map[string]string{"REAGENT_UI_TOKEN": tok}, "--db", db, "--addr", "0.0.0.0:0")
+	_, port, err := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/"))
+	require.NoError(t, err)
+	local := "http://127.0.0.1:" + port + "/"
+	code, _ := fetchURL(t, local, "")
+	assert.Equal(t, http.StatusUnauthorized, code)
+	code, body := fetchURL(t, local, tok)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "ui-run-2")
+}
+
+func TestUIUsage(t *testing.T) {
+	db := uiStore(t)
+	run := func(env map[string]string, args ...string) (error, string) {
+		var out, errb bytes.Buffer
+		c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(k string) string { return env[k] }}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := runUI(ctx, c, args)
+		return err, errb.String()
+	}
+	err, stderr := run(nil, "--help")
+	assert.True(t, errors.Is(err, flag.ErrHelp))
+	assert.Contains(t, stderr, "--train-metrics")
+
+	err, _ = run(nil)
+	assert.Equal(t, 2, exitCode(err))
+	assert.ErrorContains(t, err, "--db")
+
+	for _, addr := range []string{"0.0.0.0:8080", ":8080", "192.0.2.1:8080"} {
+		err, _ = run(nil, "--db", db, "--addr", addr)
+		assert.Equal(t, 2, exitCode(err), addr)
+		assert.ErrorContains(t, err, "REAGENT_UI_TOKEN", addr)
+	}
+	err, _ = run(nil, "--db", db, "--addr", "127.0.0.1:0", "--token", "short")
+	assert.Equal(t, 2, exitCode(err))
+	assert.ErrorContains(t, err, "at least 16")
+
+	err, _ = run(nil, "--db", db, "--addr", "127.0.0.1:0", "--page-size", "0")
+	assert.Equal(t, 2, exitCode(err))
+
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	err, _ = run(nil, "--db", missing, "--addr", "127.0.0.1:0")
+	require.Error(t, err)
+	assert.Equal(t, 1, exitCode(err))
+	_, statErr := os.Stat(missing)
+	assert.True(t, os.IsNotExist(statErr), "the read-only UI must not create a database")
+
+	// A port already taken is a clear error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	err, _ = run(nil, "--db", db, "--addr", ln.Addr().String())
+	assert.ErrorContains(t, err, "listen on")
+}

@@ -1,0 +1,88 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// benchPair runs baseline and page alternately in each iteration, so both
+// see the same machine load, and reports the time of each and their ratio.
+func benchPair(b *testing.B, baseline, page func()) {
+	b.Helper()
+	var base, pg time.Duration
+	n := 0
+	for b.Loop() {
+		t := time.Now()
+		baseline()
+		m := time.Now()
+		page()
+		base += m.Sub(t)
+		pg += time.Since(m)
+		n++
+	}
+	b.ReportMetric(float64(pg.Nanoseconds())/float64(n), "page_ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/float64(n), "store_ns/op")
+	b.ReportMetric(float64(pg)/float64(base), "x_store")
+}
+
+func serveOnce(b *testing.B, h http.Handler, path string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+	}
+}
+
+// BenchmarkListPage renders a page of 50 runs; the baseline is the store
+// query the page cannot avoid (the 50 newest runs).
+func BenchmarkListPage(b *testing.B) {
+	store, _ := newStore(b, sampleRuns(500))
+	srv, err := New(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	benchPair(b, func() {
+		if _, err := store.List(ctx, audit.Query{Last: 50}); err != nil {
+			b.Fatal(err)
+		}
+	}, func() { serveOnce(b, srv, "/") })
+}
+
+// BenchmarkRunPage renders one run; the baseline is reading it from the
+// store.
+func BenchmarkRunPage(b *testing.B) {
+	store, _ := newStore(b, sampleRuns(50))
+	srv, err := New(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	benchPair(b, func() {
+		if _, err := store.Get(ctx, "run-012"); err != nil {
+			b.Fatal(err)
+		}
+	}, func() { serveOnce(b, srv, "/runs/run-012") })
+}
+
+// BenchmarkChartsPage aggregates 500 runs into the charts; the baseline is
+// walking the same runs.
+func BenchmarkChartsPage(b *testing.B) {
+	store, _ := newStore(b, sampleRuns(500))
+	srv, err := New(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	benchPair(b, func() {
+		if err := store.Walk(ctx, audit.Query{}, func(*trajectory.Trajectory) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}, func() { serveOnce(b, srv, "/charts") })
+}
