@@ -39,8 +39,8 @@ func (m scriptedModel) Call(ctx context.Context, p string, o ...llms.CallOption)
 
 type noopTool struct{}
 
-func (noopTool) Name() string                                   { return "noop" }
-func (noopTool) Description() string                            { return "does nothing" }
+func (noopTool) Name() string                                 { return "noop" }
+func (noopTool) Description() string                          { return "does nothing" }
 func (noopTool) Call(context.Context, string) (string, error) { return "ok", nil }
 
 // BenchmarkWrapOverhead runs the bare and the wrapped executor (SQLite store

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -111,23 +112,30 @@ func TestAsyncJudgeFailureIsStoredAndRunKept(t *testing.T) {
 }
 
 func TestCritiqueIsInjectedAndRecorded(t *testing.T) {
-	srv := llmtest.New(t, final("400"))
+	srv := llmtest.New(t, react("echo", "17*23"), final("391"))
 	run := &middleware.Run{Critique: "You never used the calculator; check 17*23 with it.", ParentID: "first", Round: 1}
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
 	exec := middleware.Wrap(agents.NewExecutor(agent))
 	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "What is 17*23?")
 	require.NoError(t, err)
 	reqs := srv.Requests()
-	require.Len(t, reqs, 1)
-	var sawCritique bool
-	for _, m := range reqs[0].Messages {
-		if m.Role == "system" && m.Content == middleware.CritiquePrefix+run.Critique {
-			sawCritique = true
-		}
+	require.Len(t, reqs, 2)
+	for i, req := range reqs {
+		require.Len(t, req.Messages, 2, "call %d: the note, then the prompt", i)
+		assert.Equal(t, "system", req.Messages[0].Role)
+		assert.Equal(t, middleware.CritiquePrefix+run.Critique, req.Messages[0].Content, "call %d keeps the feedback", i)
 	}
-	assert.True(t, sawCritique, "the critique reaches the model")
 	tr := run.Trajectory()
 	assert.Equal(t, run.Critique, tr.Steps[0].Critique)
+	assert.Empty(t, tr.Steps[1].Critique, "recorded once")
+	chat := tr.Chat()
+	n := 0
+	for _, m := range chat.Messages {
+		if strings.Contains(m.Content, run.Critique) {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "the chat view shows the critique once")
 	assert.Equal(t, "first", tr.ParentID)
 	assert.Equal(t, 1, tr.Round)
 }

@@ -27,9 +27,13 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	}
 	r.mu.Lock()
 	if r.critique != "" {
+		// The feedback stays in every call of the run: agents rebuild their
+		// prompt each turn. The step records it once, where it first went in.
 		messages = injectCritique(messages, r.critique)
-		r.step().Critique = r.critique
-		r.critique = ""
+		if !r.critiqueRecorded {
+			r.step().Critique = r.critique
+			r.critiqueRecorded = true
+		}
 	}
 	first := len(r.t.Steps) == 1 && len(r.step().LLMCalls) == 0
 	r.mu.Unlock()
@@ -83,21 +87,25 @@ func (w *modelWrapper) Call(ctx context.Context, prompt string, options ...llms.
 	return llms.GenerateFromSinglePrompt(ctx, w, prompt, options...)
 }
 
-// injectCritique adds the critique as a system message right before the last
-// message, where every agent kind's model will read it as feedback on its
-// previous attempt.
+// injectCritique adds the critique as a system message right before the
+// last user message (the question, for every langchaingo agent kind), a
+// place that stays the same from one turn of the run to the next.
 func injectCritique(messages []llms.MessageContent, critique string) []llms.MessageContent {
 	note := llms.MessageContent{
 		Role:  llms.ChatMessageTypeSystem,
 		Parts: []llms.ContentPart{llms.TextContent{Text: CritiquePrefix + critique}},
 	}
-	out := make([]llms.MessageContent, 0, len(messages)+1)
-	if len(messages) == 0 {
-		return append(out, note)
+	at := 0
+	for i := len(messages) - 1; i >= 0; i-- {
+		if messages[i].Role == llms.ChatMessageTypeHuman || messages[i].Role == llms.ChatMessageTypeGeneric {
+			at = i
+			break
+		}
 	}
-	out = append(out, messages[:len(messages)-1]...)
-	out = append(out, note, messages[len(messages)-1])
-	return out
+	out := make([]llms.MessageContent, 0, len(messages)+1)
+	out = append(out, messages[:at]...)
+	out = append(out, note)
+	return append(out, messages[at:]...)
 }
 
 // CritiquePrefix introduces an injected critique in the prompt.

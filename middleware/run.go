@@ -61,18 +61,19 @@ func runHandle(ctx context.Context) *Run {
 // recorder, guards and the model wrapper touch it from the executor's
 // goroutine, while a guard or judge may read a clone.
 type runState struct {
-	mu      sync.Mutex
-	t       *trajectory.Trajectory
-	ctx     context.Context // the caller's context of the first Plan call
-	handle  *Run
-	inputs  map[string]string
-	gid     uint64
-	iter    int
-	pending []pendingCall // tool calls Plan returned that the executor has yet to make
-	last    bool          // the current iteration is the executor's last
-	critique string       // to inject before the next model call
-	ended   bool
-	span    trace.Span // the run's invoke_agent span, nil when not traced
+	mu               sync.Mutex
+	t                *trajectory.Trajectory
+	ctx              context.Context // the caller's context of the first Plan call
+	handle           *Run
+	inputs           map[string]string
+	gid              uint64
+	iter             int
+	pending          []pendingCall // tool calls Plan returned that the executor has yet to make
+	last             bool          // the current iteration is the executor's last
+	critique         string        // feedback injected into every model call of the run
+	critiqueRecorded bool
+	ended            bool
+	span             trace.Span // the run's invoke_agent span, nil when not traced
 }
 
 type pendingCall struct {

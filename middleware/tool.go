@@ -25,8 +25,8 @@ var (
 	_ trajectory.Specifier = (*toolWrapper)(nil)
 )
 
-func (w *toolWrapper) Name() string                   { return w.inner.Name() }
-func (w *toolWrapper) Description() string            { return w.inner.Description() }
+func (w *toolWrapper) Name() string                  { return w.inner.Name() }
+func (w *toolWrapper) Description() string           { return w.inner.Description() }
 func (w *toolWrapper) ToolSpec() trajectory.ToolSpec { return w.spec }
 
 // Call runs the guard chain, then the tool, then the result guards. A

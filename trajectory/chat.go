@@ -1,6 +1,9 @@
 package trajectory
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Chat is the trajectory as chat messages in the OpenAI shape, for
 // fine-tuning. Trainable[i] is true when Messages[i] was produced by the
@@ -33,8 +36,10 @@ func (t *Trajectory) Chat() Chat {
 				add(Message{Role: "user", Content: t.Task}, false)
 			}
 		}
-		if s.Critique != "" {
-			add(Message{Role: "user", Content: "Critique of your reasoning so far: " + s.Critique}, false)
+		if s.Critique != "" && !promptHas(s, s.Critique) {
+			// The recorded prompt already holds the injected critique when it
+			// was captured; otherwise show it where the model read it.
+			add(Message{Role: "system", Content: s.Critique}, false)
 		}
 		var completion string
 		var specs []ToolCallSpec
@@ -76,4 +81,17 @@ func (t *Trajectory) Chat() Chat {
 		add(Message{Role: "user", Content: t.Task}, false)
 	}
 	return c
+}
+
+// promptHas reports whether the step's first recorded prompt contains text.
+func promptHas(s Step, text string) bool {
+	if len(s.LLMCalls) == 0 {
+		return false
+	}
+	for _, m := range s.LLMCalls[0].Messages {
+		if strings.Contains(m.Content, text) {
+			return true
+		}
+	}
+	return false
 }

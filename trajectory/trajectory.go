@@ -57,12 +57,12 @@ type Trajectory struct {
 // thought in it, the tool calls it asked for with their observations, or the
 // final answer.
 type Step struct {
-	Index    int           `json:"index"`
-	Thought  string        `json:"thought,omitempty"`
-	LLMCalls []LLMCall     `json:"llm_calls,omitempty"`
-	Calls    []ToolCall    `json:"tool_calls,omitempty"`
-	Final    bool          `json:"final,omitempty"`
-	Answer   string        `json:"answer,omitempty"`
+	Index    int        `json:"index"`
+	Thought  string     `json:"thought,omitempty"`
+	LLMCalls []LLMCall  `json:"llm_calls,omitempty"`
+	Calls    []ToolCall `json:"tool_calls,omitempty"`
+	Final    bool       `json:"final,omitempty"`
+	Answer   string     `json:"answer,omitempty"`
 	// ParseError holds the text the agent could not parse from the model.
 	ParseError string `json:"parse_error,omitempty"`
 	// Critique is the RRM critique injected into this step's prompt, if any.

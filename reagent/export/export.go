@@ -1,0 +1,280 @@
+// Package export writes collected trajectories in the formats of
+// reinforcement-learning trainers: verl parquet datasets, OpenRLHF JSONL,
+// ART trajectory groups, and chat JSONL with a trainable mask for
+// supervised fine-tuning.
+package export
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/reagent"
+	"github.com/reagent-go/reagent/reagent/reward"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// Format names an export format.
+type Format string
+
+// Formats.
+const (
+	// Verl is a parquet file with one row per task prompt: {data_source,
+	// prompt, ability, reward_model: {style, ground_truth}, extra_info}.
+	Verl Format = "verl"
+	// OpenRLHF is JSONL with one line per run: the prompt under "input" and
+	// the reference under "label" (OpenRLHF's --input_key/--label_key), plus
+	// the response messages and the reward.
+	OpenRLHF Format = "openrlhf"
+	// ART is JSONL with one ART TrajectoryGroup per line (runs grouped by
+	// GroupID): {trajectories: [{messages_and_choices, tools, reward,
+	// metrics, metadata, logs}]}.
+	ART Format = "art"
+	// SFT is chat JSONL, one run per line: OpenAI-shape messages (assistant
+	// messages carry "weight") and the trainable mask.
+	SFT Format = "sft"
+)
+
+// Formats lists the export formats.
+func Formats() []Format { return []Format{Verl, OpenRLHF, ART, SFT} }
+
+// ParseFormat reads a format name.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats() {
+		if string(f) == strings.ToLower(s) {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("export: unknown format %q (want verl, openrlhf, art or sft)", s)
+}
+
+// RewardFunc returns a run's reward, or false when it has none (a dropped
+// sample).
+type RewardFunc func(*trajectory.Trajectory) (float64, bool)
+
+// Option configures Write.
+type Option func(*config)
+
+type config struct {
+	reward    RewardFunc
+	minReward *float64
+	failed    bool
+}
+
+// WithReward sets how a run's reward is found (default: the rollout
+// collector's metadata and the run's last assessment, λ from the metadata,
+// failed judgments dropped; see reagent.RewardFunc).
+func WithReward(f RewardFunc) Option {
+	return func(c *config) {
+		if f != nil {
+			c.reward = f
+		}
+	}
+}
+
+// WithMinReward keeps only runs whose reward is at least r (for example the
+// successful runs, for rejection-sampling SFT). Runs without a reward are
+// then left out too.
+func WithMinReward(r float64) Option { return func(c *config) { c.minReward = &r } }
+
+// WithFailedRuns keeps runs that broke (status error or cancelled, such as
+// a model endpoint that failed); they are left out by default.
+func WithFailedRuns() Option { return func(c *config) { c.failed = true } }
+
+// Report says what Write wrote and what it left out.
+type Report struct {
+	Format Format `json:"format"`
+	Runs   int    `json:"runs"`
+	// Records is the number of rows (verl) or lines written.
+	Records int `json:"records"`
+	// Groups is the number of ART groups written.
+	Groups int `json:"groups,omitempty"`
+	// NoReward counts runs left out because they had no reward (ART, and
+	// every format under WithMinReward); OpenRLHF lines omit the reward.
+	NoReward int `json:"no_reward"`
+	// BelowMin counts runs under the WithMinReward threshold.
+	BelowMin int `json:"below_min,omitempty"`
+	// Failed counts runs left out because they broke.
+	Failed int `json:"failed"`
+	// NoAnswer counts runs without a reference answer, left out of verl.
+	NoAnswer int `json:"no_answer,omitempty"`
+	// Duplicates counts runs whose prompt was already a verl row.
+	Duplicates int `json:"duplicates,omitempty"`
+	// Empty counts runs with no assistant message, which teach nothing.
+	Empty int `json:"empty,omitempty"`
+}
+
+// String is a one-line summary.
+func (r Report) String() string {
+	s := fmt.Sprintf("%s: %d runs -> %d records", r.Format, r.Runs, r.Records)
+	if r.Groups > 0 {
+		s += fmt.Sprintf(" in %d groups", r.Groups)
+	}
+	var left []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{r.NoReward, "without a reward"}, {r.BelowMin, "below the minimum reward"}, {r.Failed, "failed runs"},
+		{r.NoAnswer, "without a reference answer"}, {r.Duplicates, "duplicate prompts"}, {r.Empty, "without an assistant message"}} {
+		if p.n > 0 {
+			left = append(left, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if len(left) > 0 {
+		s += " (left out: " + strings.Join(left, ", ") + ")"
+	}
+	return s
+}
+
+// Write writes runs to w in format f.
+func Write(w io.Writer, f Format, runs []*trajectory.Trajectory, opts ...Option) (Report, error) {
+	cfg := &config{reward: reagent.RewardFunc(reward.NewCombiner(), false)}
+	for _, o := range opts {
+		o(cfg)
+	}
+	rep := Report{Format: f}
+	var kept []*trajectory.Trajectory
+	for _, t := range runs {
+		if t == nil {
+			continue
+		}
+		rep.Runs++
+		if !cfg.failed && (t.Status == trajectory.StatusError || t.Status == trajectory.StatusCancelled) {
+			rep.Failed++
+			continue
+		}
+		if cfg.minReward != nil {
+			r, ok := cfg.reward(t)
+			if !ok {
+				rep.NoReward++
+				continue
+			}
+			if r < *cfg.minReward {
+				rep.BelowMin++
+				continue
+			}
+		}
+		kept = append(kept, t)
+	}
+	var err error
+	switch f {
+	case Verl:
+		err = writeVerl(w, kept, &rep)
+	case OpenRLHF:
+		err = writeOpenRLHF(w, kept, cfg, &rep)
+	case ART:
+		err = writeART(w, kept, cfg, &rep)
+	case SFT:
+		err = writeSFT(w, kept, cfg, &rep)
+	default:
+		return rep, fmt.Errorf("export: unknown format %q", f)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("export %s: %w", f, err)
+	}
+	return rep, nil
+}
+
+// Message is a chat message in the OpenAI shape, with tool calls nested as
+// {id, type: "function", function: {name, arguments}}.
+type Message struct {
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	Name       string     `json:"name,omitempty"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+	// Weight is set on assistant messages of SFT lines: 1 to train on the
+	// message, 0 not to (OpenAI's fine-tuning format).
+	Weight *int `json:"weight,omitempty"`
+}
+
+// ToolCall is a tool call in the OpenAI shape.
+type ToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall is the function of a ToolCall.
+type FunctionCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// Messages converts reagent messages to the OpenAI shape.
+func Messages(in []trajectory.Message) []Message {
+	out := make([]Message, len(in))
+	for i, m := range in {
+		out[i] = Message{Role: m.Role, Content: m.Content, Name: m.Name, ToolCallID: m.ToolCallID}
+		for _, c := range m.ToolCalls {
+			out[i].ToolCalls = append(out[i].ToolCalls, ToolCall{ID: c.ID, Type: "function", Function: FunctionCall{Name: c.Name, Arguments: c.Arguments}})
+		}
+	}
+	return out
+}
+
+// Chat returns the run's chat view (Trajectory.Chat) for training. When the
+// recorded prompt already holds an injected critique (the middleware puts
+// it in the first model call's messages), the second copy that the chat
+// view adds as a user message is removed, so the model is trained on
+// exactly the prompt it saw.
+func Chat(t *trajectory.Trajectory) trajectory.Chat {
+	c := t.Chat()
+	if len(t.Steps) == 0 {
+		return c
+	}
+	crit := t.Steps[0].Critique
+	if crit == "" {
+		return c
+	}
+	injected := middleware.CritiquePrefix + crit
+	seen := false
+	for _, m := range c.Messages {
+		if m.Role == "system" && m.Content == injected {
+			seen = true
+			break
+		}
+	}
+	if !seen {
+		return c
+	}
+	dup := "Critique of your reasoning so far: " + crit
+	out := trajectory.Chat{}
+	for i, m := range c.Messages {
+		if m.Role == "user" && m.Content == dup {
+			continue
+		}
+		out.Messages = append(out.Messages, m)
+		out.Trainable = append(out.Trainable, c.Trainable[i])
+	}
+	return out
+}
+
+// promptOf splits a chat into its prompt (the messages before the first
+// trainable one) and the response (the rest).
+func promptOf(c trajectory.Chat) (prompt, response []trajectory.Message) {
+	for i, tr := range c.Trainable {
+		if tr {
+			return c.Messages[:i], c.Messages[i:]
+		}
+	}
+	return c.Messages, nil
+}
+
+func hasTrainable(c trajectory.Chat) bool {
+	for _, tr := range c.Trainable {
+		if tr {
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSONLine writes v as one line, leaving <, > and & as they are.
+func writeJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
