@@ -12,6 +12,8 @@ import (
 // Event is what a guard checks: a tool call about to run (Call set, no
 // observation yet), a tool result (Call with its Observation), or a final
 // answer (Answer set). Trajectory is the run so far; guards must not modify it.
+// An Event is checked by one goroutine at a time: guards share a parse of
+// the call's input through it.
 type Event struct {
 	Kind       trajectory.GuardEvent
 	Tool       trajectory.ToolSpec
@@ -19,6 +21,8 @@ type Event struct {
 	Answer     string
 	Step       int
 	Trajectory *trajectory.Trajectory
+
+	cache *inputCache // see parsed
 }
 
 // Guard checks one event. Check returns the guard's decision; the Guard,

@@ -139,3 +139,12 @@ func TestCritiqueIsInjectedAndRecorded(t *testing.T) {
 	assert.Equal(t, "first", tr.ParentID)
 	assert.Equal(t, 1, tr.Round)
 }
+
+func TestPolicyFileAbortMode(t *testing.T) {
+	policy, err := guardrails.ParsePolicy([]byte("version: 1\nmode: abort\ntools:\n  wire: [risky]\ndeny:\n  tags: [risky]\n"))
+	require.NoError(t, err)
+	srv := llmtest.New(t, react("wire", "send $100"), final("unused"))
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, middleware.WithGuards(policy))
+	require.ErrorIs(t, err, middleware.ErrBlocked)
+	assert.Equal(t, trajectory.StatusError, tr.Status)
+}

@@ -38,6 +38,12 @@ type Middleware struct {
 func New(opts ...Option) *Middleware {
 	cfg := newConfig(opts)
 	m := &Middleware{cfg: cfg, slots: make(chan struct{}, cfg.judgeLimit), tracer: newTracer(cfg)}
+	for _, g := range cfg.guards {
+		// A policy file may ask for mode: abort.
+		if a, ok := g.(interface{ AbortOnBlock() bool }); ok && a.AbortOnBlock() {
+			cfg.abortOnBlock = true
+		}
+	}
 	if len(cfg.guards) > 0 {
 		var chainOpts []guardrails.ChainOption
 		if cfg.approver != nil {

@@ -78,6 +78,8 @@ func commands() []command {
 		{Name: "audit export", Summary: "export stored runs with their assessments as JSONL", Run: runAuditExport},
 		{Name: "audit prune", Summary: "remove runs stored before a date, keeping the chain verifiable", Run: runAuditPrune},
 		{Name: "serve-model", Summary: "serve the built-in tiny model over the OpenAI chat API", Run: runServeModel},
+		{Name: "policy check", Summary: "validate a guardrail policy file and print its guards", Run: runPolicyCheck},
+		{Name: "policy default", Summary: "print the default guardrail policy (YAML)", Run: runPolicyDefault},
 		{Name: "rollout", Summary: "collect judged, rewarded rollouts of a task suite into the audit store (baseline, c, r, u)", Run: runRollout},
 		{Name: "eval", Summary: "evaluate a policy on a suite's test split: success, reward and RRM score per suite", Run: runEval},
 		{Name: "export", Summary: "export collected runs for verl (parquet), OpenRLHF, ART or SFT", Run: runExport},

@@ -1,0 +1,229 @@
+package guardrails
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// ArgRule checks a tool's input with regular expressions, on the raw input
+// or on one JSON field.
+//
+// Values are matched in several forms: as given, with percent-encoding and
+// HTML references decoded, and normalized (case, Unicode compatibility
+// forms, accents, invisible characters, look-alike letters, runs of white
+// space); in raw mode every JSON string in the input is matched decoded as
+// well. Deny blocks when any form matches; Allow blocks unless every form
+// matches. When Field is set but the input is not JSON, the raw input is
+// checked instead (fail closed).
+type ArgRule struct {
+	Name string
+	// Tools selects the tools the rule applies to; empty means every tool.
+	Tools ToolMatch
+	// Field is a dotted JSON path ("url", "headers.Authorization",
+	// "items.*.path"); keys compare case-insensitively. Empty: the raw input.
+	Field string
+	// Deny is a pattern that must not match; Allow one that must.
+	Deny, Allow string
+	// CaseSensitive turns off the default (?i).
+	CaseSensitive bool
+	// Verdict is Block (default) or Escalate.
+	Verdict trajectory.Verdict
+}
+
+type compiledRule struct {
+	ArgRule
+	field        []string
+	deny, allowR *regexp.Regexp
+	verdict      trajectory.Verdict
+}
+
+// ArgGuard applies argument rules to tool calls.
+type ArgGuard struct {
+	rules []compiledRule
+	tags  tagFunc
+}
+
+// NewArgGuard compiles rules. A rule needs a Deny or an Allow pattern.
+func NewArgGuard(rules ...ArgRule) (*ArgGuard, error) {
+	g := &ArgGuard{}
+	for i, r := range rules {
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("rule %d", i+1)
+			r.Name = name
+		}
+		if r.Deny == "" && r.Allow == "" {
+			return nil, fmt.Errorf("argument %s: needs a deny or an allow pattern", name)
+		}
+		cr := compiledRule{ArgRule: r, field: splitField(r.Field), verdict: verdictOr(r.Verdict, trajectory.Block)}
+		if r.Verdict != "" && r.Verdict != trajectory.Block && r.Verdict != trajectory.Escalate {
+			return nil, fmt.Errorf("argument %s: verdict %q must be block or escalate", name, r.Verdict)
+		}
+		var err error
+		if r.Deny != "" {
+			if cr.deny, err = compilePattern(r.Deny, r.CaseSensitive); err != nil {
+				return nil, fmt.Errorf("argument %s: deny: %w", name, err)
+			}
+		}
+		if r.Allow != "" {
+			if cr.allowR, err = compilePattern(r.Allow, r.CaseSensitive); err != nil {
+				return nil, fmt.Errorf("argument %s: allow: %w", name, err)
+			}
+		}
+		g.rules = append(g.rules, cr)
+	}
+	return g, nil
+}
+
+func compilePattern(p string, caseSensitive bool) (*regexp.Regexp, error) {
+	if !caseSensitive {
+		p = "(?i)" + p
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("bad regular expression: %w", err)
+	}
+	return re, nil
+}
+
+// Name returns "arguments".
+func (g *ArgGuard) Name() string { return "arguments" }
+
+// Handles reports that the guard checks tool calls only.
+func (g *ArgGuard) Handles(kind trajectory.GuardEvent) bool {
+	return kind == trajectory.EventToolCall
+}
+
+// Check applies every rule that selects the tool; the first that fails
+// decides.
+func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
+	tool := toolName(ev)
+	input := callInput(ev)
+	var (
+		parsed    bool
+		values    []jsonValue
+		jsonErr   error
+		checked   int
+		escalated *trajectory.Decision
+		memo      variantMemo
+	)
+	for i := range g.rules {
+		r := &g.rules[i]
+		if !r.Tools.Empty() {
+			if ok, _ := r.Tools.matches(ev, tool, g.tags); !ok {
+				continue
+			}
+		}
+		if !parsed {
+			pc := ev.parsed()
+			values, jsonErr = pc.values, pc.err
+			parsed = true
+		}
+		checked++
+		reason, failed := r.check(input, values, jsonErr == nil, &memo)
+		if !failed {
+			continue
+		}
+		d := decide(r.verdict, fmt.Sprintf("%s: %s", r.Name, reason))
+		if r.verdict == trajectory.Block {
+			return d
+		}
+		if escalated == nil {
+			escalated = &d
+		}
+	}
+	if escalated != nil {
+		return *escalated
+	}
+	if checked == 0 {
+		return allow("no argument rule for this tool")
+	}
+	return allow("argument rules passed") // constant: this is the hot path
+}
+
+// check returns why the rule fails, if it does.
+func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo *variantMemo) (string, bool) {
+	var targets []string
+	where := "input"
+	switch {
+	case len(r.field) == 0:
+		targets = append(targets, input)
+		if isJSON {
+			for _, v := range values {
+				if v.isText {
+					targets = append(targets, v.text)
+				}
+			}
+		}
+	case !isJSON:
+		targets = append(targets, input)
+		where = "input (not JSON)"
+	default:
+		where = "field " + r.Field
+		for _, v := range values {
+			if pathMatches(r.field, v.path) {
+				targets = append(targets, v.text)
+			}
+		}
+		if len(targets) == 0 {
+			if r.allowR != nil {
+				return fmt.Sprintf("%s is missing", where), true
+			}
+			return "", false
+		}
+	}
+	for _, t := range targets {
+		for _, v := range memo.of(t) {
+			if r.deny != nil && r.deny.MatchString(v) {
+				return fmt.Sprintf("%s matches denied pattern %q", where, r.Deny), true
+			}
+		}
+	}
+	if r.allowR != nil {
+		// In raw mode the whole input must have the allowed shape; in field
+		// mode every value of the field must.
+		if len(r.field) == 0 || !isJSON {
+			targets = targets[:1]
+		}
+		for _, t := range targets {
+			for _, v := range memo.of(t) {
+				if !r.allowR.MatchString(v) {
+					return fmt.Sprintf("%s %s does not match allowed pattern %q", where, quoteShort(v, 60), r.Allow), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// Describe summarizes the rules.
+func (g *ArgGuard) Describe() string {
+	var names []string
+	for _, r := range g.rules {
+		names = append(names, r.Name)
+	}
+	return fmt.Sprintf("arguments: %d rule(s): %s", len(g.rules), strings.Join(names, ", "))
+}
+
+// variantMemo computes the variants of each value once per check, however
+// many rules look at it.
+type variantMemo struct {
+	keys []string
+	vals [][]string
+}
+
+func (m *variantMemo) of(s string) []string {
+	for i, k := range m.keys {
+		if k == s {
+			return m.vals[i]
+		}
+	}
+	v := variants(s)
+	m.keys = append(m.keys, s)
+	m.vals = append(m.vals, v)
+	return v
+}

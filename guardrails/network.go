@@ -1,0 +1,368 @@
+package guardrails
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/reagent-go/reagent/tools/netsafe"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// NetworkGuard checks every URL found in a tool's input against a
+// netsafe.Policy: scheme, domain rules, and the addresses the host names
+// or means (private, loopback, metadata, every IPv4 and IPv6 spelling).
+// URLs are taken from JSON string fields and from free text; a JSON field
+// whose key names a URL or host ("url", "host", "endpoint", …) and an input
+// that is a single bare host ("127.0.0.1:8080/admin") count as URLs too.
+//
+// By default names are not resolved here: tools dial through
+// netsafe.Policy.DialContext, which checks the address at connect time.
+type NetworkGuard struct {
+	policy netsafe.Policy
+	tools  ToolMatch
+	tags   tagFunc
+}
+
+// NewNetworkGuard returns a guard for the tools selected by tools (empty:
+// every tool). resolve makes it look names up now and check their
+// addresses (needs DNS where the agent runs).
+func NewNetworkGuard(p netsafe.Policy, tools ToolMatch, resolve bool) (*NetworkGuard, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("network guard: %w", err)
+	}
+	p.NoResolve = !resolve
+	return &NetworkGuard{policy: p, tools: tools}, nil
+}
+
+// Policy returns a copy of the guard's network policy, for tools that
+// should dial under the same rules.
+func (g *NetworkGuard) Policy() netsafe.Policy { return g.policy }
+
+// Name returns "network".
+func (g *NetworkGuard) Name() string { return "network" }
+
+// Handles reports that the guard checks tool calls only.
+func (g *NetworkGuard) Handles(kind trajectory.GuardEvent) bool {
+	return kind == trajectory.EventToolCall
+}
+
+// Check refuses the call when any URL in its input is refused.
+func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision {
+	tool := toolName(ev)
+	if !g.tools.Empty() {
+		if ok, _ := g.tools.matches(ev, tool, g.tags); !ok {
+			return allow("tool does not reach the network")
+		}
+	}
+	pc := ev.parsed()
+	if !pc.hasURLs {
+		pc.urls, pc.hasURLs = extractURLs(pc.input, pc.values, pc.err), true
+	}
+	urls := pc.urls
+	if len(urls) == 0 {
+		return allow("no URL in the input")
+	}
+	for _, u := range urls {
+		if err := g.policy.CheckURL(ctx, u); err != nil {
+			return decide(trajectory.Block, fmt.Sprintf("URL %s refused: %s", quoteShort(u, 200), reasonOf(err)))
+		}
+	}
+	return allow("URLs allowed")
+}
+
+func reasonOf(err error) string {
+	var be *netsafe.BlockedError
+	if errors.As(err, &be) {
+		return be.Reason
+	}
+	return err.Error()
+}
+
+// Describe summarizes the network policy.
+func (g *NetworkGuard) Describe() string {
+	p := g.policy
+	var parts []string
+	scope := "every tool"
+	if !g.tools.Empty() {
+		scope = g.tools.String()
+	}
+	parts = append(parts, scope)
+	if len(p.AllowDomains) > 0 {
+		parts = append(parts, "allow domains "+strings.Join(p.AllowDomains, ", "))
+	}
+	if len(p.DenyDomains) > 0 {
+		parts = append(parts, "deny domains "+strings.Join(p.DenyDomains, ", "))
+	}
+	var opened []string
+	if p.AllowPrivate {
+		opened = append(opened, "private")
+	}
+	if p.AllowLoopback {
+		opened = append(opened, "loopback")
+	}
+	if p.AllowMetadata {
+		opened = append(opened, "cloud metadata")
+	}
+	if len(opened) > 0 {
+		parts = append(parts, "allows "+strings.Join(opened, ", "))
+	} else {
+		parts = append(parts, "private, loopback and metadata addresses refused")
+	}
+	if !p.NoResolve {
+		parts = append(parts, "names resolved at check time")
+	}
+	return "network: " + strings.Join(parts, "; ")
+}
+
+// specialSchemes may be written with any number of slashes, or none
+// ("http:host", "http:/\\host"); other schemes count only with "://".
+var specialSchemes = map[string]bool{
+	"http": true, "https": true, "ws": true, "wss": true, "ftp": true, "file": true, "gopher": true,
+	"dict": true, "ldap": true, "ldaps": true, "tftp": true, "sftp": true, "smb": true, "jar": true, "netdoc": true,
+}
+
+func isSchemeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// isURLStop ends a URL in free text: white space, quotes, angle brackets
+// and the characters RFC 3986 never allows unescaped.
+func isURLStop(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r', '"', '\'', '<', '>', '`', '{', '}', '|', '^':
+		return true
+	}
+	return false
+}
+
+// findSchemeURLs calls add with every "scheme:…" URL in text (special
+// schemes with any slashes, others with "://") and every protocol-relative
+// "//host…" that starts a word.
+func findSchemeURLs(text string, add func(string)) {
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case ':':
+			j := i
+			for j > 0 && isSchemeByte(text[j-1]) {
+				j--
+			}
+			for j < i && !isASCIILetter(text[j]) {
+				j++
+			}
+			if j == i || (j > 0 && text[j-1] == '_') {
+				continue
+			}
+			scheme := strings.ToLower(text[j:i])
+			body := i + 1
+			if specialSchemes[scheme] {
+				for body < len(text) && (text[body] == '/' || text[body] == '\\') {
+					body++
+				}
+			} else if len(scheme) < 2 || len(scheme) > 21 || !strings.HasPrefix(text[i+1:], "//") {
+				continue
+			}
+			k := body
+			for k < len(text) && !isURLStop(text[k]) {
+				k++
+			}
+			if k > body {
+				add(text[j:k])
+				i = k - 1
+			}
+		case '/':
+			if i+1 < len(text) && text[i+1] == '/' && (i == 0 || strings.IndexByte(" \t\r\n\"'(=", text[i-1]) >= 0) {
+				k := i + 2
+				for k < len(text) && !isURLStop(text[k]) {
+					k++
+				}
+				if k > i+2 {
+					add("http:" + text[i:k])
+				}
+				i = k - 1
+			}
+		}
+	}
+}
+
+// findBareIPs calls add with "http://" + every dotted-quad IPv4 address and
+// every bracketed IPv6 address (with an optional port) that stands on its
+// own in text (not inside a name, path or URL).
+func findBareIPs(text string, add func(string)) {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !(c >= '0' && c <= '9') && c != '[' {
+			continue
+		}
+		if i > 0 {
+			if p := text[i-1]; isWordByte(p) || strings.IndexByte(".:/@-", p) >= 0 {
+				continue
+			}
+		}
+		end := -1
+		if c == '[' {
+			k := strings.IndexByte(text[i:], ']')
+			if k < 2 {
+				continue
+			}
+			inner := text[i+1 : i+k]
+			if z := strings.IndexByte(inner, '%'); z >= 0 {
+				inner = inner[:z]
+			}
+			if inner == "" || strings.IndexFunc(inner, func(r rune) bool { return !(r == ':' || r == '.' || r < 128 && isHexByte(byte(r))) }) >= 0 {
+				continue
+			}
+			end = i + k + 1
+		} else {
+			k := i
+			for group := 0; group < 4; group++ {
+				n := 0
+				for k < len(text) && n < 3 && text[k] >= '0' && text[k] <= '9' {
+					k++
+					n++
+				}
+				if n == 0 {
+					k = -1
+					break
+				}
+				if group < 3 {
+					if k >= len(text) || text[k] != '.' {
+						k = -1
+						break
+					}
+					k++
+				}
+			}
+			if k < 0 {
+				continue
+			}
+			end = k
+		}
+		if end < len(text) && text[end] == ':' {
+			k := end + 1
+			for k < len(text) && text[k] >= '0' && text[k] <= '9' {
+				k++
+			}
+			if k > end+1 {
+				end = k
+			}
+		}
+		add("http://" + text[i:end])
+		i = end - 1
+	}
+}
+
+func isHexByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// urlKeys are JSON keys whose string value is a URL or host even without a
+// scheme.
+var urlKeys = map[string]bool{
+	"url": true, "uri": true, "href": true, "link": true, "endpoint": true, "host": true,
+	"hostname": true, "domain": true, "address": true, "addr": true, "target": true,
+	"server": true, "base_url": true, "baseurl": true, "website": true, "site": true,
+	"location": true, "redirect": true, "redirect_url": true, "callback": true,
+	"webhook": true, "proxy": true, "src": true, "image_url": true, "page": true,
+}
+
+// ExtractURLs finds the URLs a tool input may reach: in JSON string values
+// (decoded) and free text, with percent-encoding and HTML references
+// undone, plus values of URL-ish JSON keys and a bare host given as the
+// whole input (both read as http://…). Duplicates are removed.
+func ExtractURLs(input string) []string {
+	values, err := walkJSON(input)
+	return extractURLs(input, values, err)
+}
+
+func extractURLs(input string, values []jsonValue, err error) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(u string) {
+		u = strings.TrimRight(u, ".,;:!?)]}'\"")
+		if u == "" || seen[u] {
+			return
+		}
+		seen[u] = true
+		out = append(out, u)
+	}
+	scan := func(text string) {
+		forms := []string{text}
+		if d := decodeLayers(text); d != text {
+			forms = append(forms, d)
+		}
+		for _, f := range forms {
+			findSchemeURLs(f, add)
+			if strings.ContainsAny(f, ".[") {
+				findBareIPs(f, add)
+			}
+		}
+	}
+	bare := func(text string, keyed bool) {
+		t := strings.TrimSpace(decodeLayers(text))
+		if t == "" || strings.ContainsAny(t, " \t\r\n") || strings.Contains(t, "://") {
+			return
+		}
+		if looksLikeHost(t, keyed) {
+			add("http://" + t)
+		}
+	}
+	if err != nil {
+		scan(input)
+		bare(input, false)
+		return out
+	}
+	for _, v := range values {
+		if !v.isText {
+			continue
+		}
+		scan(v.text)
+		n := len(v.path)
+		bare(v.text, n > 0 && urlKeys[strings.ToLower(v.path[n-1])])
+	}
+	return out
+}
+
+// looksLikeHost reports whether t, a single token without a scheme, reads
+// as host[:port][/path]. keyed (the value of a "url"-like JSON key) accepts
+// any valid host; otherwise the token must clearly be one: a dotted name
+// with a letter in its last label, localhost, a metadata name, bracketed
+// IPv6, a dotted quad, or a numeric host followed by a port or path
+// ("127.1/admin"), so that "3.14" is not read as 3.0.0.14.
+func looksLikeHost(t string, keyed bool) bool {
+	host := t
+	if i := strings.IndexAny(host, "/?#\\"); i >= 0 {
+		host = host[:i]
+	}
+	suffix := host != t
+	if at := strings.LastIndexByte(host, '@'); at >= 0 {
+		host, suffix = host[at+1:], true
+	}
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return false
+		}
+		_, err := netsafe.ParseHost(host[:end+1])
+		return err == nil
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host, suffix = host[:i], true
+	}
+	h, err := netsafe.ParseHost(host)
+	switch {
+	case err != nil:
+		return false
+	case keyed:
+		return true
+	case h.IsIP():
+		return suffix || strings.Count(host, ".") == 3
+	case h.Name == "localhost" || h.Name == "metadata":
+		return true
+	}
+	dot := strings.LastIndexByte(h.Name, '.')
+	return dot > 0 && strings.IndexFunc(h.Name[dot+1:], func(r rune) bool { return r >= 'a' && r <= 'z' }) >= 0
+}

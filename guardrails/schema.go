@@ -1,0 +1,186 @@
+package guardrails
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// SchemaGuard validates a tool's input against a JSON schema: the one the
+// policy gives for the tool, else (when fromToolSpecs) the tool's own
+// ToolSpec.Parameters. A policy schema is strict: input that is not JSON,
+// or does not validate, is blocked. A tool's own schema applies to input
+// that is a JSON object (many tools also take plain text, which their own
+// parser checks). A tool without a schema is allowed. Schemas must be
+// self-contained: references to files or URLs are refused.
+type SchemaGuard struct {
+	fromSpecs bool
+	byTool    map[string]*jsonschema.Schema // canonical tool name
+	names     []string
+
+	mu    sync.Mutex
+	cache map[string]compiledSchema // tool-spec schemas by their text
+}
+
+type compiledSchema struct {
+	s   *jsonschema.Schema
+	err error
+}
+
+// maxSchemaCache bounds the compiled tool-spec schemas kept.
+const maxSchemaCache = 256
+
+// NewSchemaGuard compiles the given schemas (tool name to JSON schema).
+// fromToolSpecs also validates tools that describe their own parameters.
+func NewSchemaGuard(schemas map[string]json.RawMessage, fromToolSpecs bool) (*SchemaGuard, error) {
+	g := &SchemaGuard{fromSpecs: fromToolSpecs, byTool: map[string]*jsonschema.Schema{}, cache: map[string]compiledSchema{}}
+	for tool, raw := range schemas {
+		s, err := compileSchema(raw)
+		if err != nil {
+			return nil, fmt.Errorf("schema for tool %q: %w", tool, err)
+		}
+		g.byTool[canonName(tool)] = s
+		g.names = append(g.names, tool)
+	}
+	sort.Strings(g.names)
+	return g, nil
+}
+
+// refuseLoader stops schemas from reading files or URLs.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("schema references %q: external references are not allowed", url)
+}
+
+func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(refuseLoader{})
+	c.DefaultDraft(jsonschema.Draft2020)
+	const loc = "mem:///tool-schema.json"
+	if err := c.AddResource(loc, doc); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	s, err := c.Compile(loc)
+	if err != nil {
+		return nil, fmt.Errorf("schema does not compile: %s", oneLine(err.Error()))
+	}
+	return s, nil
+}
+
+// Name returns "schema".
+func (g *SchemaGuard) Name() string { return "schema" }
+
+// Handles reports that the guard checks tool calls only.
+func (g *SchemaGuard) Handles(kind trajectory.GuardEvent) bool {
+	return kind == trajectory.EventToolCall
+}
+
+// Check validates the call's input.
+func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
+	s, from, err := g.schemaFor(ev)
+	if errors.Is(err, errNoSchema) {
+		return allow("no schema for this tool")
+	}
+	if err != nil {
+		return decide(trajectory.Block, "tool schema unusable: "+err.Error())
+	}
+	doc, ok := ev.parsed().document()
+	if _, isObject := doc.(map[string]any); from == "tool's" && !isObject {
+		// Tools that describe JSON parameters often take plain text too
+		// ("2+2", "https://…"); their own parser is the check then.
+		return allow("input is not a JSON object; the tool's schema does not apply")
+	}
+	if !ok {
+		return decide(trajectory.Block, "input is not JSON, but the policy gives the tool a schema")
+	}
+	if err := s.Validate(doc); err != nil {
+		return decide(trajectory.Block, "input does not match the "+from+" schema: "+validationSummary(err))
+	}
+	return allow("input matches the " + from + " schema")
+}
+
+var errNoSchema = errors.New("no schema")
+
+func (g *SchemaGuard) schemaFor(ev *Event) (*jsonschema.Schema, string, error) {
+	if s, ok := g.byTool[canonName(toolName(ev))]; ok {
+		return s, "policy", nil
+	}
+	raw := bytes.TrimSpace(ev.Tool.Parameters)
+	if !g.fromSpecs || len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, "", errNoSchema
+	}
+	key := string(raw)
+	g.mu.Lock()
+	c, ok := g.cache[key]
+	g.mu.Unlock()
+	if !ok {
+		s, err := compileSchema(raw)
+		c = compiledSchema{s: s, err: err}
+		g.mu.Lock()
+		if len(g.cache) >= maxSchemaCache {
+			clear(g.cache)
+		}
+		g.cache[key] = c
+		g.mu.Unlock()
+	}
+	return c.s, "tool's", c.err
+}
+
+// validationSummary turns a validation error into one line naming where
+// the input is wrong.
+func validationSummary(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return oneLine(err.Error())
+	}
+	p := message.NewPrinter(language.English)
+	var parts []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			loc := "/" + strings.Join(e.InstanceLocation, "/")
+			parts = append(parts, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(p)))
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	if len(parts) > 3 {
+		parts = append(parts[:3], fmt.Sprintf("and %d more", len(parts)-3))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Describe summarizes the schemas.
+func (g *SchemaGuard) Describe() string {
+	s := fmt.Sprintf("schema: %d policy schema(s)", len(g.names))
+	if len(g.names) > 0 {
+		s += " (" + strings.Join(g.names, ", ") + ")"
+	}
+	if g.fromSpecs {
+		s += ", plus the tools' own parameter schemas"
+	}
+	return s
+}
