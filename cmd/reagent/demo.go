@@ -60,7 +60,6 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	defer store.Close()
 	judge := rrm.NewHeuristic()
-	guards := guardrails.DefaultPolicy()
 	rules := reward.NewRules(nil)
 
 	var tasks []suite.Task
@@ -85,6 +84,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer env.Close()
+	guards, err := demoPolicy(env)
+	if err != nil {
+		return err
+	}
 
 	fmt.Fprintf(c.Stdout, "reagent demo: policy %s, heuristic RRM, default guard policy, audit trail %s\n\n", policy.Name(), *dbPath)
 	tally := map[string]*demoTally{}
@@ -255,4 +258,24 @@ func excerpt(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// demoPolicy is the default guard policy, with one exception: the web
+// suite's site is served on this machine, so its loopback address is
+// admitted for network tools (the browser itself may reach that one port only).
+func demoPolicy(env *suite.Env) (*guardrails.Policy, error) {
+	if env.SiteURL() == "" {
+		return guardrails.DefaultPolicy(), nil
+	}
+	text := guardrails.DefaultPolicyYAML()
+	const network = "network:\n  tags: [egress]\n"
+	if !strings.Contains(text, network) {
+		return nil, errors.New("demo: the default policy has no network section to extend")
+	}
+	text = strings.Replace(text, network, network+"  allow_cidrs: [127.0.0.1/32]\n", 1)
+	p, err := guardrails.ParsePolicy([]byte(text), guardrails.WithSource("demo"))
+	if err != nil {
+		return nil, fmt.Errorf("demo: policy: %w", err)
+	}
+	return p, nil
 }

@@ -27,7 +27,7 @@ import (
 // trainFlags are reagent train's settings.
 type trainFlags struct {
 	backend, init, out, suites, strategy, algo, device, metrics, db, python string
-	steps, tasks, group, maxSteps, seed                                     int
+	steps, tasks, pool, group, maxSteps, seed                               int
 	lr, lambda, temperature, topP                                           float64
 }
 
@@ -49,6 +49,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	fs.StringVar(&f.python, "python", ppo.DefaultPython, "Python with torch, for the local backend")
 	fs.IntVar(&f.steps, "steps", 5, "training iterations")
 	fs.IntVar(&f.tasks, "tasks", 4, "tasks per iteration")
+	fs.IntVar(&f.pool, "task-pool", 0, "train on the first N tasks of the split only (0: all)")
 	fs.IntVar(&f.group, "group", 4, "samples per task (the GRPO group; Reagent-U doubles it)")
 	fs.IntVar(&f.maxSteps, "max-steps", 4, "agent steps per rollout")
 	fs.IntVar(&f.seed, "seed", 1, "seed for task order and the backend")
@@ -77,6 +78,9 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 			return fmt.Errorf("train: %w", err)
 		}
 		tasks = append(tasks, ts...)
+	}
+	if f.pool > 0 && f.pool < len(tasks) {
+		tasks = tasks[:f.pool]
 	}
 
 	client, stop, err := startBackend(ctx, c, &f)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/reagent/suite"
+	"github.com/reagent-go/reagent/tools/browser"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// TestDemoEndToEnd runs the README's main command with the embedded policy:
+// every suite that can run here, judged, guarded and audited.
+func TestDemoEndToEnd(t *testing.T) {
+	requireChromiumForDemo(t)
+	db := filepath.Join(t.TempDir(), "demo.db")
+	stdout, stderr, err := auditCLI(t, runDemo, nil, "--db", db, "--per-suite", "2")
+	require.NoError(t, err, "stderr: %s", stderr)
+	for _, want := range []string{"[arith]", "[lookup]", "[web]", "suite", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
+		assert.Contains(t, stdout, want)
+	}
+	assert.Contains(t, stdout, "block by network", "the default policy refuses the metadata address")
+
+	store, err := audit.OpenSQLite(db, audit.WithCreate(false))
+	require.NoError(t, err)
+	defer store.Close()
+	runs, err := store.List(context.Background(), audit.Query{})
+	require.NoError(t, err)
+	require.Len(t, runs, 6, "two runs per suite")
+	for _, r := range runs {
+		require.NotEmpty(t, r.Assessments, "run %s is judged", r.ID)
+		assert.Equal(t, "demo", r.Metadata["strategy"])
+		assert.NotEmpty(t, r.Steps)
+	}
+	rep, err := store.Verify(context.Background())
+	require.NoError(t, err)
+	assert.True(t, rep.OK)
+}
+
+func TestDemoPolicyAdmitsOnlyTheLocalSite(t *testing.T) {
+	requireChromiumForDemo(t)
+	tasks, err := suite.Generate(suite.Web, suite.Test, suite.WithCount(1))
+	require.NoError(t, err)
+	env, err := suite.StartEnv(context.Background(), tasks)
+	require.NoError(t, err)
+	defer env.Close()
+	policy, err := demoPolicy(env)
+	require.NoError(t, err)
+	chain := guardrails.NewChain([]guardrails.Guard{policy})
+	check := func(url string) trajectory.Verdict {
+		ev := &guardrails.Event{Kind: trajectory.EventToolCall,
+			Tool:       trajectory.ToolSpec{Name: "browser", Tags: []string{"egress"}},
+			Call:       &trajectory.ToolCall{Tool: "browser", Input: `{"action":"open","url":"` + url + `"}`},
+			Trajectory: &trajectory.Trajectory{Status: trajectory.StatusRunning}}
+		return chain.Check(context.Background(), ev).Verdict
+	}
+	assert.Equal(t, trajectory.Allow, check(env.SiteURL()+"/index.html"))
+	assert.Equal(t, trajectory.Block, check("http://169.254.169.254/latest/meta-data/"))
+	assert.Equal(t, trajectory.Block, check("http://10.0.0.1/"))
+}
+
+func TestDemoRejectsBadFlags(t *testing.T) {
+	_, _, err := auditCLI(t, runDemo, nil, "--per-suite", "0")
+	require.Error(t, err)
+	assert.Equal(t, 2, exitCode(err))
+	_, _, err = auditCLI(t, runDemo, nil, "--model", filepath.Join(t.TempDir(), "missing"))
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "load policy"), err.Error())
+}
+
+func requireChromiumForDemo(t *testing.T) {
+	t.Helper()
+	if _, err := browser.LookPath(); err != nil {
+		t.Fatalf("the demo's web suite needs Chromium: apt-get install -y chromium (%v)", err)
+	}
+}
