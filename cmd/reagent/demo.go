@@ -88,11 +88,16 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	traceOpts, flushTraces, err := tracing(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 
 	fmt.Fprintf(c.Stdout, "reagent demo: policy %s, heuristic RRM, default guard policy, audit trail %s\n\n", policy.Name(), *dbPath)
 	tally := map[string]*demoTally{}
 	for _, t := range tasks {
-		tr, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps)
+		tr, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
 		if err != nil {
 			return err
 		}
@@ -187,18 +192,19 @@ func loadPolicy(dir string) (*tinylm.Model, error) {
 }
 
 // demoRun runs one task with the wrapped tool-calling agent.
-func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Policy, maxSteps int) (*trajectory.Trajectory, error) {
+func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Policy, maxSteps int, extra []middleware.Option) (*trajectory.Trajectory, error) {
 	ts, err := env.Tools(t)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	agent := agents.NewToolCalling(policy, ts, agents.WithSystemPrompt(env.SystemPrompt(t)))
 	exec := lcagents.NewExecutor(agent, lcagents.WithMaxIterations(maxSteps))
-	exec = middleware.Wrap(exec,
+	opts := append([]middleware.Option{
 		middleware.WithStore(store), middleware.WithJudge(judge), middleware.WithSyncJudge(),
 		middleware.WithGuards(guards), middleware.WithModelName(policy.Name()),
 		middleware.WithAgentName("ToolCalling"),
-		middleware.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": "demo"}))
+		middleware.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": "demo"})}, extra...)
+	exec = middleware.Wrap(exec, opts...)
 	run := &middleware.Run{}
 	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

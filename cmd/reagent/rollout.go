@@ -197,6 +197,12 @@ func rolloutCommand(ctx context.Context, c *cli, args []string, eval bool) (err 
 	if judge != nil {
 		opts = append(opts, rollout.WithJudge(judge))
 	}
+	traceOpts, flushTraces, err := tracing(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
+	opts = append(opts, rollout.WithMiddleware(traceOpts...))
 	if *f.db != "" {
 		st, err := openStore(ctx, *f.db)
 		if err != nil {

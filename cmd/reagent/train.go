@@ -115,6 +115,11 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 		return fmt.Errorf("train: metrics file: %w", err)
 	}
 	defer metricsFile.Close()
+	traceOpts, flushTraces, err := tracing(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	bar := progress.New(c.Stderr, f.steps, "train")
 
@@ -130,7 +135,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 				rollout.WithStrategy(strategy), rollout.WithGroupSize(f.group), rollout.WithLambda(f.lambda),
 				rollout.WithMaxSteps(f.maxSteps), rollout.WithModelName("tiny"), rollout.WithTag(tag),
 				rollout.WithCallOptions(llms.WithTemperature(f.temperature), llms.WithTopP(f.topP), llms.WithMaxTokens(160)),
-				rollout.WithStore(store), rollout.WithJudge(judge), rollout.WithLogger(logger))
+				rollout.WithStore(store), rollout.WithJudge(judge), rollout.WithLogger(logger), rollout.WithMiddleware(traceOpts...))
 			if err != nil {
 				return nil, err
 			}

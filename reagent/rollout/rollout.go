@@ -92,6 +92,13 @@ type config struct {
 	judge       rrm.Judge
 	progress    io.Writer
 	logger      *slog.Logger
+	wrapOpts    []middleware.Option
+}
+
+// WithMiddleware adds options to the middleware that wraps every run (a
+// tracer provider, guards).
+func WithMiddleware(opts ...middleware.Option) Option {
+	return func(c *config) { c.wrapOpts = append(c.wrapOpts, opts...) }
 }
 
 // WithStrategy sets the strategy (default baseline).
@@ -389,7 +396,8 @@ func (c *config) executor(llm llms.Model, env *suite.Env, t suite.Task) (*lcagen
 		agent := agents.NewToolCalling(llm, ts, agents.WithSystemPrompt(env.SystemPrompt(t)), agents.WithCallOptions(c.callOptions...))
 		exec = lcagents.NewExecutor(agent, lcagents.WithMaxIterations(c.maxSteps))
 	}
-	return middleware.Wrap(exec, middleware.WithAgentName("reagent-rollout"), middleware.WithLogger(c.logger)), nil
+	opts := append([]middleware.Option{middleware.WithAgentName("reagent-rollout"), middleware.WithLogger(c.logger)}, c.wrapOpts...)
+	return middleware.Wrap(exec, opts...), nil
 }
 
 func (c *config) runUnit(ctx context.Context, llm llms.Model, env *suite.Env, comb reward.Combiner, u unit, done map[int]*trajectory.Trajectory) (*unitResult, error) {
