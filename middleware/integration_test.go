@@ -148,3 +148,51 @@ func TestPolicyFileAbortMode(t *testing.T) {
 	require.ErrorIs(t, err, middleware.ErrBlocked)
 	assert.Equal(t, trajectory.StatusError, tr.Status)
 }
+
+func TestCritiqueInjectionEveryStep(t *testing.T) {
+	srv := llmtest.New(t, react("echo", "fail"), react("echo", "fail"), final("done"))
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try", nil,
+		middleware.WithCritiqueInjection(rrm.NewHeuristic(), middleware.CritiqueEveryStep))
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 3)
+	assert.Len(t, reqs[0].Messages, 1, "no critique before anything happened")
+	for i := 1; i < 3; i++ {
+		require.Len(t, reqs[i].Messages, 2, "call %d carries a critique", i)
+		assert.Contains(t, reqs[i].Messages[0].Content, middleware.CritiquePrefix)
+		assert.Equal(t, middleware.CritiquePrefix+tr.Steps[i].Critique, reqs[i].Messages[0].Content, "the injected text is recorded")
+	}
+	partial := 0
+	for _, a := range tr.Assessments {
+		if a.Partial {
+			partial++
+			assert.Equal(t, trajectory.AssessmentOK, a.Status)
+		}
+	}
+	assert.Equal(t, 2, partial, "each step's judgment is kept")
+}
+
+func TestCritiqueInjectionOnFlagOnly(t *testing.T) {
+	srv := llmtest.New(t, react("echo", "fine"), final("done"))
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try", nil,
+		middleware.WithCritiqueInjection(rrm.NewHeuristic(), middleware.CritiqueOnFlag), middleware.WithCritiqueThreshold(0))
+	require.NoError(t, err)
+	for _, req := range srv.Requests() {
+		assert.Len(t, req.Messages, 1, "a score is never under 0: nothing injected")
+	}
+	assert.Empty(t, tr.Steps[1].Critique)
+	require.NotEmpty(t, tr.Assessments, "the judgment is still kept")
+}
+
+func TestCritiqueInjectionJudgeDownInjectsNothing(t *testing.T) {
+	policy := llmtest.New(t, react("echo", "x"), final("done"))
+	judgeSrv := llmtest.NewFunc(t, func(llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Status: 400, Body: `{"error":{"message":"bad request"}}`}
+	})
+	judge := rrm.NewOpenAI(rrm.WithBaseURL(judgeSrv.URL), rrm.WithAPIKey("k"), rrm.WithRetries(0))
+	_, err, tr := runMRKL(t, policy, &echoTool{name: "echo"}, "q", nil, middleware.WithCritiqueInjection(judge, middleware.CritiqueEveryStep))
+	require.NoError(t, err)
+	assert.Len(t, policy.Requests()[1].Messages, 1)
+	require.Len(t, tr.Assessments, 1)
+	assert.Equal(t, trajectory.AssessmentError, tr.Assessments[0].Status)
+}

@@ -36,7 +36,11 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 		}
 	}
 	first := len(r.t.Steps) == 1 && len(r.step().LLMCalls) == 0
+	stepStart := len(r.step().LLMCalls) == 0
 	r.mu.Unlock()
+	if stepStart && !first && w.m.cfg.critiqueJudge != nil {
+		messages = w.m.stepCritique(ctx, r, messages)
+	}
 
 	call := trajectory.LLMCall{StartedAt: now(), Model: requestedModel(w.m.cfg.modelName, options)}
 	if first && w.m.cfg.capturePrompt {
@@ -184,4 +188,27 @@ func requestedModel(configured string, options []llms.CallOption) string {
 		return o.Model
 	}
 	return configured
+}
+
+// stepCritique judges the run so far and, as the critique mode says, adds
+// the critique to the messages of the step's first model call.
+func (m *Middleware) stepCritique(ctx context.Context, r *runState, messages []llms.MessageContent) []llms.MessageContent {
+	r.mu.Lock()
+	snap := r.t.Clone()
+	r.mu.Unlock()
+	snap.Steps = snap.Steps[:len(snap.Steps)-1] // the step about to start has nothing yet
+	snap.Status = trajectory.StatusRunning
+	a := m.judgeWith(ctx, m.cfg.critiqueJudge, snap)
+	a.Partial, a.Steps = true, len(snap.Steps)
+	inject := a.OK() && a.Critique != "" && (m.cfg.critiqueMode == CritiqueEveryStep || a.Score < m.cfg.critiqueBelow)
+	r.mu.Lock()
+	r.t.Assessments = append(r.t.Assessments, a)
+	if inject {
+		r.step().Critique = a.Critique
+	}
+	r.mu.Unlock()
+	if !inject {
+		return messages
+	}
+	return injectCritique(messages, a.Critique)
 }

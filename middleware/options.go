@@ -36,12 +36,15 @@ type config struct {
 	maxIterations int
 
 	modelName      string
+	critiqueJudge  rrm.Judge
+	critiqueMode   CritiqueMode
+	critiqueBelow  float64
 	tracerProvider trace.TracerProvider
 	captureContent bool
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{capturePrompt: true, judgeLimit: 4, logger: slog.Default()}
+	c := &config{capturePrompt: true, judgeLimit: 4, logger: slog.Default(), critiqueBelow: 0.5}
 	for _, o := range opts {
 		o(c)
 	}
@@ -135,3 +138,27 @@ func WithMaxIterations(n int) Option { return func(c *config) { c.maxIterations 
 // WithModelName names the agent's model in trajectories and spans when the
 // model does not report it (langchaingo's OpenAI client does not).
 func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }
+
+// CritiqueMode says when WithCritiqueInjection feeds a critique back.
+type CritiqueMode int
+
+const (
+	// CritiqueEveryStep judges the run so far before every model call after
+	// the first step and puts the critique into that call.
+	CritiqueEveryStep CritiqueMode = iota
+	// CritiqueOnFlag does the same, but injects the critique only when the
+	// score falls under the threshold (WithCritiqueThreshold, default 0.5).
+	CritiqueOnFlag
+)
+
+// WithCritiqueInjection judges the partial trajectory with j before each
+// model call after the first step, and puts the critique into that call
+// (always, or only when flagged, as mode says). The injected text is kept in
+// the step (Step.Critique) and the partial assessment in the trajectory. A
+// judgment that fails injects nothing and is kept as an error assessment.
+func WithCritiqueInjection(j rrm.Judge, mode CritiqueMode) Option {
+	return func(c *config) { c.critiqueJudge, c.critiqueMode = j, mode }
+}
+
+// WithCritiqueThreshold sets the score under which CritiqueOnFlag injects.
+func WithCritiqueThreshold(score float64) Option { return func(c *config) { c.critiqueBelow = score } }

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -99,13 +100,19 @@ func (m *Middleware) finish(r *runState, status trajectory.Status, errMsg string
 	}
 }
 
-// judgeRun judges t, turning a panicking judge into an error assessment.
-func (m *Middleware) judgeRun(ctx context.Context, t *trajectory.Trajectory) (a trajectory.Assessment) {
+// judgeRun judges t with the run judge.
+func (m *Middleware) judgeRun(ctx context.Context, t *trajectory.Trajectory) trajectory.Assessment {
+	return m.judgeWith(ctx, m.cfg.judge, t)
+}
+
+// judgeWith judges t with j, turning a panicking judge into an error
+// assessment.
+func (m *Middleware) judgeWith(ctx context.Context, j rrm.Judge, t *trajectory.Trajectory) (a trajectory.Assessment) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			a = trajectory.Assessment{
-				Judge:     typeName(m.cfg.judge),
+				Judge:     typeName(j),
 				Status:    trajectory.AssessmentError,
 				Error:     "judge panicked: " + typeName(p) + ": " + toString(p),
 				Steps:     len(t.Steps),
@@ -114,7 +121,7 @@ func (m *Middleware) judgeRun(ctx context.Context, t *trajectory.Trajectory) (a 
 			}
 		}
 	}()
-	return m.cfg.judge.Judge(ctx, t)
+	return j.Judge(ctx, t)
 }
 
 // judgeAsync judges t in the background, at most judgeLimit at a time, and

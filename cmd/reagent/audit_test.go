@@ -21,15 +21,6 @@ import (
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// auditCLI runs one audit subcommand with buffers.
-func auditCLI(t *testing.T, run func(context.Context, *cli, []string) error, env map[string]string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(k string) string { return env[k] }}
-	err = run(context.Background(), c, args)
-	return out.String(), errb.String(), err
-}
-
 var auditT0 = time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)
 
 // auditRuns are three runs: a clean one, one with a blocked call and a guard
@@ -79,13 +70,13 @@ func auditDB(t *testing.T, opts ...audit.Option) string {
 
 func TestAuditVerify(t *testing.T) {
 	db := auditDB(t)
-	out, _, err := auditCLI(t, runAuditVerify, nil, "--db", db)
+	out, _, err := runCLI(runAuditVerify, nil, "--db", db)
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count(out, "\n"), "one line")
 	assert.Contains(t, out, "audit chain intact: 5 records (3 runs, 2 assessments, 0 checkpoints)")
 
 	// $REAGENT_DB stands in for --db.
-	out, _, err = auditCLI(t, runAuditVerify, map[string]string{"REAGENT_DB": db})
+	out, _, err = runCLI(runAuditVerify, map[string]string{"REAGENT_DB": db})
 	require.NoError(t, err)
 	assert.Contains(t, out, "intact")
 
@@ -94,7 +85,7 @@ func TestAuditVerify(t *testing.T) {
 	defer raw.Close()
 	_, err = raw.Exec(`UPDATE audit_records SET payload = replace(payload, '391', '392') WHERE seq = 1`)
 	require.NoError(t, err)
-	out, _, err = auditCLI(t, runAuditVerify, nil, "--db", db)
+	out, _, err = runCLI(runAuditVerify, nil, "--db", db)
 	require.Error(t, err)
 	assert.Empty(t, out)
 	assert.Equal(t, 1, exitCode(err))
@@ -103,7 +94,7 @@ func TestAuditVerify(t *testing.T) {
 
 	_, err = raw.Exec(`DELETE FROM audit_records WHERE seq = 1`)
 	require.NoError(t, err)
-	_, _, err = auditCLI(t, runAuditVerify, nil, "--db", db)
+	_, _, err = runCLI(runAuditVerify, nil, "--db", db)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "broken at seq 2 (run run-b): seq gap")
 }
@@ -121,7 +112,7 @@ func TestAuditBadInvocations(t *testing.T) {
 			if name == "prune" {
 				extra = []string{"--before", "2024-01-01"}
 			}
-			_, _, err := auditCLI(t, run, nil, append([]string{"--db", missing}, extra...)...)
+			_, _, err := runCLI(run, nil, append([]string{"--db", missing}, extra...)...)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, fs.ErrNotExist)
 			assert.Equal(t, 1, exitCode(err))
@@ -129,20 +120,20 @@ func TestAuditBadInvocations(t *testing.T) {
 			_, statErr := os.Stat(missing)
 			assert.ErrorIs(t, statErr, fs.ErrNotExist, "a missing database is never created")
 
-			_, _, err = auditCLI(t, run, nil, append([]string{"--db", text}, extra...)...)
+			_, _, err = runCLI(run, nil, append([]string{"--db", text}, extra...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "not a SQLite database")
 			assert.Equal(t, 1, exitCode(err))
 
-			_, _, err = auditCLI(t, run, nil, extra...)
+			_, _, err = runCLI(run, nil, extra...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "--db is required")
 			assert.Equal(t, 2, exitCode(err))
 
-			_, _, err = auditCLI(t, run, nil, "--no-such-flag")
+			_, _, err = runCLI(run, nil, "--no-such-flag")
 			assert.Equal(t, 2, exitCode(err))
 
-			_, stderr, err := auditCLI(t, run, nil, "--help")
+			_, stderr, err := runCLI(run, nil, "--help")
 			require.ErrorIs(t, err, flag.ErrHelp)
 			assert.Contains(t, stderr, "usage: reagent audit "+name)
 		})
@@ -151,7 +142,7 @@ func TestAuditBadInvocations(t *testing.T) {
 
 func TestAuditShow(t *testing.T) {
 	db := auditDB(t)
-	out, _, err := auditCLI(t, runAuditShow, nil, "--db", db, "--run", "run-b")
+	out, _, err := runCLI(runAuditShow, nil, "--db", db, "--run", "run-b")
 	require.NoError(t, err)
 	for _, want := range []string{
 		"run run-b  finished  started 2024-05-01 09:01:00Z  agent react",
@@ -166,7 +157,7 @@ func TestAuditShow(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 
-	out, _, err = auditCLI(t, runAuditShow, nil, "--db", db)
+	out, _, err = runCLI(runAuditShow, nil, "--db", db)
 	require.NoError(t, err)
 	assert.Contains(t, out, "run run-a  finished")
 	assert.Contains(t, out, "rrm (agent-rrm): score 0.92: Correct use of the calculator.")
@@ -179,34 +170,34 @@ func TestAuditShow(t *testing.T) {
 	assert.Contains(t, out, "error: context deadline exceeded")
 	assert.Contains(t, out, "… (+", "long texts are truncated")
 
-	out, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--full", "--run", "run-c")
+	out, _, err = runCLI(runAuditShow, nil, "--db", db, "--full", "--run", "run-c")
 	require.NoError(t, err)
 	assert.Contains(t, out, strings.Repeat("very long task text ", 30))
 
-	out, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--last", "1")
+	out, _, err = runCLI(runAuditShow, nil, "--db", db, "--last", "1")
 	require.NoError(t, err)
 	assert.Contains(t, out, "run run-c")
 	assert.NotContains(t, out, "run run-b")
 
-	out, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--status", "error")
+	out, _, err = runCLI(runAuditShow, nil, "--db", db, "--status", "error")
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count("\n"+out, "\nrun "))
 	assert.Contains(t, out, "run run-c  error")
 
-	out, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--status", "cancelled")
+	out, _, err = runCLI(runAuditShow, nil, "--db", db, "--status", "cancelled")
 	require.NoError(t, err)
 	assert.Equal(t, "no runs\n", out)
 
-	_, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--run", "nope")
+	_, _, err = runCLI(runAuditShow, nil, "--db", db, "--run", "nope")
 	require.ErrorIs(t, err, audit.ErrNotFound)
-	_, _, err = auditCLI(t, runAuditShow, nil, "--db", db, "--last", "-1")
+	_, _, err = runCLI(runAuditShow, nil, "--db", db, "--last", "-1")
 	assert.Equal(t, 2, exitCode(err))
 }
 
 func TestAuditExport(t *testing.T) {
 	db := auditDB(t)
 	out := filepath.Join(t.TempDir(), "runs.jsonl")
-	_, stderr, err := auditCLI(t, runAuditExport, nil, "--db", db, "--format", "jsonl", "--out", out)
+	_, stderr, err := runCLI(runAuditExport, nil, "--db", db, "--format", "jsonl", "--out", out)
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "exported 3 runs to "+out)
 	f, err := os.Open(out)
@@ -225,13 +216,13 @@ func TestAuditExport(t *testing.T) {
 	require.Len(t, runs[2].Assessments, 1)
 	assert.Equal(t, trajectory.AssessmentError, runs[2].Assessments[0].Status)
 
-	stdout, _, err := auditCLI(t, runAuditExport, nil, "--db", db)
+	stdout, _, err := runCLI(runAuditExport, nil, "--db", db)
 	require.NoError(t, err)
 	assert.Equal(t, 3, strings.Count(stdout, "\n"))
 
-	_, _, err = auditCLI(t, runAuditExport, nil, "--db", db, "--format", "csv")
+	_, _, err = runCLI(runAuditExport, nil, "--db", db, "--format", "csv")
 	assert.Equal(t, 2, exitCode(err))
-	_, _, err = auditCLI(t, runAuditExport, nil, "--db", db, "--out", filepath.Join(t.TempDir(), "no", "dir", "x.jsonl"))
+	_, _, err = runCLI(runAuditExport, nil, "--db", db, "--out", filepath.Join(t.TempDir(), "no", "dir", "x.jsonl"))
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 }
@@ -239,20 +230,20 @@ func TestAuditExport(t *testing.T) {
 func TestAuditPrune(t *testing.T) {
 	// Stored in May 2024 by the clock below.
 	db := auditDB(t, audit.WithClock(func() time.Time { return auditT0 }))
-	out, _, err := auditCLI(t, runAuditPrune, nil, "--db", db, "--before", "2024-05-01")
+	out, _, err := runCLI(runAuditPrune, nil, "--db", db, "--before", "2024-05-01")
 	require.NoError(t, err)
 	assert.Equal(t, "nothing to prune before 2024-05-01T00:00:00Z\n", out)
 
-	out, _, err = auditCLI(t, runAuditPrune, nil, "--db", db, "--before", "2024-06-01")
+	out, _, err = runCLI(runAuditPrune, nil, "--db", db, "--before", "2024-06-01")
 	require.NoError(t, err)
 	assert.Equal(t, "pruned 3 runs (5 records, seq ..5); checkpoint at seq 6\n", out)
 
-	out, _, err = auditCLI(t, runAuditVerify, nil, "--db", db)
+	out, _, err = runCLI(runAuditVerify, nil, "--db", db)
 	require.NoError(t, err)
 	assert.Contains(t, out, "pruned through seq 5")
 
 	for _, bad := range [][]string{{"--db", db}, {"--db", db, "--before", "yesterday"}, {"--db", db, "--before", "2024-13-01"}} {
-		_, _, err = auditCLI(t, runAuditPrune, nil, bad...)
+		_, _, err = runCLI(runAuditPrune, nil, bad...)
 		assert.Equal(t, 2, exitCode(err), "%v", bad)
 	}
 }
@@ -282,7 +273,7 @@ func TestAuditVerifyPostgres(t *testing.T) {
 	u.RawQuery = q.Encode()
 	dsn := u.String()
 
-	_, _, err = auditCLI(t, runAuditVerify, nil, "--db", dsn)
+	_, _, err = runCLI(runAuditVerify, nil, "--db", dsn)
 	require.Error(t, err, "an empty schema is not an audit database")
 	assert.Contains(t, err.Error(), "no reagent audit tables")
 
@@ -294,13 +285,13 @@ func TestAuditVerifyPostgres(t *testing.T) {
 		require.NoError(t, s.Append(context.Background(), r))
 	}
 	require.NoError(t, s.Close())
-	out, _, err := auditCLI(t, runAuditVerify, nil, "--db", dsn)
+	out, _, err := runCLI(runAuditVerify, nil, "--db", dsn)
 	require.NoError(t, err)
 	assert.Contains(t, out, "audit chain intact: 3 records")
 
 	_, err = admin.Exec("UPDATE " + schema + ".audit_records SET created_at = '2000-01-01T00:00:00.000000000Z' WHERE seq = 2")
 	require.NoError(t, err)
-	_, _, err = auditCLI(t, runAuditVerify, nil, "--db", dsn)
+	_, _, err = runCLI(runAuditVerify, nil, "--db", dsn)
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 	assert.Contains(t, err.Error(), "broken at seq 2 (run run-b): hash mismatch")

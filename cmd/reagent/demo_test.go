@@ -21,7 +21,7 @@ import (
 func TestDemoEndToEnd(t *testing.T) {
 	requireChromiumForDemo(t)
 	db := filepath.Join(t.TempDir(), "demo.db")
-	stdout, stderr, err := auditCLI(t, runDemo, nil, "--db", db, "--per-suite", "2")
+	stdout, stderr, err := runCLI(runDemo, nil, "--db", db, "--per-suite", "2")
 	require.NoError(t, err, "stderr: %s", stderr)
 	for _, want := range []string{"[arith]", "[lookup]", "[web]", "suite", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
 		assert.Contains(t, stdout, want)
@@ -67,10 +67,10 @@ func TestDemoPolicyAdmitsOnlyTheLocalSite(t *testing.T) {
 }
 
 func TestDemoRejectsBadFlags(t *testing.T) {
-	_, _, err := auditCLI(t, runDemo, nil, "--per-suite", "0")
+	_, _, err := runCLI(runDemo, nil, "--per-suite", "0")
 	require.Error(t, err)
 	assert.Equal(t, 2, exitCode(err))
-	_, _, err = auditCLI(t, runDemo, nil, "--model", filepath.Join(t.TempDir(), "missing"))
+	_, _, err = runCLI(runDemo, nil, "--model", filepath.Join(t.TempDir(), "missing"))
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "load policy"), err.Error())
 }

@@ -25,10 +25,8 @@ import (
 )
 
 // judgeCLI runs `reagent judge` with buffers and the given environment.
-func judgeCLI(t *testing.T, env map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(stdin), Getenv: func(k string) string { return env[k] }}
+func judgeCLI(env map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
+	c, out, errb := testCLI(env, stdin)
 	err = runJudge(context.Background(), c, args)
 	return out.String(), errb.String(), err
 }
@@ -87,7 +85,7 @@ func TestJudgeFileHeuristic(t *testing.T) {
 	require.NoError(t, os.WriteFile(in, []byte(writeJSONL(t, judgeRuns())), 0o644))
 	out := filepath.Join(dir, "judged.jsonl")
 
-	stdout, stderr, err := judgeCLI(t, nil, "", "--in", in, "--out", out)
+	stdout, stderr, err := judgeCLI(nil, "", "--in", in, "--out", out)
 	require.NoError(t, err)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "judged 2 run(s) with heuristic: 2 ok, 0 error(s), 1 skipped")
@@ -109,7 +107,7 @@ func TestJudgeFileHeuristic(t *testing.T) {
 	assert.Less(t, bad.Score, rrm.FlawThreshold)
 
 	// --rejudge judges every run again; --out may name the input.
-	_, stderr, err = judgeCLI(t, nil, "", "--in", out, "--out", out, "--rejudge")
+	_, stderr, err = judgeCLI(nil, "", "--in", out, "--out", out, "--rejudge")
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "judged 3 run(s)")
 	data, err = os.ReadFile(out)
@@ -120,7 +118,7 @@ func TestJudgeFileHeuristic(t *testing.T) {
 }
 
 func TestJudgeFileStdinLimit(t *testing.T) {
-	stdout, stderr, err := judgeCLI(t, nil, writeJSONL(t, judgeRuns()), "--in", "-", "--limit", "1")
+	stdout, stderr, err := judgeCLI(nil, writeJSONL(t, judgeRuns()), "--in", "-", "--limit", "1")
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "judged 1 run(s)")
 	runs := readJSONL(t, stdout)
@@ -131,12 +129,12 @@ func TestJudgeFileStdinLimit(t *testing.T) {
 
 func TestJudgeFileBadLine(t *testing.T) {
 	input := writeJSONL(t, judgeRuns()[:1]) + "{not json\n"
-	_, _, err := judgeCLI(t, nil, input, "--in", "-")
+	_, _, err := judgeCLI(nil, input, "--in", "-")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 2")
 	assert.Equal(t, 1, exitCode(err))
 
-	_, _, err = judgeCLI(t, nil, "", "--in", filepath.Join(t.TempDir(), "missing.jsonl"))
+	_, _, err = judgeCLI(nil, "", "--in", filepath.Join(t.TempDir(), "missing.jsonl"))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -146,7 +144,7 @@ func TestJudgeFileOpenAI(t *testing.T) {
 		return llmtest.Reply{Content: "<think>checked</think><critique>You used the calculator well.</critique><score>0.75</score>"}
 	})
 	env := map[string]string{"REAGENT_JUDGE_BASE_URL": srv.URL}
-	stdout, stderr, err := judgeCLI(t, env, writeJSONL(t, judgeRuns()), "--in", "-", "--judge", "openai", "--model", "rrm-7b")
+	stdout, stderr, err := judgeCLI(env, writeJSONL(t, judgeRuns()), "--in", "-", "--judge", "openai", "--model", "rrm-7b")
 	require.NoError(t, err, stderr)
 	runs := readJSONL(t, stdout)
 	require.Len(t, runs, 3)
@@ -171,7 +169,7 @@ func TestJudgeFileOpenAIFailures(t *testing.T) {
 	srv := llmtest.NewFunc(t, func(llmtest.Request) llmtest.Reply {
 		return llmtest.Reply{Status: http.StatusBadRequest, Body: `{"error":{"message":"model not found"}}`}
 	})
-	stdout, stderr, err := judgeCLI(t, nil, writeJSONL(t, judgeRuns()[:2]), "--in", "-", "--judge", "openai", "--base-url", srv.URL)
+	stdout, stderr, err := judgeCLI(nil, writeJSONL(t, judgeRuns()[:2]), "--in", "-", "--judge", "openai", "--base-url", srv.URL)
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 	assert.Contains(t, err.Error(), "2 of 2 judgment(s) failed")
@@ -195,11 +193,11 @@ func TestJudgeUsage(t *testing.T) {
 		{"--in", "x.jsonl", "extra"},
 	}
 	for _, args := range cases {
-		_, _, err := judgeCLI(t, nil, "", args...)
+		_, _, err := judgeCLI(nil, "", args...)
 		require.Error(t, err, "%v", args)
 		assert.Equal(t, 2, exitCode(err), "%v: %v", args, err)
 	}
-	_, stderr, err := judgeCLI(t, nil, "", "--help")
+	_, stderr, err := judgeCLI(nil, "", "--help")
 	assert.True(t, errors.Is(err, flag.ErrHelp))
 	assert.Contains(t, stderr, "--rejudge")
 }
@@ -214,7 +212,7 @@ func TestJudgeStore(t *testing.T) {
 	}
 	require.NoError(t, st.Close())
 
-	stdout, _, err := judgeCLI(t, nil, "", "--db", db)
+	stdout, _, err := judgeCLI(nil, "", "--db", db)
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "judged 2 run(s) with heuristic: 2 ok, 0 error(s), 1 skipped")
 
@@ -238,27 +236,27 @@ func TestJudgeStore(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	// A second run finds nothing left to judge.
-	stdout, _, err = judgeCLI(t, nil, "", "--db", db)
+	stdout, _, err = judgeCLI(nil, "", "--db", db)
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "judged 0 run(s) with heuristic: 0 ok, 0 error(s), 3 skipped")
 
 	// $REAGENT_DB names the store when --db is not given, but not with --in.
-	stdout, _, err = judgeCLI(t, map[string]string{"REAGENT_DB": db}, "")
+	stdout, _, err = judgeCLI(map[string]string{"REAGENT_DB": db}, "")
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "3 skipped")
-	_, stderr, err := judgeCLI(t, map[string]string{"REAGENT_DB": db}, writeJSONL(t, judgeRuns()[:1]), "--in", "-")
+	_, stderr, err := judgeCLI(map[string]string{"REAGENT_DB": db}, writeJSONL(t, judgeRuns()[:1]), "--in", "-")
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "judged 1 run(s)")
 
 	// A store that does not exist is an error, not a new empty database.
 	missing := filepath.Join(t.TempDir(), "missing.db")
-	_, _, err = judgeCLI(t, nil, "", "--db", missing)
+	_, _, err = judgeCLI(nil, "", "--db", missing)
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 	assert.NoFileExists(t, missing)
 
 	// --rejudge with --limit judges the first N runs again.
-	stdout, _, err = judgeCLI(t, nil, "", "--db", db, "--rejudge", "--limit", "2")
+	stdout, _, err = judgeCLI(nil, "", "--db", db, "--rejudge", "--limit", "2")
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "judged 2 run(s)")
 	st, err = openStore(ctx, db)
@@ -305,7 +303,7 @@ func TestJudgeStorePostgres(t *testing.T) {
 	}
 	require.NoError(t, st.Close())
 
-	stdout, _, err := judgeCLI(t, nil, "", "--db", dsn, "--concurrency", "2")
+	stdout, _, err := judgeCLI(nil, "", "--db", dsn, "--concurrency", "2")
 	require.NoError(t, err)
 	assert.Contains(t, stdout, "judged 2 run(s) with heuristic: 2 ok, 0 error(s), 1 skipped")
 

@@ -63,13 +63,8 @@ func rlPolicy(t *testing.T, tasks []suite.Task) *llmtest.Server {
 }
 
 func rlCLI(args ...string) (string, string, error) {
-	var out, errb bytes.Buffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
-	cmd := map[string]func(context.Context, *cli, []string) error{
-		"rollout": runRollout, "eval": runEval, "export": runExport,
-	}[args[0]]
-	err := cmd(context.Background(), c, args[1:])
-	return out.String(), errb.String(), err
+	cmd := map[string]runFunc{"rollout": runRollout, "eval": runEval, "export": runExport}[args[0]]
+	return runCLI(cmd, nil, args[1:]...)
 }
 
 func TestRolloutEvalAndExportCommands(t *testing.T) {

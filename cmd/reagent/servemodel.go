@@ -56,11 +56,13 @@ func runServeModel(ctx context.Context, c *cli, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(c.Stderr, nil))
 	cfg := m.Config()
-	srv := &http.Server{
-		Handler: serve.NewHandler(m, serve.WithModelName(*name), serve.WithMaxConcurrent(*parallel),
-			serve.WithMaxBodyBytes(*maxBody), serve.WithLogger(log)),
-		ReadHeaderTimeout: 10 * time.Second,
+	api := serve.NewHandler(m, serve.WithModelName(*name), serve.WithMaxConcurrent(*parallel),
+		serve.WithMaxBodyBytes(*maxBody), serve.WithLogger(log))
+	h, _, err := withMetrics("serve-model", api)
+	if err != nil {
+		return err
 	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.Stdout, "serving %s (d_model %d, %d layers, context %d) on http://%s/v1\n",
 		*name, cfg.DModel, cfg.NLayer, cfg.MaxSeq, ln.Addr())
 	done := make(chan error, 1)

@@ -90,10 +90,8 @@ func TestServeModel(t *testing.T) {
 
 func TestServeModelFlags(t *testing.T) {
 	run := func(args ...string) (error, string) {
-		var out, errb bytes.Buffer
-		c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
-		err := runServeModel(context.Background(), c, args)
-		return err, out.String() + errb.String()
+		out, errb, err := runCLI(runServeModel, nil, args...)
+		return err, out + errb
 	}
 	if err, out := run("--help"); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "serve-model") {
 		t.Fatalf("--help: %v %q", err, out)

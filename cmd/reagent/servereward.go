@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/reagent-go/reagent/metrics"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/reagent/rewardsvc"
 	"github.com/reagent-go/reagent/rrm"
@@ -58,7 +59,14 @@ func runServeReward(ctx context.Context, c *cli, args []string) error {
 		judge, name = j, n
 	}
 	log := slog.New(slog.NewTextHandler(c.Stderr, nil))
-	h, err := rewardsvc.Handler(judge, rewardsvc.WithLambda(*lambda), rewardsvc.WithRule(*rule),
+	reg, err := metrics.New(metrics.WithRuntimeMetrics(), metrics.WithConstLabels(map[string]string{"service": "serve-reward"}))
+	if err != nil {
+		return fmt.Errorf("serve-reward: metrics: %w", err)
+	}
+	if judge != nil {
+		judge = observedJudge{inner: judge, reg: reg}
+	}
+	api, err := rewardsvc.Handler(judge, rewardsvc.WithLambda(*lambda), rewardsvc.WithRule(*rule),
 		rewardsvc.WithConcurrency(*concurrency), rewardsvc.WithMaxBatch(*maxBatch), rewardsvc.WithLogger(log))
 	if err != nil {
 		return usagef("serve-reward: %v", err)
@@ -66,6 +74,10 @@ func runServeReward(ctx context.Context, c *cli, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve-reward: %w", err)
+	}
+	h, err := reg.Serve(api)
+	if err != nil {
+		return fmt.Errorf("serve-reward: metrics: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.Stdout, "serving rewards on http://%s/ (judge %s, λ %g, rule %s)\n", ln.Addr(), name, *lambda, *rule)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,57 +20,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var servingRE = regexp.MustCompile(`serving rewards on (http://\S+/)`)
 
 // startRewardServer runs `reagent serve-reward` until the test ends and
 // returns its URL.
 func startRewardServer(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb lockedBuffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
-	done := make(chan error, 1)
-	go func() { done <- runServeReward(ctx, c, append([]string{"--addr", "127.0.0.1:0"}, args...)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "serve-reward stops cleanly")
-		case <-time.After(15 * time.Second):
-			t.Error("serve-reward did not stop")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve-reward exited: %v\n%s", err, errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("serve-reward did not start: %s", errb.String())
-	return ""
+	url, _ := serveCLI(t, "serve-reward", runServeReward, nil, servingRE, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+	return url
 }
 
 func TestServeRewardCommand(t *testing.T) {
@@ -97,17 +55,10 @@ func TestServeRewardCommand(t *testing.T) {
 	bad.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, bad.StatusCode)
 
-	_, _, err = rlServe("--lambda", "-1")
+	_, _, err = runCLI(runServeReward, nil, "--lambda", "-1")
 	assert.Equal(t, 2, exitCode(err))
-	_, _, err = rlServe("--rule", "bleu")
+	_, _, err = runCLI(runServeReward, nil, "--rule", "bleu")
 	assert.Equal(t, 2, exitCode(err))
-}
-
-func rlServe(args ...string) (string, string, error) {
-	var out, errb bytes.Buffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
-	err := runServeReward(context.Background(), c, args)
-	return out.String(), errb.String(), err
 }
 
 // repoRoot finds the module root from this test file's directory.
@@ -157,4 +108,20 @@ print(json.dumps({"good": good, "bad": bad, "nolabel": nolabel, "refused": refus
 	assert.InDelta(t, 0.3*res.Bad.RRMScore, res.Bad.Score, 1e-9)
 	assert.Equal(t, res.NoLabel.RRMScore, res.NoLabel.Score, "no ground truth: the RRM score")
 	assert.Contains(t, res.Refused, "answered 404")
+}
+
+func TestServeRewardExposesMetrics(t *testing.T) {
+	base := startRewardServer(t)
+	resp, err := http.Post(base+"/", "application/json", strings.NewReader(`{"query":["What is 2+2? 4"],"prompts":["What is 2+2?"],"labels":["4"]}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	text := string(body)
+	assert.Contains(t, text, `reagent_http_requests_total{code="200",method="post"} 1`)
+	assert.Contains(t, text, `reagent_judge_latency_seconds_count{judge="heuristic",service="serve-reward"} 1`)
 }

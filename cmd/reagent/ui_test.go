@@ -24,24 +24,6 @@ import (
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func uiStore(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.db")
@@ -67,33 +49,7 @@ var listenLine = regexp.MustCompile(`on (http://\S+/)`)
 // startUI runs `reagent ui` until the test ends and returns its base URL.
 func startUI(t *testing.T, env map[string]string, args ...string) (string, *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(k string) string { return env[k] }}
-	done := make(chan error, 1)
-	go func() { done <- runUI(ctx, c, args) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "ui must stop cleanly when its context ends")
-		case <-time.After(10 * time.Second):
-			t.Error("ui did not stop within 10s of cancellation")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listenLine.FindStringSubmatch(out.String()); m != nil {
-			return m[1], &out
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("ui exited early: %v\nstderr: %s", err, errb.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("ui did not report its address; stdout: %q stderr: %q", out.String(), errb.String())
-	return "", nil
+	return serveCLI(t, "ui", runUI, env, listenLine, args...)
 }
 
 func fetchURL(t *testing.T, url, bearer string) (int, string) {
@@ -150,8 +106,7 @@ func TestUITokenOffLoopback(t *testing.T) {
 func TestUIUsage(t *testing.T) {
 	db := uiStore(t)
 	run := func(env map[string]string, args ...string) (error, string) {
-		var out, errb bytes.Buffer
-		c := &cli{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(k string) string { return env[k] }}
+		c, _, errb := testCLI(env, "")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := runUI(ctx, c, args)
