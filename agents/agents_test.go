@@ -14,6 +14,7 @@ import (
 	"github.com/tmc/langchaingo/schema"
 	"github.com/tmc/langchaingo/tools"
 
+	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/tools/calculator"
 )
 
@@ -44,15 +45,15 @@ func steps(t *testing.T, out map[string]any) []schema.AgentStep {
 }
 
 func TestToolCallingSeveralCallsInOneTurn(t *testing.T) {
-	srv := newScripted(t,
-		reply{content: "Let me compute and shout.", calls: []wireToolCall{
+	srv := llmtest.New(t,
+		llmtest.Reply{Content: "Let me compute and shout.", ToolCalls: []llmtest.ToolCall{
 			call("call_a", "calculator", `{"expression":"6*7"}`),
 			call("call_b", "upper_case", `{"input":"hello"}`),
 		}},
-		reply{content: "42 and HELLO"},
+		llmtest.Reply{Content: "42 and HELLO"},
 	)
 	up := &upper{}
-	agent := NewToolCalling(srv.llm(t), []tools.Tool{calculator.New(), up}, WithSystemPrompt("Be brief."))
+	agent := NewToolCalling(client(t, srv), []tools.Tool{calculator.New(), up}, WithSystemPrompt("Be brief."))
 	exec := lcagents.NewExecutor(agent, lcagents.WithReturnIntermediateSteps())
 	out, err := chains.Call(context.Background(), exec, map[string]any{"input": "What is 6*7, and shout hello"})
 	require.NoError(t, err)
@@ -69,45 +70,45 @@ func TestToolCallingSeveralCallsInOneTurn(t *testing.T) {
 	assert.Equal(t, []string{"hello"}, up.got, "plain tools get the unwrapped string")
 	assert.True(t, strings.HasPrefix(st[0].Action.Log, "Let me compute and shout."))
 
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	require.Len(t, reqs, 2)
 	// The first request offers both tools with real schemas.
-	require.Len(t, reqs[0].Tools, 2)
-	assert.Equal(t, "calculator", reqs[0].Tools[0].Function.Name)
-	assert.Contains(t, string(reqs[0].Tools[0].Function.Parameters), `"expression"`)
-	assert.Equal(t, "upper_case", reqs[0].Tools[1].Function.Name)
-	assert.JSONEq(t, string(plainSchema), string(reqs[0].Tools[1].Function.Parameters))
+	require.Len(t, reqs[0].ToolDefs(), 2)
+	assert.Equal(t, "calculator", reqs[0].ToolDefs()[0].Name)
+	assert.Contains(t, string(reqs[0].ToolDefs()[0].Parameters), `"expression"`)
+	assert.Equal(t, "upper_case", reqs[0].ToolDefs()[1].Name)
+	assert.JSONEq(t, string(plainSchema), string(reqs[0].ToolDefs()[1].Parameters))
 	require.Len(t, reqs[0].Messages, 2)
 	assert.Equal(t, "system", reqs[0].Messages[0].Role)
-	assert.Equal(t, "Be brief.", reqs[0].Messages[0].Text())
+	assert.Equal(t, "Be brief.", reqs[0].Messages[0].Content)
 	assert.Equal(t, "user", reqs[0].Messages[1].Role)
 
 	// The second request carries the assistant turn and both tool results.
 	m := reqs[1].Messages
 	require.Len(t, m, 5)
 	assert.Equal(t, "assistant", m[2].Role)
-	assert.Equal(t, "Let me compute and shout.", m[2].Text())
-	require.Len(t, m[2].ToolCalls, 2)
-	assert.Equal(t, "call_a", m[2].ToolCalls[0].ID)
-	assert.Equal(t, "calculator", m[2].ToolCalls[0].Function.Name)
-	assert.JSONEq(t, `{"expression":"6*7"}`, m[2].ToolCalls[0].Function.Arguments)
-	assert.Equal(t, "upper_case", m[2].ToolCalls[1].Function.Name)
-	assert.JSONEq(t, `{"input":"hello"}`, m[2].ToolCalls[1].Function.Arguments)
+	assert.Equal(t, "Let me compute and shout.", m[2].Content)
+	require.Len(t, m[2].Calls(), 2)
+	assert.Equal(t, "call_a", m[2].Calls()[0].ID)
+	assert.Equal(t, "calculator", m[2].Calls()[0].Name)
+	assert.JSONEq(t, `{"expression":"6*7"}`, m[2].Calls()[0].Arguments)
+	assert.Equal(t, "upper_case", m[2].Calls()[1].Name)
+	assert.JSONEq(t, `{"input":"hello"}`, m[2].Calls()[1].Arguments)
 	assert.Equal(t, "tool", m[3].Role)
 	assert.Equal(t, "call_a", m[3].ToolCallID)
-	assert.Equal(t, "42", m[3].Text())
+	assert.Equal(t, "42", m[3].Content)
 	assert.Equal(t, "tool", m[4].Role)
 	assert.Equal(t, "call_b", m[4].ToolCallID)
-	assert.Equal(t, "HELLO", m[4].Text())
+	assert.Equal(t, "HELLO", m[4].Content)
 }
 
 func TestToolCallingMalformedArguments(t *testing.T) {
-	srv := newScripted(t,
-		reply{calls: []wireToolCall{call("c1", "calculator", `{"expression": "2+`)}},
-		reply{calls: []wireToolCall{call("c2", "calculator", `{"expression": "2+2"}`)}},
-		reply{content: "4"},
+	srv := llmtest.New(t,
+		llmtest.Reply{ToolCalls: []llmtest.ToolCall{call("c1", "calculator", `{"expression": "2+`)}},
+		llmtest.Reply{ToolCalls: []llmtest.ToolCall{call("c2", "calculator", `{"expression": "2+2"}`)}},
+		llmtest.Reply{Content: "4"},
 	)
-	agent := NewToolCalling(srv.llm(t), []tools.Tool{calculator.New()})
+	agent := NewToolCalling(client(t, srv), []tools.Tool{calculator.New()})
 	exec := lcagents.NewExecutor(agent, lcagents.WithReturnIntermediateSteps())
 	out, err := chains.Call(context.Background(), exec, map[string]any{"input": "2+2?"})
 	require.NoError(t, err)
@@ -117,92 +118,92 @@ func TestToolCallingMalformedArguments(t *testing.T) {
 	assert.Contains(t, st[0].Observation, "invalid JSON arguments", "the tool reports the broken JSON to the model")
 	assert.Equal(t, "4", st[1].Observation)
 
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	require.Len(t, reqs, 3)
 	// Every tool-call argument sent back to the server is valid JSON, and
 	// the model sees what went wrong.
 	for _, r := range reqs {
 		for _, m := range r.Messages {
-			for _, c := range m.ToolCalls {
-				assert.True(t, json.Valid([]byte(c.Function.Arguments)), "arguments %q", c.Function.Arguments)
+			for _, c := range m.Calls() {
+				assert.True(t, json.Valid([]byte(c.Arguments)), "arguments %q", c.Arguments)
 			}
 		}
 	}
 	m := reqs[1].Messages
 	require.Len(t, m, 4)
 	assert.Equal(t, "c1", m[3].ToolCallID)
-	assert.Contains(t, m[3].Text(), "invalid JSON arguments")
+	assert.Contains(t, m[3].Content, "invalid JSON arguments")
 	// Two turns with the same (empty) text stay two assistant messages.
 	m = reqs[2].Messages
 	require.Len(t, m, 6)
 	assert.Equal(t, "assistant", m[2].Role)
 	assert.Equal(t, "assistant", m[4].Role)
-	assert.Equal(t, "c2", m[4].ToolCalls[0].ID)
+	assert.Equal(t, "c2", m[4].Calls()[0].ID)
 }
 
 func TestToolCallingToolErrors(t *testing.T) {
 	t.Run("error as observation", func(t *testing.T) {
-		srv := newScripted(t,
-			reply{calls: []wireToolCall{call("c1", "calculator", `{"expression":"1/0"}`)}},
-			reply{content: "It is undefined."},
+		srv := llmtest.New(t,
+			llmtest.Reply{ToolCalls: []llmtest.ToolCall{call("c1", "calculator", `{"expression":"1/0"}`)}},
+			llmtest.Reply{Content: "It is undefined."},
 		)
-		exec := lcagents.NewExecutor(NewToolCalling(srv.llm(t), []tools.Tool{calculator.New()}))
+		exec := lcagents.NewExecutor(NewToolCalling(client(t, srv), []tools.Tool{calculator.New()}))
 		out, err := chains.Call(context.Background(), exec, map[string]any{"input": "1/0?"})
 		require.NoError(t, err)
 		assert.Equal(t, "It is undefined.", out["output"])
-		m := srv.requests()[1].Messages
-		assert.Equal(t, "calculator error: math error: division by zero", m[len(m)-1].Text())
+		m := srv.Requests()[1].Messages
+		assert.Equal(t, "calculator error: math error: division by zero", m[len(m)-1].Content)
 	})
 	t.Run("go error aborts a bare executor", func(t *testing.T) {
 		// langchaingo's executor stops the run on a tool's Go error; the
 		// reagent middleware turns it into an observation instead.
-		srv := newScripted(t, reply{calls: []wireToolCall{call("c1", "broken", `{"input":"x"}`)}})
-		exec := lcagents.NewExecutor(NewToolCalling(srv.llm(t), []tools.Tool{broken{}}))
+		srv := llmtest.New(t, llmtest.Reply{ToolCalls: []llmtest.ToolCall{call("c1", "broken", `{"input":"x"}`)}})
+		exec := lcagents.NewExecutor(NewToolCalling(client(t, srv), []tools.Tool{broken{}}))
 		_, err := chains.Call(context.Background(), exec, map[string]any{"input": "go"})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "backend unavailable")
 	})
 	t.Run("unknown tool", func(t *testing.T) {
-		srv := newScripted(t,
-			reply{calls: []wireToolCall{call("c1", "search", `{"q":"x"}`)}},
-			reply{content: "done"},
+		srv := llmtest.New(t,
+			llmtest.Reply{ToolCalls: []llmtest.ToolCall{call("c1", "search", `{"q":"x"}`)}},
+			llmtest.Reply{Content: "done"},
 		)
-		exec := lcagents.NewExecutor(NewToolCalling(srv.llm(t), []tools.Tool{calculator.New()}))
+		exec := lcagents.NewExecutor(NewToolCalling(client(t, srv), []tools.Tool{calculator.New()}))
 		out, err := chains.Call(context.Background(), exec, map[string]any{"input": "go"})
 		require.NoError(t, err)
 		assert.Equal(t, "done", out["output"])
-		m := srv.requests()[1].Messages
-		assert.Equal(t, "search is not a valid tool, try another one", m[len(m)-1].Text())
-		assert.JSONEq(t, `{"q":"x"}`, m[len(m)-2].ToolCalls[0].Function.Arguments)
+		m := srv.Requests()[1].Messages
+		assert.Equal(t, "search is not a valid tool, try another one", m[len(m)-1].Content)
+		assert.JSONEq(t, `{"q":"x"}`, m[len(m)-2].Calls()[0].Arguments)
 	})
 }
 
 func TestToolCallingEmptyReplyAndModelFailure(t *testing.T) {
-	srv := newScripted(t, reply{content: "  "}, reply{content: "recovered"})
-	exec := lcagents.NewExecutor(NewToolCalling(srv.llm(t), nil),
+	srv := llmtest.New(t, llmtest.Reply{Content: "  "}, llmtest.Reply{Content: "recovered"})
+	exec := lcagents.NewExecutor(NewToolCalling(client(t, srv), nil),
 		lcagents.WithParserErrorHandler(lcagents.NewParserErrorHandler(nil)))
 	out, err := chains.Call(context.Background(), exec, map[string]any{"input": "hi"})
 	require.NoError(t, err)
 	assert.Equal(t, "recovered", out["output"])
-	m := srv.requests()[1].Messages
+	m := srv.Requests()[1].Messages
 	assert.Equal(t, "user", m[len(m)-1].Role)
-	assert.Contains(t, m[len(m)-1].Text(), "neither a tool call nor an answer")
-	assert.Empty(t, srv.requests()[0].Tools, "no tools, no tools parameter")
+	assert.Contains(t, m[len(m)-1].Content, "neither a tool call nor an answer")
+	assert.Empty(t, srv.Requests()[0].Tools, "no tools, no tools parameter")
 
-	bad := newScripted(t, reply{status: 500})
-	exec = lcagents.NewExecutor(NewToolCalling(bad.llm(t), nil))
+	bad := llmtest.New(t, llmtest.Reply{Status: 500})
+	exec = lcagents.NewExecutor(NewToolCalling(client(t, bad), nil))
 	_, err = chains.Call(context.Background(), exec, map[string]any{"input": "hi"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tool-calling agent: model call")
 }
 
 func TestToolCallingGeneratesMissingIDs(t *testing.T) {
-	srv := newScripted(t,
-		reply{calls: []wireToolCall{call("", "calculator", `{"expression":"1+1"}`), call("", "calculator", `{"expression":"2+2"}`)}},
-		reply{calls: []wireToolCall{call("", "calculator", `{"expression":"3+3"}`)}},
-		reply{content: "ok"},
+	srv := llmtest.New(t,
+		withoutIDs(t, call("", "calculator", `{"expression":"1+1"}`), call("", "calculator", `{"expression":"2+2"}`)),
+		withoutIDs(t, call("", "calculator", `{"expression":"3+3"}`)),
+		llmtest.Reply{Content: "ok"},
 	)
-	exec := lcagents.NewExecutor(NewToolCalling(srv.llm(t), []tools.Tool{calculator.New()}), lcagents.WithReturnIntermediateSteps())
+	exec := lcagents.NewExecutor(NewToolCalling(client(t, srv), []tools.Tool{calculator.New()}), lcagents.WithReturnIntermediateSteps())
 	out, err := chains.Call(context.Background(), exec, map[string]any{"input": "sums"})
 	require.NoError(t, err)
 	st := steps(t, out)
@@ -213,17 +214,17 @@ func TestToolCallingGeneratesMissingIDs(t *testing.T) {
 		assert.False(t, seen[s.Action.ToolID], "duplicate id %s", s.Action.ToolID)
 		seen[s.Action.ToolID] = true
 	}
-	m := srv.requests()[2].Messages
+	m := srv.Requests()[2].Messages
 	// user, assistant(2 calls), tool, tool, assistant(1 call), tool
 	require.Len(t, m, 7)
-	assert.Len(t, m[2].ToolCalls, 2)
-	assert.Equal(t, m[2].ToolCalls[1].ID, m[4].ToolCallID)
-	assert.Len(t, m[5].ToolCalls, 1)
+	assert.Len(t, m[2].Calls(), 2)
+	assert.Equal(t, m[2].Calls()[1].ID, m[4].ToolCallID)
+	assert.Len(t, m[5].Calls(), 1)
 }
 
 func TestToolCallingFields(t *testing.T) {
-	srv := newScripted(t)
-	a := NewToolCalling(srv.llm(t), []tools.Tool{calculator.New()}, WithOutputKey("answer"), WithSystemPrompt(""))
+	srv := llmtest.New(t)
+	a := NewToolCalling(client(t, srv), []tools.Tool{calculator.New()}, WithOutputKey("answer"), WithSystemPrompt(""))
 	assert.NotNil(t, a.LLM)
 	assert.Len(t, a.Tools, 1)
 	assert.Equal(t, []string{"input"}, a.GetInputKeys())
@@ -237,12 +238,12 @@ func TestToolCallingFields(t *testing.T) {
 }
 
 func TestReAct(t *testing.T) {
-	srv := newScripted(t,
-		reply{content: "Thought: I should compute.\nAction: calculator\nAction Input: {\"expression\": \"(2+3)*4\"}"},
-		reply{content: "I am not sure what to do"},
-		reply{content: "Thought: I know it.\nFinal Answer: 20"},
+	srv := llmtest.New(t,
+		llmtest.Reply{Content: "Thought: I should compute.\nAction: calculator\nAction Input: {\"expression\": \"(2+3)*4\"}"},
+		llmtest.Reply{Content: "I am not sure what to do"},
+		llmtest.Reply{Content: "Thought: I know it.\nFinal Answer: 20"},
 	)
-	exec := NewReAct(srv.llm(t), []tools.Tool{calculator.New(), &upper{}})
+	exec := NewReAct(client(t, srv), []tools.Tool{calculator.New(), &upper{}})
 	exec.ReturnIntermediateSteps = true
 	assert.Equal(t, DefaultMaxIterations, exec.MaxIterations)
 	_, ok := exec.Agent.(*lcagents.OneShotZeroAgent)
@@ -256,21 +257,21 @@ func TestReAct(t *testing.T) {
 	assert.Equal(t, "20", st[0].Observation)
 	assert.Contains(t, st[1].Observation, "did not follow the format", "a parse error becomes an observation")
 
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	require.Len(t, reqs, 3)
 	assert.Contains(t, reqs[0].Stop, "\nObservation:")
-	prompt := reqs[0].Messages[0].Text()
+	prompt := reqs[0].Messages[0].Content
 	assert.Contains(t, prompt, "- calculator: Evaluates an arithmetic expression")
 	assert.Contains(t, prompt, `Arguments (JSON schema): {"type":"object"`)
 	assert.Contains(t, prompt, "one of [calculator, upper case]")
 	assert.Contains(t, prompt, "Question: What is (2+3)*4?")
-	assert.Contains(t, reqs[2].Messages[0].Text(), "Observation: 20")
+	assert.Contains(t, reqs[2].Messages[0].Content, "Observation: 20")
 }
 
 func TestReActOptions(t *testing.T) {
-	srv := newScripted(t, reply{content: "Thought: x\nAction: calculator\nAction Input: 1+1"})
-	exec := NewReAct(srv.llm(t), []tools.Tool{calculator.New()}, WithMaxIterations(1), WithSystemPrompt("Custom intro {{not a template}}"))
+	srv := llmtest.New(t, llmtest.Reply{Content: "Thought: x\nAction: calculator\nAction Input: 1+1"})
+	exec := NewReAct(client(t, srv), []tools.Tool{calculator.New()}, WithMaxIterations(1), WithSystemPrompt("Custom intro {{not a template}}"))
 	_, err := chains.Call(context.Background(), exec, map[string]any{"input": "1+1"})
 	require.ErrorIs(t, err, lcagents.ErrNotFinished)
-	assert.Contains(t, srv.requests()[0].Messages[0].Text(), "Custom intro {{not a template}}")
+	assert.Contains(t, srv.Requests()[0].Messages[0].Content, "Custom intro {{not a template}}")
 }

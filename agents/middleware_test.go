@@ -11,6 +11,7 @@ import (
 	"github.com/tmc/langchaingo/chains"
 	"github.com/tmc/langchaingo/tools"
 
+	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/tools/calculator"
 	"github.com/reagent-go/reagent/trajectory"
@@ -36,14 +37,14 @@ func runWrapped(t *testing.T, exec *lcagents.Executor, input string) (map[string
 }
 
 func TestToolCallingUnderMiddleware(t *testing.T) {
-	srv := newScripted(t,
-		reply{content: "Two things at once.", calls: []wireToolCall{
+	srv := llmtest.New(t,
+		llmtest.Reply{Content: "Two things at once.", ToolCalls: []llmtest.ToolCall{
 			call("call_1", "calculator", `{"expression":"2^10"}`),
 			call("call_2", "broken", `{"input":"x"}`),
 		}},
-		reply{content: "1024, and the backend is down."},
+		llmtest.Reply{Content: "1024, and the backend is down."},
 	)
-	agent := NewToolCalling(srv.llm(t), []tools.Tool{calculator.New(), broken{}})
+	agent := NewToolCalling(client(t, srv), []tools.Tool{calculator.New(), broken{}})
 	out, err, tr := runWrapped(t, lcagents.NewExecutor(agent), "Compute 2^10 and ask the backend.")
 	require.NoError(t, err, "a tool's Go error is an observation under the middleware")
 	assert.Equal(t, "1024, and the backend is down.", out["output"])
@@ -74,17 +75,17 @@ func TestToolCallingUnderMiddleware(t *testing.T) {
 	require.Len(t, llmCalls[0].ToolCalls, 2)
 	assert.Equal(t, "calculator", llmCalls[0].ToolCalls[0].Name)
 	// The second request still carried both tool results, with their ids.
-	m := srv.requests()[1].Messages
+	m := srv.Requests()[1].Messages
 	assert.Equal(t, "call_2", m[len(m)-1].ToolCallID)
-	assert.Contains(t, m[len(m)-1].Text(), "backend unavailable")
+	assert.Contains(t, m[len(m)-1].Content, "backend unavailable")
 }
 
 func TestReActUnderMiddleware(t *testing.T) {
-	srv := newScripted(t,
-		reply{content: "Thought: compute\nAction: calculator\nAction Input: 3*(4+5)"},
-		reply{content: "Thought: done\nFinal Answer: 27"},
+	srv := llmtest.New(t,
+		llmtest.Reply{Content: "Thought: compute\nAction: calculator\nAction Input: 3*(4+5)"},
+		llmtest.Reply{Content: "Thought: done\nFinal Answer: 27"},
 	)
-	out, err, tr := runWrapped(t, NewReAct(srv.llm(t), []tools.Tool{calculator.New()}), "3*(4+5)?")
+	out, err, tr := runWrapped(t, NewReAct(client(t, srv), []tools.Tool{calculator.New()}), "3*(4+5)?")
 	require.NoError(t, err)
 	assert.Equal(t, "27", out["output"])
 	assert.Equal(t, trajectory.StatusFinished, tr.Status)

@@ -2,12 +2,8 @@ package audit_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +13,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/internal/pgtest"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -124,53 +121,13 @@ func newSQLiteEnv(t testing.TB) *env {
 	return &env{kind: "sqlite", dsn: path, raw: raw}
 }
 
-// postgresDSN returns the test server's DSN. Without one the test fails,
-// saying how to provide it, unless REAGENT_SKIP_POSTGRES=1 asks to skip.
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("REAGENT_TEST_POSTGRES")
-	if dsn != "" {
-		return dsn
-	}
-	if os.Getenv("REAGENT_SKIP_POSTGRES") == "1" {
-		t.Skip("REAGENT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-	}
-	t.Fatal("REAGENT_TEST_POSTGRES is not set. Start PostgreSQL and export, for example, " +
-		"REAGENT_TEST_POSTGRES='postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable' " +
-		"(the role needs CREATE on the database: each test makes and drops a schema), " +
-		"or set REAGENT_SKIP_POSTGRES=1 to skip these tests explicitly. scripts/test.sh does the setup.")
-	return ""
-}
-
 func newPostgresEnv(t testing.TB) *env {
 	t.Helper()
-	base := postgresDSN(t)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "reagent_test_" + hex.EncodeToString(b[:])
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err, "create a test schema in %s", redactedDSN(base))
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(base)
-	require.NoError(t, err, "REAGENT_TEST_POSTGRES must be a postgres:// URL")
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	raw, err := sql.Open("pgx", u.String())
+	schema := pgtest.New(t, "reagent_test_")
+	raw, err := sql.Open("pgx", schema.DSN)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = raw.Close() })
-	return &env{kind: "postgres", dsn: u.String(), raw: raw}
-}
-
-func redactedDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparseable DSN)"
-	}
-	return u.Redacted()
+	return &env{kind: "postgres", dsn: schema.DSN, raw: raw}
 }
 
 // backends runs f once per store kind.

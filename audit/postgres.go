@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -78,31 +77,7 @@ func postgresError(where string, err error) error {
 	return err
 }
 
-var postgresSchemaV1 = []string{
-	`CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-	`CREATE TABLE audit_records (
-		seq BIGINT PRIMARY KEY,
-		kind TEXT NOT NULL,
-		run_id TEXT NOT NULL,
-		created_at TEXT NOT NULL,
-		payload TEXT NOT NULL,
-		payload_sha256 TEXT NOT NULL,
-		prev_hash TEXT NOT NULL,
-		hash TEXT NOT NULL)`,
-	`CREATE INDEX audit_records_run ON audit_records (run_id, seq)`,
-	`CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
-	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '` + strings.Repeat("0", 64) + `')`,
-	`CREATE TABLE audit_runs (
-		run_id TEXT PRIMARY KEY,
-		seq BIGINT NOT NULL,
-		status TEXT NOT NULL,
-		started_at BIGINT NOT NULL,
-		blocked BOOLEAN NOT NULL,
-		score DOUBLE PRECISION)`,
-	`CREATE INDEX audit_runs_seq ON audit_runs (seq)`,
-	`CREATE TABLE audit_run_meta (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key))`,
-	`CREATE INDEX audit_run_meta_kv ON audit_run_meta (key, value)`,
-}
+var postgresSchemaV1 = schemaV1("BIGINT", "BOOLEAN", "DOUBLE PRECISION")
 
 // postgresMigrations[i] upgrades schema version i+1 to i+2.
 var postgresMigrations [][]string
@@ -126,37 +101,21 @@ func (p *Postgres) migrate(ctx context.Context, where string) (err error) {
 	}
 	version := 0
 	if exists {
-		var v string
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
-			return p.werr(fmt.Errorf("audit: %s: read schema version: %w", where, err))
-		}
-		version, err = strconv.Atoi(v)
-		if err != nil || version < 1 {
-			return fmt.Errorf("audit: %s: invalid schema version %q", where, v)
+		if version, err = p.readSchemaVersion(ctx, tx, where); err != nil {
+			return err
 		}
 	} else if !p.cfg.create {
 		return fmt.Errorf("audit: %s has no reagent audit tables in its search_path (nothing was ever stored here?)", where)
 	}
-	if version > schemaVersion {
-		return fmt.Errorf("audit: %s was written by a newer reagent (schema version %d, this build knows %d); upgrade reagent", where, version, schemaVersion)
+	stmts, err := schemaSteps(where, version, postgresSchemaV1, postgresMigrations)
+	if err != nil {
+		return err
 	}
-	if version == schemaVersion {
+	if len(stmts) == 0 {
 		return tx.Commit()
 	}
-	var stmts []string
-	if version == 0 {
-		stmts = append(stmts, postgresSchemaV1...)
-		stmts = append(stmts, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', '0')`)
-		version = 1
-	}
-	for v := version; v < schemaVersion; v++ {
-		stmts = append(stmts, postgresMigrations[v-1]...)
-	}
-	stmts = append(stmts, fmt.Sprintf(`UPDATE audit_meta SET value = '%d' WHERE key = 'schema_version'`, schemaVersion))
-	for _, st := range stmts {
-		if _, err := tx.ExecContext(ctx, st); err != nil {
-			return p.werr(fmt.Errorf("audit: %s: create schema: %w", where, err))
-		}
+	if err := p.execSchema(ctx, tx, where, stmts); err != nil {
+		return err
 	}
 	// lz4 compresses payloads several times faster than the default pglz;
 	// servers built without it (or older than 14) keep pglz.

@@ -29,9 +29,6 @@ type SQLite struct {
 
 var _ Store = (*SQLite)(nil)
 
-// schemaVersion is the version of the tables this build writes.
-const schemaVersion = 1
-
 // sqliteMagic starts every SQLite 3 database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
 
@@ -161,31 +158,7 @@ func sqliteError(path string, err error) error {
 	return err
 }
 
-var sqliteSchemaV1 = []string{
-	`CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-	`CREATE TABLE audit_records (
-		seq INTEGER PRIMARY KEY,
-		kind TEXT NOT NULL,
-		run_id TEXT NOT NULL,
-		created_at TEXT NOT NULL,
-		payload TEXT NOT NULL,
-		payload_sha256 TEXT NOT NULL,
-		prev_hash TEXT NOT NULL,
-		hash TEXT NOT NULL)`,
-	`CREATE INDEX audit_records_run ON audit_records (run_id, seq)`,
-	`CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
-	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '` + strings.Repeat("0", 64) + `')`,
-	`CREATE TABLE audit_runs (
-		run_id TEXT PRIMARY KEY,
-		seq INTEGER NOT NULL,
-		status TEXT NOT NULL,
-		started_at INTEGER NOT NULL,
-		blocked INTEGER NOT NULL,
-		score REAL)`,
-	`CREATE INDEX audit_runs_seq ON audit_runs (seq)`,
-	`CREATE TABLE audit_run_meta (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key))`,
-	`CREATE INDEX audit_run_meta_kv ON audit_run_meta (key, value)`,
-}
+var sqliteSchemaV1 = schemaV1("INTEGER", "INTEGER", "REAL")
 
 // sqliteMigrations[i] upgrades schema version i+1 to i+2.
 var sqliteMigrations [][]string
@@ -228,35 +201,19 @@ func (s *SQLite) migrate(ctx context.Context) (err error) {
 	case !slices.Contains(tables, "audit_meta"):
 		return fmt.Errorf("audit: %s is a SQLite database but not a reagent audit database (tables: %s)", s.path, strings.Join(tables, ", "))
 	default:
-		var v string
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
-			return s.werr(fmt.Errorf("audit: %s: read schema version: %w", s.path, err))
-		}
-		version, err = strconv.Atoi(v)
-		if err != nil || version < 1 {
-			return fmt.Errorf("audit: %s: invalid schema version %q", s.path, v)
+		if version, err = s.readSchemaVersion(ctx, tx, s.path); err != nil {
+			return err
 		}
 	}
-	if version > schemaVersion {
-		return fmt.Errorf("audit: %s was written by a newer reagent (schema version %d, this build knows %d); upgrade reagent", s.path, version, schemaVersion)
+	stmts, err := schemaSteps(s.path, version, sqliteSchemaV1, sqliteMigrations)
+	if err != nil {
+		return err
 	}
-	if version == schemaVersion {
+	if len(stmts) == 0 {
 		return tx.Commit()
 	}
-	var stmts []string
-	if version == 0 {
-		stmts = append(stmts, sqliteSchemaV1...)
-		stmts = append(stmts, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', '0')`)
-		version = 1
-	}
-	for v := version; v < schemaVersion; v++ {
-		stmts = append(stmts, sqliteMigrations[v-1]...)
-	}
-	stmts = append(stmts, fmt.Sprintf(`UPDATE audit_meta SET value = '%d' WHERE key = 'schema_version'`, schemaVersion))
-	for _, st := range stmts {
-		if _, err := tx.ExecContext(ctx, st); err != nil {
-			return s.werr(fmt.Errorf("audit: %s: create schema: %w", s.path, err))
-		}
+	if err := s.execSchema(ctx, tx, s.path, stmts); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return s.werr(fmt.Errorf("audit: %s: create schema: %w", s.path, err))

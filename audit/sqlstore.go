@@ -26,6 +26,87 @@ type dialect struct {
 	headSQL string
 }
 
+// schemaVersion is the version of the tables this build writes.
+const schemaVersion = 1
+
+// schemaV1 returns the statements that create the first version of the
+// tables. Both stores keep the same tables; integer, boolean and float are
+// the dialect's column types (in SQLite, seq must be INTEGER PRIMARY KEY to
+// be the rowid).
+func schemaV1(integer, boolean, float string) []string {
+	return []string{
+		`CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+		`CREATE TABLE audit_records (
+		seq ` + integer + ` PRIMARY KEY,
+		kind TEXT NOT NULL,
+		run_id TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		payload TEXT NOT NULL,
+		payload_sha256 TEXT NOT NULL,
+		prev_hash TEXT NOT NULL,
+		hash TEXT NOT NULL)`,
+		`CREATE INDEX audit_records_run ON audit_records (run_id, seq)`,
+		`CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq ` + integer + ` NOT NULL, hash TEXT NOT NULL)`,
+		`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '` + strings.Repeat("0", 64) + `')`,
+		`CREATE TABLE audit_runs (
+		run_id TEXT PRIMARY KEY,
+		seq ` + integer + ` NOT NULL,
+		status TEXT NOT NULL,
+		started_at ` + integer + ` NOT NULL,
+		blocked ` + boolean + ` NOT NULL,
+		score ` + float + `)`,
+		`CREATE INDEX audit_runs_seq ON audit_runs (seq)`,
+		`CREATE TABLE audit_run_meta (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key))`,
+		`CREATE INDEX audit_run_meta_kv ON audit_run_meta (key, value)`,
+	}
+}
+
+// readSchemaVersion reads the schema version stored in audit_meta.
+func (s *sqlStore) readSchemaVersion(ctx context.Context, tx *sql.Tx, where string) (int, error) {
+	var v string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+		return 0, s.werr(fmt.Errorf("audit: %s: read schema version: %w", where, err))
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil || version < 1 {
+		return 0, fmt.Errorf("audit: %s: invalid schema version %q", where, v)
+	}
+	return version, nil
+}
+
+// schemaSteps returns the statements that bring tables at version (0: no
+// tables yet) to schemaVersion: v1 creates them and migrations[i] upgrades
+// version i+1 to i+2. It returns none when they are up to date and refuses
+// tables a newer build wrote.
+func schemaSteps(where string, version int, v1 []string, migrations [][]string) ([]string, error) {
+	if version > schemaVersion {
+		return nil, fmt.Errorf("audit: %s was written by a newer reagent (schema version %d, this build knows %d); upgrade reagent", where, version, schemaVersion)
+	}
+	if version == schemaVersion {
+		return nil, nil
+	}
+	var stmts []string
+	if version == 0 {
+		stmts = append(stmts, v1...)
+		stmts = append(stmts, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', '0')`)
+		version = 1
+	}
+	for v := version; v < schemaVersion; v++ {
+		stmts = append(stmts, migrations[v-1]...)
+	}
+	return append(stmts, fmt.Sprintf(`UPDATE audit_meta SET value = '%d' WHERE key = 'schema_version'`, schemaVersion)), nil
+}
+
+// execSchema runs the schema statements in tx.
+func (s *sqlStore) execSchema(ctx context.Context, tx *sql.Tx, where string, stmts []string) error {
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return s.werr(fmt.Errorf("audit: %s: create schema: %w", where, err))
+		}
+	}
+	return nil
+}
+
 // q rewrites ? placeholders for the dialect. Queries here never contain a
 // literal question mark.
 func (d dialect) q(query string) string {

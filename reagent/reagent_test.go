@@ -19,6 +19,7 @@ import (
 	"github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/policytest"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/reward"
@@ -26,29 +27,6 @@ import (
 	"github.com/reagent-go/reagent/tools/calculator"
 	"github.com/reagent-go/reagent/trajectory"
 )
-
-// arithPolicy answers like an agent model: it guesses without the
-// calculator on a first attempt (unless careful), calls the calculator once
-// it has seen a reviewer's feedback, and answers with the tool's result.
-func arithPolicy(careful bool) func(llmtest.Request) llmtest.Reply {
-	return func(req llmtest.Request) llmtest.Reply {
-		last := req.Messages[len(req.Messages)-1]
-		if last.Role == "tool" {
-			return llmtest.Reply{Content: last.Content}
-		}
-		critiqued := false
-		for _, m := range req.Messages {
-			if m.Role == "system" && strings.HasPrefix(m.Content, middleware.CritiquePrefix) {
-				critiqued = true
-			}
-		}
-		expr := strings.TrimSuffix(strings.TrimPrefix(last.Content, "What is "), "?")
-		if !careful && !critiqued {
-			return llmtest.Reply{Content: "I think it is 80."}
-		}
-		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{{ID: "c1", Name: "calculator", Arguments: `{"expression":"` + expr + `"}`}}}
-	}
-}
 
 func newExec(t *testing.T, policy *llmtest.Server, opts ...middleware.Option) *lcagents.Executor {
 	t.Helper()
@@ -85,7 +63,7 @@ func judgeServer(t *testing.T, down *atomic.Bool, calls *atomic.Int64) rrm.Judge
 
 func TestRefineFeedsTheCritiqueIntoTheSecondAttempt(t *testing.T) {
 	ctx := context.Background()
-	policy := llmtest.NewFunc(t, arithPolicy(false))
+	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	store := openStore(t)
 	exec := newExec(t, policy, middleware.WithStore(store))
 
@@ -148,7 +126,7 @@ func TestRefineUsesSyncJudgmentsAndStopsOnJudgeFailure(t *testing.T) {
 
 	// With the middleware judging synchronously, Refine reuses its
 	// assessments instead of judging again.
-	policy := llmtest.NewFunc(t, arithPolicy(false))
+	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	exec := newExec(t, policy, middleware.WithJudge(judge), middleware.WithSyncJudge())
 	res, err := reagent.Refine(ctx, exec, judge, "What is 6 * 7?")
 	require.NoError(t, err)
@@ -162,7 +140,7 @@ func TestRefineUsesSyncJudgmentsAndStopsOnJudgeFailure(t *testing.T) {
 	// A judge outage leaves no critique: refinement stops after o1, and the
 	// failed judgment is reported, not scored.
 	down.Store(true)
-	policy2 := llmtest.NewFunc(t, arithPolicy(false))
+	policy2 := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	res, err = reagent.Refine(ctx, newExec(t, policy2), judge, "What is 6 * 7?")
 	require.NoError(t, err)
 	require.Len(t, res.Attempts, 1)
@@ -176,7 +154,7 @@ func TestRefineUsesSyncJudgmentsAndStopsOnJudgeFailure(t *testing.T) {
 
 func TestRefineRoundsAndResume(t *testing.T) {
 	ctx := context.Background()
-	policy := llmtest.NewFunc(t, arithPolicy(false))
+	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	exec := newExec(t, policy)
 	res, err := reagent.Refine(ctx, exec, rrm.NewHeuristic(), "What is 9 * 9?", reagent.WithRounds(2))
 	require.NoError(t, err)
@@ -220,7 +198,7 @@ func TestRefineRoundsAndResume(t *testing.T) {
 }
 
 func TestRefineNeedsARecordingExecutor(t *testing.T) {
-	policy := llmtest.NewFunc(t, arithPolicy(true))
+	policy := llmtest.NewFunc(t, policytest.Arith(""))
 	llm, err := openai.New(openai.WithBaseURL(policy.URL), openai.WithToken("test"))
 	require.NoError(t, err)
 	plain := lcagents.NewExecutor(agents.NewToolCalling(llm, []tools.Tool{calculator.New()}))
@@ -238,7 +216,7 @@ func TestRefineNeedsARecordingExecutor(t *testing.T) {
 
 func TestSampleGroupPoolsFirstAndRefinedSamples(t *testing.T) {
 	ctx := context.Background()
-	policy := llmtest.NewFunc(t, arithPolicy(false))
+	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	exec := newExec(t, policy)
 	const g = 3
 	grp, err := reagent.SampleGroup(ctx, exec, rrm.NewHeuristic(), "What is 12 * 12?", g, reagent.WithParallel(2))

@@ -2,9 +2,7 @@ package rrm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,110 +16,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// reply is one scripted answer of the fake judge server.
-type reply struct {
-	status    int               // HTTP status; 0 means 200
-	header    map[string]string // extra response headers
-	content   string            // message content of a 200 reply
-	reasoning string            // reasoning_content of a 200 reply
-	body      string            // raw body, overriding content
-	delay     time.Duration     // wait before answering
-	score     func(req openai.ChatCompletionRequest) string
-}
-
-// judgeServer is an httptest server speaking the OpenAI chat API with
-// scripted replies (the last one repeats). It records every request and
-// the highest number of requests in flight.
-type judgeServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	script   []reply
-	requests []openai.ChatCompletionRequest
-	inflight atomic.Int64
-	peak     atomic.Int64
-}
-
-func newJudgeServer(t testing.TB, script ...reply) *judgeServer {
-	s := &judgeServer{script: script}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *judgeServer) handle(w http.ResponseWriter, r *http.Request) {
-	n := s.inflight.Add(1)
-	defer s.inflight.Add(-1)
-	for {
-		p := s.peak.Load()
-		if n <= p || s.peak.CompareAndSwap(p, n) {
-			break
-		}
-	}
-	if r.URL.Path != "/v1/chat/completions" {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	var req openai.ChatCompletionRequest
-	body, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	i := len(s.requests)
-	s.requests = append(s.requests, req)
-	rep := s.script[min(i, len(s.script)-1)]
-	s.mu.Unlock()
-	if rep.delay > 0 {
-		select {
-		case <-time.After(rep.delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	for k, v := range rep.header {
-		w.Header().Set(k, v)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	status := rep.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	w.WriteHeader(status)
-	switch {
-	case rep.body != "":
-		io.WriteString(w, rep.body)
-	case status != http.StatusOK:
-		fmt.Fprintf(w, `{"error":{"message":"scripted %d","type":"server_error"}}`, status)
-	default:
-		content := rep.content
-		if rep.score != nil {
-			content = "<think>ok</think><critique>You did fine.</critique><score>" + rep.score(req) + "</score>"
-		}
-		msg := map[string]any{"role": "assistant", "content": content}
-		if rep.reasoning != "" {
-			msg["reasoning_content"] = rep.reasoning
-		}
-		json.NewEncoder(w).Encode(map[string]any{
-			"id": "chatcmpl-1", "object": "chat.completion", "model": req.Model,
-			"choices": []map[string]any{{"index": 0, "message": msg, "finish_reason": "stop"}},
-		})
-	}
-}
-
-func (s *judgeServer) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.requests)
-}
-
-func (s *judgeServer) request(i int) openai.ChatCompletionRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[i]
+// newJudgeServer starts internal/llmtest's scripted OpenAI server answering
+// with replies in order; the last one repeats.
+func newJudgeServer(t testing.TB, replies ...llmtest.Reply) *llmtest.Server {
+	var mu sync.Mutex
+	i := 0
+	return llmtest.NewFunc(t, func(llmtest.Request) llmtest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		r := replies[min(i, len(replies)-1)]
+		i++
+		return r
+	})
 }
 
 const goodReply = "<think>The agent computed with the calculator.</think><critique>You checked the product with a tool.</critique><score>0.8</score>"
@@ -159,8 +69,8 @@ func (r *recorder) got() []time.Duration {
 	return append([]time.Duration(nil), r.delays...)
 }
 
-func newTestJudge(s *judgeServer, rec *recorder, opts ...Option) *OpenAI {
-	base := []Option{WithBaseURL(s.URL + "/v1"), WithModel("rrm-test"), WithAPIKey("test-key"),
+func newTestJudge(s *llmtest.Server, rec *recorder, opts ...Option) *OpenAI {
+	base := []Option{WithBaseURL(s.URL), WithModel("rrm-test"), WithAPIKey("test-key"),
 		WithBackoff(100*time.Millisecond, time.Second), WithLogger(quiet)}
 	if rec != nil {
 		base = append(base, withSleep(rec.sleep))
@@ -169,7 +79,7 @@ func newTestJudge(s *judgeServer, rec *recorder, opts ...Option) *OpenAI {
 }
 
 func TestOpenAIWellFormed(t *testing.T) {
-	s := newJudgeServer(t, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply})
 	j := newTestJudge(s, nil)
 	tr := sampleRun()
 	a := j.Judge(context.Background(), tr)
@@ -184,11 +94,12 @@ func TestOpenAIWellFormed(t *testing.T) {
 	assert.False(t, a.Partial)
 	assert.Positive(t, a.Latency)
 	assert.WithinDuration(t, time.Now(), a.CreatedAt, time.Minute)
-	require.Equal(t, 1, s.count())
+	require.Equal(t, 1, len(s.Requests()))
 
-	req := s.request(0)
+	req := s.Requests()[0]
 	assert.Equal(t, "rrm-test", req.Model)
-	assert.Less(t, req.Temperature, float32(1e-30), "temperature must be (effectively) 0")
+	require.NotNil(t, req.Temperature, "an absent temperature means the server's default")
+	assert.Less(t, *req.Temperature, 1e-30, "temperature must be (effectively) 0")
 	require.Len(t, req.Messages, 2)
 	assert.Equal(t, openai.ChatMessageRoleSystem, req.Messages[0].Role)
 	for _, want := range []string{"<think>", "<critique>", "<score>", "must not guess it, reveal it", "you ..."} {
@@ -203,22 +114,19 @@ func TestOpenAIWellFormed(t *testing.T) {
 }
 
 func TestOpenAIHeader(t *testing.T) {
-	var auth atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth.Store(r.Header.Get("Authorization"))
-		json.NewEncoder(w).Encode(map[string]any{"choices": []map[string]any{{"message": map[string]any{"role": "assistant", "content": goodReply}}}})
-	}))
-	defer srv.Close()
+	srv := newJudgeServer(t, llmtest.Reply{Content: goodReply})
 	t.Setenv("REAGENT_TEST_JUDGE_KEY", "sk-from-env")
-	a := NewOpenAI(WithBaseURL(srv.URL+"/v1"), WithAPIKeyEnv("REAGENT_TEST_JUDGE_KEY")).Judge(context.Background(), sampleRun())
+	a := NewOpenAI(WithBaseURL(srv.URL), WithAPIKeyEnv("REAGENT_TEST_JUDGE_KEY")).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.Equal(t, "Bearer sk-from-env", auth.Load())
+	assert.Equal(t, "Bearer sk-from-env", srv.Requests()[0].Header.Get("Authorization"))
 
 	// A local server with no key set still gets a non-empty token.
 	t.Setenv("REAGENT_TEST_JUDGE_KEY", "")
-	a = NewOpenAI(WithBaseURL(srv.URL+"/v1"), WithAPIKeyEnv("REAGENT_TEST_JUDGE_KEY"), WithCache(nil)).Judge(context.Background(), sampleRun())
+	a = NewOpenAI(WithBaseURL(srv.URL), WithAPIKeyEnv("REAGENT_TEST_JUDGE_KEY"), WithCache(nil)).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.NotEqual(t, "Bearer ", auth.Load())
+	auth := srv.Requests()[1].Header.Get("Authorization")
+	assert.NotEqual(t, "Bearer ", auth)
+	assert.NotEmpty(t, auth)
 }
 
 func TestOpenAINoKeyForOpenAI(t *testing.T) {
@@ -246,14 +154,14 @@ func TestOpenAITolerantReplies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newJudgeServer(t, reply{content: tc.reply})
+			s := newJudgeServer(t, llmtest.Reply{Content: tc.reply})
 			a := newTestJudge(s, nil).Judge(context.Background(), sampleRun())
 			require.True(t, a.OK(), a.Error)
 			assert.InDelta(t, tc.score, a.Score, 1e-12)
 			if tc.note != "" {
 				assert.True(t, containsNote(a.Notes, tc.note), "notes %q", a.Notes)
 			}
-			assert.Equal(t, 1, s.count(), "a tolerated reply is not asked again")
+			assert.Equal(t, 1, len(s.Requests()), "a tolerated reply is not asked again")
 		})
 	}
 }
@@ -271,14 +179,14 @@ func TestOpenAIMalformedThenGood(t *testing.T) {
 	for _, b := range bad {
 		t.Run(clip(b, 30), func(t *testing.T) {
 			rec := &recorder{}
-			s := newJudgeServer(t, reply{content: b}, reply{content: goodReply})
+			s := newJudgeServer(t, llmtest.Reply{Content: b}, llmtest.Reply{Content: goodReply})
 			a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
 			require.True(t, a.OK(), a.Error)
 			assert.Equal(t, 0.8, a.Score)
-			require.Equal(t, 2, s.count())
+			require.Equal(t, 2, len(s.Requests()))
 			assert.Empty(t, rec.got(), "a parse failure is asked again at once")
 			// The second request shows the model its reply and the problem.
-			second := s.request(1)
+			second := s.Requests()[1]
 			require.Len(t, second.Messages, 4)
 			assert.Equal(t, openai.ChatMessageRoleAssistant, second.Messages[2].Role)
 			assert.Equal(t, b, second.Messages[2].Content)
@@ -288,34 +196,34 @@ func TestOpenAIMalformedThenGood(t *testing.T) {
 }
 
 func TestOpenAIAlwaysGarbage(t *testing.T) {
-	s := newJudgeServer(t, reply{content: "no tags here, score 0.9"})
+	s := newJudgeServer(t, llmtest.Reply{Content: "no tags here, score 0.9"})
 	a := newTestJudge(s, &recorder{}, WithRetries(2)).Judge(context.Background(), sampleRun())
 	assert.Equal(t, trajectory.AssessmentError, a.Status)
 	assert.Equal(t, 0.0, a.Score)
 	assert.Contains(t, a.Error, "gave up after 3 attempt(s)")
 	assert.Contains(t, a.Error, "no <score> tag")
 	assert.Equal(t, "no tags here, score 0.9", a.Raw)
-	assert.Equal(t, 3, s.count())
+	assert.Equal(t, 3, len(s.Requests()))
 	// The repair exchange is replaced, not stacked, on each retry.
-	assert.Len(t, s.request(2).Messages, 4)
+	assert.Len(t, s.Requests()[2].Messages, 4)
 }
 
 func TestOpenAITimeout(t *testing.T) {
-	s := newJudgeServer(t, reply{content: goodReply, delay: 2 * time.Second})
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply, Delay: 2 * time.Second})
 	rec := &recorder{}
 	a := newTestJudge(s, rec, WithTimeout(50*time.Millisecond), WithRetries(1)).Judge(context.Background(), sampleRun())
 	assert.Equal(t, trajectory.AssessmentError, a.Status)
 	assert.Contains(t, a.Error, "timed out")
-	assert.Equal(t, 2, s.count())
+	assert.Equal(t, 2, len(s.Requests()))
 	assert.Len(t, rec.got(), 1)
 }
 
 func TestOpenAIServerErrorThenSuccess(t *testing.T) {
-	s := newJudgeServer(t, reply{status: 500}, reply{status: 503}, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 503}, llmtest.Reply{Content: goodReply})
 	rec := &recorder{}
 	a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.Equal(t, 3, s.count())
+	assert.Equal(t, 3, len(s.Requests()))
 	d := rec.got()
 	require.Len(t, d, 2)
 	// Exponential with equal jitter: [base/2, base], then [base, 2·base].
@@ -326,31 +234,31 @@ func TestOpenAIServerErrorThenSuccess(t *testing.T) {
 }
 
 func TestOpenAIRateLimitRetryAfter(t *testing.T) {
-	s := newJudgeServer(t, reply{status: 429, header: map[string]string{"Retry-After": "7"}}, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Status: 429, RetryAfter: "7"}, llmtest.Reply{Content: goodReply})
 	rec := &recorder{}
 	a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.Equal(t, 2, s.count())
+	assert.Equal(t, 2, len(s.Requests()))
 	assert.Equal(t, []time.Duration{7 * time.Second}, rec.got(), "Retry-After overrides the backoff")
 }
 
 func TestOpenAIRateLimitRealWait(t *testing.T) {
 	// With the real sleep: a fractional Retry-After is waited out.
-	s := newJudgeServer(t, reply{status: 429, header: map[string]string{"Retry-After": "0.05"}}, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Status: 429, RetryAfter: "0.05"}, llmtest.Reply{Content: goodReply})
 	a := newTestJudge(s, nil).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.Equal(t, 2, s.count())
+	assert.Equal(t, 2, len(s.Requests()))
 }
 
 func TestOpenAIClientErrorNotRetried(t *testing.T) {
 	for _, code := range []int{400, 401, 404, 422} {
-		s := newJudgeServer(t, reply{status: code}, reply{content: goodReply})
+		s := newJudgeServer(t, llmtest.Reply{Status: code}, llmtest.Reply{Content: goodReply})
 		rec := &recorder{}
 		a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
 		assert.Equal(t, trajectory.AssessmentError, a.Status, "status %d", code)
 		assert.Contains(t, a.Error, "not retried")
 		assert.Contains(t, a.Error, fmt.Sprint(code))
-		assert.Equal(t, 1, s.count(), "status %d", code)
+		assert.Equal(t, 1, len(s.Requests()), "status %d", code)
 		assert.Empty(t, rec.got())
 	}
 }
@@ -379,53 +287,53 @@ func TestOpenAIConnectionRefused(t *testing.T) {
 }
 
 func TestOpenAICache(t *testing.T) {
-	s := newJudgeServer(t, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply})
 	j := newTestJudge(s, nil)
 	tr := sampleRun()
 	a1 := j.Judge(context.Background(), tr)
 	a2 := j.Judge(context.Background(), tr.Clone())
 	require.True(t, a1.OK())
 	require.True(t, a2.OK())
-	assert.Equal(t, 1, s.count(), "the second judgment comes from the cache")
+	assert.Equal(t, 1, len(s.Requests()), "the second judgment comes from the cache")
 	assert.Equal(t, a1.Score, a2.Score)
 	assert.Equal(t, a1.Critique, a2.Critique)
 
 	other := sampleRun()
 	other.FinalAnswer = "something else"
 	j.Judge(context.Background(), other)
-	assert.Equal(t, 2, s.count(), "a different trajectory is judged anew")
+	assert.Equal(t, 2, len(s.Requests()), "a different trajectory is judged anew")
 
 	// Another model means another key.
 	newTestJudge(s, nil, WithModel("other-model"), WithCache(nil)).Judge(context.Background(), tr)
-	assert.Equal(t, 3, s.count())
+	assert.Equal(t, 3, len(s.Requests()))
 
 	// Failures are never cached.
-	f := newJudgeServer(t, reply{status: 400}, reply{content: goodReply})
+	f := newJudgeServer(t, llmtest.Reply{Status: 400}, llmtest.Reply{Content: goodReply})
 	jf := newTestJudge(f, nil)
 	assert.False(t, jf.Judge(context.Background(), tr).OK())
 	assert.True(t, jf.Judge(context.Background(), tr).OK())
-	assert.Equal(t, 2, f.count())
+	assert.Equal(t, 2, len(f.Requests()))
 }
 
 func TestOpenAICacheDisabled(t *testing.T) {
-	s := newJudgeServer(t, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply})
 	j := newTestJudge(s, nil, WithCache(nil))
 	j.Judge(context.Background(), sampleRun())
 	j.Judge(context.Background(), sampleRun())
-	assert.Equal(t, 2, s.count())
+	assert.Equal(t, 2, len(s.Requests()))
 }
 
 func TestOpenAIConcurrencyBoundAndLabels(t *testing.T) {
 	// The reply's score is read from the task of the request, so a reply
 	// delivered to the wrong judgment would show.
-	scoreOf := func(req openai.ChatCompletionRequest) string {
+	s := llmtest.NewFunc(t, func(req llmtest.Request) llmtest.Reply {
 		u := req.Messages[1].Content
 		i := strings.Index(u, "task-")
 		var n int
 		fmt.Sscanf(u[i:], "task-%d", &n)
-		return fmt.Sprintf("%d/100", n)
-	}
-	s := newJudgeServer(t, reply{delay: 20 * time.Millisecond, score: scoreOf})
+		return llmtest.Reply{Delay: 20 * time.Millisecond,
+			Content: fmt.Sprintf("<think>ok</think><critique>You did fine.</critique><score>%d/100</score>", n)}
+	})
 	const bound, total = 3, 40
 	j := newTestJudge(s, nil, WithConcurrency(bound))
 	results := make([]trajectory.Assessment, total)
@@ -443,13 +351,13 @@ func TestOpenAIConcurrencyBoundAndLabels(t *testing.T) {
 		require.True(t, a.OK(), "judgment %d: %s", i, a.Error)
 		assert.InDelta(t, float64(i)/100, a.Score, 1e-12, "judgment %d mislabelled", i)
 	}
-	assert.Equal(t, total, s.count())
-	assert.LessOrEqual(t, s.peak.Load(), int64(bound), "requests in flight exceeded the bound")
-	assert.GreaterOrEqual(t, s.peak.Load(), int64(2), "requests should run in parallel")
+	assert.Equal(t, total, len(s.Requests()))
+	assert.LessOrEqual(t, s.MaxInFlight(), bound, "requests in flight exceeded the bound")
+	assert.GreaterOrEqual(t, s.MaxInFlight(), 2, "requests should run in parallel")
 }
 
 func TestOpenAICancelled(t *testing.T) {
-	s := newJudgeServer(t, reply{content: goodReply, delay: 5 * time.Second})
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply, Delay: 5 * time.Second})
 	j := newTestJudge(s, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -468,7 +376,7 @@ func TestOpenAICancelled(t *testing.T) {
 }
 
 func TestOpenAIPartialAndReasoningContent(t *testing.T) {
-	s := newJudgeServer(t, reply{content: "<critique>So far you are fine.</critique><score>0.7</score>", reasoning: "the agent has one call so far"})
+	s := newJudgeServer(t, llmtest.Reply{Content: "<critique>So far you are fine.</critique><score>0.7</score>", Reasoning: "the agent has one call so far"})
 	tr := run("What is 6*7?", []string{"calculator"}, trajectory.StatusRunning,
 		callStep("compute", trajectory.ToolCall{Tool: "calculator", Input: "6*7", Observation: "42"}))
 	a := newTestJudge(s, nil).Judge(context.Background(), tr)
@@ -477,15 +385,15 @@ func TestOpenAIPartialAndReasoningContent(t *testing.T) {
 	assert.Equal(t, 1, a.Steps)
 	assert.Equal(t, "the agent has one call so far", a.Think)
 	assert.True(t, containsNote(a.Notes, "reasoning_content"))
-	assert.Contains(t, s.request(0).Messages[1].Content, "still in progress")
+	assert.Contains(t, s.Requests()[0].Messages[1].Content, "still in progress")
 }
 
 func TestOpenAIEmptyChoicesRetried(t *testing.T) {
-	s := newJudgeServer(t, reply{body: `{"choices":[]}`}, reply{content: goodReply})
+	s := newJudgeServer(t, llmtest.Reply{Body: `{"choices":[]}`}, llmtest.Reply{Content: goodReply})
 	rec := &recorder{}
 	a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
 	require.True(t, a.OK(), a.Error)
-	assert.Equal(t, 2, s.count())
+	assert.Equal(t, 2, len(s.Requests()))
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -530,8 +438,8 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 // server that answers in 50 ms, 16 requests at a time. The ideal is
 // 16/0.05 s = 320 judgments/s; ratio_to_ideal is the measured share of it.
 func BenchmarkOpenAIConcurrency16(b *testing.B) {
-	s := newJudgeServer(b, reply{content: goodReply, delay: 50 * time.Millisecond})
-	j := NewOpenAI(WithBaseURL(s.URL+"/v1"), WithAPIKey("k"), WithConcurrency(16), WithCache(nil))
+	s := newJudgeServer(b, llmtest.Reply{Content: goodReply, Delay: 50 * time.Millisecond})
+	j := NewOpenAI(WithBaseURL(s.URL), WithAPIKey("k"), WithConcurrency(16), WithCache(nil))
 	runs := make([]*trajectory.Trajectory, b.N)
 	for i := range runs {
 		runs[i] = tenSteps()

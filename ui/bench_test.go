@@ -31,6 +31,23 @@ func benchPair(b *testing.B, baseline, page func()) {
 	b.ReportMetric(float64(pg)/float64(base), "x_store")
 }
 
+// benchPage times GET path on a UI over n sample runs against baseline,
+// the store work the page cannot avoid.
+func benchPage(b *testing.B, n int, path string, baseline func(context.Context, *audit.SQLite) error) {
+	b.Helper()
+	store, _ := newStore(b, sampleRuns(n))
+	srv, err := New(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	benchPair(b, func() {
+		if err := baseline(ctx, store); err != nil {
+			b.Fatal(err)
+		}
+	}, func() { serveOnce(b, srv, path) })
+}
+
 func serveOnce(b *testing.B, h http.Handler, path string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil))
@@ -42,47 +59,25 @@ func serveOnce(b *testing.B, h http.Handler, path string) {
 // BenchmarkListPage renders a page of 50 runs; the baseline is the store
 // query the page cannot avoid (the 50 newest runs).
 func BenchmarkListPage(b *testing.B) {
-	store, _ := newStore(b, sampleRuns(500))
-	srv, err := New(store)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	benchPair(b, func() {
-		if _, err := store.List(ctx, audit.Query{Last: 50}); err != nil {
-			b.Fatal(err)
-		}
-	}, func() { serveOnce(b, srv, "/") })
+	benchPage(b, 500, "/", func(ctx context.Context, s *audit.SQLite) error {
+		_, err := s.List(ctx, audit.Query{Last: 50})
+		return err
+	})
 }
 
 // BenchmarkRunPage renders one run; the baseline is reading it from the
 // store.
 func BenchmarkRunPage(b *testing.B) {
-	store, _ := newStore(b, sampleRuns(50))
-	srv, err := New(store)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	benchPair(b, func() {
-		if _, err := store.Get(ctx, "run-012"); err != nil {
-			b.Fatal(err)
-		}
-	}, func() { serveOnce(b, srv, "/runs/run-012") })
+	benchPage(b, 50, "/runs/run-012", func(ctx context.Context, s *audit.SQLite) error {
+		_, err := s.Get(ctx, "run-012")
+		return err
+	})
 }
 
 // BenchmarkChartsPage aggregates 500 runs into the charts; the baseline is
 // walking the same runs.
 func BenchmarkChartsPage(b *testing.B) {
-	store, _ := newStore(b, sampleRuns(500))
-	srv, err := New(store)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	benchPair(b, func() {
-		if err := store.Walk(ctx, audit.Query{}, func(*trajectory.Trajectory) error { return nil }); err != nil {
-			b.Fatal(err)
-		}
-	}, func() { serveOnce(b, srv, "/charts") })
+	benchPage(b, 500, "/charts", func(ctx context.Context, s *audit.SQLite) error {
+		return s.Walk(ctx, audit.Query{}, func(*trajectory.Trajectory) error { return nil })
+	})
 }

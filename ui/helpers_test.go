@@ -2,25 +2,20 @@ package ui
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for the test schema
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/internal/pgtest"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -44,8 +39,6 @@ var tasks = []string{
 }
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
-func f64(v float64) *float64 { return &v }
 
 // sampleRuns builds n runs that cover what the UI shows: statuses, scores,
 // judge errors, blocked and escalated calls, injected critiques, tool
@@ -156,31 +149,9 @@ func newTestServer(t testing.TB, runs []*trajectory.Trajectory, opts ...Option) 
 // test fails saying how to set it, unless REAGENT_SKIP_POSTGRES=1.
 func newPostgresStore(t testing.TB, runs []*trajectory.Trajectory) audit.Store {
 	t.Helper()
-	base := os.Getenv("REAGENT_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("REAGENT_SKIP_POSTGRES") == "1" {
-			t.Skip("REAGENT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-		}
-		t.Fatal("REAGENT_TEST_POSTGRES is not set. Start PostgreSQL and export, for example, " +
-			"REAGENT_TEST_POSTGRES='postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable', " +
-			"or set REAGENT_SKIP_POSTGRES=1 to skip these tests explicitly. scripts/test.sh does the setup.")
-	}
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "reagent_ui_test_" + hex.EncodeToString(b[:])
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err, "create a test schema")
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(base)
-	require.NoError(t, err, "REAGENT_TEST_POSTGRES must be a postgres:// URL")
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	schema := pgtest.New(t, "reagent_ui_test_")
 	ctx := context.Background()
-	s, err := audit.Open(ctx, u.String())
+	s, err := audit.Open(ctx, schema.DSN)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	for _, r := range runs {

@@ -364,13 +364,3 @@ func (p *runPrinter) step(s trajectory.Step) {
 		p.line("    answer: %s", p.text(s.Answer))
 	}
 }
-
-// auditCommands lists the audit subcommands for commands().
-func auditCommands() []command {
-	return []command{
-		{Name: "audit verify", Summary: "check the audit trail's hash chain", Run: runAuditVerify},
-		{Name: "audit show", Summary: "show stored runs, steps, guard decisions and assessments", Run: runAuditShow},
-		{Name: "audit export", Summary: "export stored runs with their assessments as JSONL", Run: runAuditExport},
-		{Name: "audit prune", Summary: "remove runs stored before a date, keeping the chain verifiable", Run: runAuditPrune},
-	}
-}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"flag"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/internal/pgtest"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -251,29 +250,10 @@ func TestAuditPrune(t *testing.T) {
 // TestAuditVerifyPostgres runs verify against PostgreSQL through
 // openStore's postgres:// branch.
 func TestAuditVerifyPostgres(t *testing.T) {
-	base := os.Getenv("REAGENT_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("REAGENT_SKIP_POSTGRES") == "1" {
-			t.Skip("REAGENT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-		}
-		t.Fatal("REAGENT_TEST_POSTGRES is not set: export e.g. REAGENT_TEST_POSTGRES='postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable' " +
-			"(scripts/test.sh does the setup) or set REAGENT_SKIP_POSTGRES=1 to skip explicitly")
-	}
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	defer admin.Close()
-	schema := "reagent_cli_test_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err)
-	defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dsn := u.String()
+	schema := pgtest.New(t, "reagent_cli_test_")
+	dsn := schema.DSN
 
-	_, _, err = runCLI(runAuditVerify, nil, "--db", dsn)
+	_, _, err := runCLI(runAuditVerify, nil, "--db", dsn)
 	require.Error(t, err, "an empty schema is not an audit database")
 	assert.Contains(t, err.Error(), "no reagent audit tables")
 
@@ -289,7 +269,7 @@ func TestAuditVerifyPostgres(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "audit chain intact: 3 records")
 
-	_, err = admin.Exec("UPDATE " + schema + ".audit_records SET created_at = '2000-01-01T00:00:00.000000000Z' WHERE seq = 2")
+	_, err = schema.Admin.Exec("UPDATE " + schema.Name + ".audit_records SET created_at = '2000-01-01T00:00:00.000000000Z' WHERE seq = 2")
 	require.NoError(t, err)
 	_, _, err = runCLI(runAuditVerify, nil, "--db", dsn)
 	require.Error(t, err)

@@ -36,7 +36,7 @@ type demoTally struct {
 // policy, SQLite audit trail), with no network and no configuration.
 func runDemo(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "demo", "demo [--db reagent-demo.db] [--per-suite N] [--model DIR] [--seed S] [--suites arith,lookup,web]")
-	dbPath := fs.String("db", "reagent-demo.db", "SQLite audit database to write (created if missing)")
+	dbPath := fs.String("db", "reagent-demo.db", "audit database: a SQLite file (created if missing) or a postgres:// URL")
 	perSuite := fs.Int("per-suite", 4, "tasks per suite, from the test split")
 	modelDir := fs.String("model", "", "tiny model folder (default: the embedded policy)")
 	seed := fs.Int64("seed", 1, "task sampling seed")
@@ -54,7 +54,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := audit.OpenSQLite(*dbPath)
+	store, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
-	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/pgtest"
 	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -273,28 +271,8 @@ func TestJudgeStore(t *testing.T) {
 // TestJudgeStorePostgres judges runs kept in PostgreSQL through openStore's
 // postgres:// branch, in a schema of its own.
 func TestJudgeStorePostgres(t *testing.T) {
-	base := os.Getenv("REAGENT_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("REAGENT_SKIP_POSTGRES") == "1" {
-			t.Skip("REAGENT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-		}
-		t.Fatal("REAGENT_TEST_POSTGRES is not set: export e.g. REAGENT_TEST_POSTGRES='postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable' " +
-			"(scripts/test.sh does the setup) or set REAGENT_SKIP_POSTGRES=1 to skip explicitly")
-	}
 	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	defer admin.Close()
-	schema := fmt.Sprintf("reagent_judge_test_%d", time.Now().UnixNano())
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err)
-	defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dsn := u.String()
+	dsn := pgtest.New(t, "reagent_judge_test_").DSN
 
 	st, err := openStore(ctx, dsn)
 	require.NoError(t, err)

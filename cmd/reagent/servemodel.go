@@ -65,19 +65,8 @@ func runServeModel(ctx context.Context, c *cli, args []string) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.Stdout, "serving %s (d_model %d, %d layers, context %d) on http://%s/v1\n",
 		*name, cfg.DModel, cfg.NLayer, cfg.MaxSeq, ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
+	if err := serveUntilDone(ctx, srv, ln, 10*time.Second); err != nil {
 		return fmt.Errorf("serve-model: %w", err)
-	case <-ctx.Done():
 	}
-	// Let requests in flight finish, but not forever.
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("serve-model: shutdown: %w", err)
-	}
-	<-done
 	return nil
 }

@@ -81,18 +81,8 @@ func runServeReward(ctx context.Context, c *cli, args []string) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.Stdout, "serving rewards on http://%s/ (judge %s, λ %g, rule %s)\n", ln.Addr(), name, *lambda, *rule)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
+	if err := serveUntilDone(ctx, srv, ln, 10*time.Second); err != nil {
 		return fmt.Errorf("serve-reward: %w", err)
-	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("serve-reward: shutdown: %w", err)
-	}
-	<-done
 	return nil
 }

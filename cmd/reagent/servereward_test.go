@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,9 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,7 +58,7 @@ func TestServeRewardCommand(t *testing.T) {
 }
 
 // repoRoot finds the module root from this test file's directory.
-func repoRoot(t *testing.T) string {
+func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
@@ -89,7 +85,7 @@ except verl_reward.RewardServiceError as e:
     refused = str(e)
 print(json.dumps({"good": good, "bad": bad, "nolabel": nolabel, "refused": refused}))
 `
-	cmd := exec.Command(python, "-c", script, filepath.Join(repoRoot(t), "ppo"), url)
+	cmd := exec.Command(python, "-c", script, filepath.Join(repoRoot(), "ppo"), url)
 	cmd.Env = append(os.Environ(), "REAGENT_REWARD_URL="+url)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))

@@ -83,7 +83,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 		tasks = tasks[:f.pool]
 	}
 
-	client, stop, err := startBackend(ctx, c, &f)
+	client, stop, err := startBackend(ctx, &f)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 }
 
 // startBackend connects to the backend, starting a local one when asked.
-func startBackend(ctx context.Context, c *cli, f *trainFlags) (*ppo.Client, func(), error) {
+func startBackend(ctx context.Context, f *trainFlags) (*ppo.Client, func(), error) {
 	if f.backend != "local" {
 		cl, err := ppo.NewClient(f.backend)
 		if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -74,20 +73,8 @@ func runUI(ctx context.Context, c *cli, args []string) error {
 	if tok != "" {
 		fmt.Fprintf(c.Stdout, "reagent ui: open %s?token=… once (a cookie keeps the session), or send Authorization: Bearer …\n", url)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("ui: serve: %w", err)
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shut); err != nil {
-		return fmt.Errorf("ui: shut down: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ui: serve: %w", err)
+	if err := serveUntilDone(ctx, hs, ln, 5*time.Second); err != nil {
+		return fmt.Errorf("ui: %w", err)
 	}
 	return nil
 }

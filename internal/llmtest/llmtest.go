@@ -11,14 +11,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // Reply is one scripted answer. The zero Status means 200 with a chat
-// completion built from Content and ToolCalls; Body, when set, is sent raw.
+// completion built from Content, Reasoning and ToolCalls; Body, when set,
+// is sent raw. Another Status with no Body gets an OpenAI-style error body.
 type Reply struct {
-	Content    string
+	Content string
+	// Reasoning is sent as the message's reasoning_content when set.
+	Reasoning  string
 	ToolCalls  []ToolCall
 	Status     int
 	Body       string
@@ -41,6 +45,31 @@ type Request struct {
 	Stop        []string        `json:"stop"`
 	Tools       json.RawMessage `json:"tools"`
 	Functions   json.RawMessage `json:"functions"`
+	// Header holds the request's HTTP headers (Authorization and so on).
+	Header http.Header `json:"-"`
+}
+
+// Tool is one function tool a request offered the model.
+type Tool struct {
+	Name, Description string
+	Parameters        json.RawMessage
+}
+
+// ToolDefs decodes r.Tools; it is empty when the request sent no tools.
+func (r Request) ToolDefs() []Tool {
+	var wire []struct {
+		Function struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	}
+	_ = json.Unmarshal(r.Tools, &wire) // absent or malformed: no tools
+	var out []Tool
+	for _, w := range wire {
+		out = append(out, Tool{Name: w.Function.Name, Description: w.Function.Description, Parameters: w.Function.Parameters})
+	}
+	return out
 }
 
 // Message is one message of a request. Content is flattened to text.
@@ -52,6 +81,24 @@ type Message struct {
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 }
 
+// Calls decodes m.ToolCalls, the tool calls of an assistant message; it is
+// empty when the message has none.
+func (m Message) Calls() []ToolCall {
+	var wire []struct {
+		ID       string `json:"id"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	_ = json.Unmarshal(m.ToolCalls, &wire) // absent or malformed: no calls
+	var out []ToolCall
+	for _, w := range wire {
+		out = append(out, ToolCall{ID: w.ID, Name: w.Function.Name, Arguments: w.Function.Arguments})
+	}
+	return out
+}
+
 // Server is a scripted OpenAI-compatible endpoint.
 type Server struct {
 	*httptest.Server
@@ -61,6 +108,8 @@ type Server struct {
 	mu       sync.Mutex
 	next     func(Request) Reply
 	requests []Request
+
+	inflight, peak atomic.Int64
 }
 
 // Script returns a reply function that answers with replies in order and
@@ -102,7 +151,21 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
+// MaxInFlight returns the most requests the server was handling at once,
+// delays included, so tests can check a client's concurrency bound.
+func (s *Server) MaxInFlight() int {
+	return int(s.peak.Load())
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
 	if !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		http.Error(w, `{"error":{"message":"not found"}}`, http.StatusNotFound)
 		return
@@ -116,6 +179,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	for i := range req.Messages {
 		req.Messages[i].Content = flatten(req.Messages[i].RawContent)
 	}
+	req.Header = r.Header.Clone()
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
@@ -137,8 +201,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	if reply.Body != "" || status != http.StatusOK {
+		body := reply.Body
+		if body == "" {
+			body = fmt.Sprintf(`{"error":{"message":"llmtest: scripted status %d","type":"server_error"}}`, status)
+		}
 		w.WriteHeader(status)
-		_, _ = io.WriteString(w, reply.Body)
+		_, _ = io.WriteString(w, body)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(completion(req.Model, reply))
@@ -164,6 +232,9 @@ func flatten(raw json.RawMessage) string {
 
 func completion(model string, r Reply) map[string]any {
 	msg := map[string]any{"role": "assistant", "content": r.Content}
+	if r.Reasoning != "" {
+		msg["reasoning_content"] = r.Reasoning
+	}
 	finish := "stop"
 	if len(r.ToolCalls) > 0 {
 		calls := make([]map[string]any, len(r.ToolCalls))

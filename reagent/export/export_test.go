@@ -19,6 +19,7 @@ import (
 
 	"github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/policytest"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/export"
@@ -32,19 +33,7 @@ import (
 // endpoint is scripted) and labels the runs as the rollout collector does.
 func collected(t *testing.T) []*trajectory.Trajectory {
 	t.Helper()
-	policy := llmtest.NewFunc(t, func(req llmtest.Request) llmtest.Reply {
-		last := req.Messages[len(req.Messages)-1]
-		if last.Role == "tool" {
-			return llmtest.Reply{Content: last.Content}
-		}
-		for _, m := range req.Messages {
-			if m.Role == "system" && strings.HasPrefix(m.Content, middleware.CritiquePrefix) {
-				expr := strings.TrimSuffix(strings.TrimPrefix(last.Content, "What is "), "?")
-				return llmtest.Reply{ToolCalls: []llmtest.ToolCall{{ID: "c1", Name: "calculator", Arguments: `{"expression":"` + expr + `"}`}}}
-			}
-		}
-		return llmtest.Reply{Content: "It is 7."}
-	})
+	policy := llmtest.NewFunc(t, policytest.Arith("It is 7."))
 	llm, err := openai.New(openai.WithBaseURL(policy.URL), openai.WithToken("t"), openai.WithModel("policy"))
 	require.NoError(t, err)
 	exec := middleware.Wrap(lcagents.NewExecutor(agents.NewToolCalling(llm, []tools.Tool{calculator.New()},

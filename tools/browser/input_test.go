@@ -48,15 +48,8 @@ func TestNormalizeURLAndHost(t *testing.T) {
 	assert.Equal(t, "::1", hostOf("http://[::1]:80/"))
 }
 
-func TestCleanTextAndTruncate(t *testing.T) {
+func TestCleanText(t *testing.T) {
 	assert.Equal(t, "ab\ncd\te", cleanText("a\u200bb\nc\u202ed\t\U000E0041\x07e"))
-	s, total, cut := truncateRunes("héllo wörld", 5)
-	assert.Equal(t, "héllo", s)
-	assert.Equal(t, 11, total)
-	assert.True(t, cut)
-	s, _, cut = truncateRunes("short", 10)
-	assert.Equal(t, "short", s)
-	assert.False(t, cut)
 }
 
 // FuzzParseInput checks that no input panics and that accepted inputs are

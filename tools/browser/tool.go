@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -282,7 +283,7 @@ func (b *Browser) read(ctx context.Context, t *tab, note string) (string, error)
 		fmt.Fprintf(&sb, "Blocked requests: %d (first: %s: %s)\n", len(bl), bl[0].url, bl[0].reason)
 	}
 	sb.WriteString("\n")
-	body, total, cut := truncateRunes(text, b.cfg.maxText)
+	body, total, cut := trunc.Runes(text, b.cfg.maxText)
 	if body == "" {
 		body = "(the page has no visible text)"
 	}
@@ -635,19 +636,3 @@ func cleanText(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// truncateRunes cuts s to at most n characters.
-func truncateRunes(s string, n int) (string, int, bool) {
-	total := utf8.RuneCountInString(s)
-	if total <= n {
-		return s, total, false
-	}
-	i := 0
-	for pos := range s {
-		if i == n {
-			return s[:pos], total, true
-		}
-		i++
-	}
-	return s, total, false
-}

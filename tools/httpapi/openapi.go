@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -79,7 +81,7 @@ func openAPISpecs(data []byte, cfg config) ([]Spec, error) {
 	r := &resolver{root: root}
 	var specs []Spec
 	var problems []string
-	for _, path := range sortedAnyKeys(paths) {
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
 		item, ok := paths[path].(map[string]any)
 		if !ok {
 			continue
@@ -369,7 +371,7 @@ func (r *resolver) operation(base, path, method, name string, item, op map[strin
 		}
 		content, _ := rb["content"].(map[string]any)
 		var media map[string]any
-		for _, ct := range sortedAnyKeys(content) {
+		for _, ct := range slices.Sorted(maps.Keys(content)) {
 			base, _, _ := strings.Cut(ct, ";")
 			if base == "application/json" || strings.HasSuffix(base, "+json") {
 				media, _ = content[ct].(map[string]any)
@@ -378,7 +380,7 @@ func (r *resolver) operation(base, path, method, name string, item, op map[strin
 		}
 		if media == nil {
 			if len(content) > 0 {
-				return Spec{}, fmt.Errorf("request body types %v are not supported (only JSON)", sortedAnyKeys(content))
+				return Spec{}, fmt.Errorf("request body types %v are not supported (only JSON)", slices.Sorted(maps.Keys(content)))
 			}
 		} else {
 			if _, dup := props["body"]; dup {
@@ -437,13 +439,4 @@ func validPlaceholder(n string) bool {
 		}
 	}
 	return true
-}
-
-func sortedAnyKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -22,10 +23,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/tools/netsafe"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -173,7 +174,7 @@ func build(s Spec, cfg config, client *http.Client) (*Tool, error) {
 	if err := checkURLTemplate(t.url); err != nil {
 		return nil, fail("%v", err)
 	}
-	for _, name := range sortedKeys(s.Query) {
+	for _, name := range slices.Sorted(maps.Keys(s.Query)) {
 		tm, err := resolve("query "+name, s.Query[name])
 		if err != nil {
 			return nil, err
@@ -187,7 +188,7 @@ func build(s Spec, cfg config, client *http.Client) (*Tool, error) {
 	for k, v := range s.Headers {
 		headers[k] = v
 	}
-	for _, name := range sortedKeys(headers) {
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
 		if !validHeaderName(name) {
 			return nil, fail("bad header name %q", name)
 		}
@@ -279,15 +280,6 @@ func build(s Spec, cfg config, client *http.Client) (*Tool, error) {
 		}
 	}
 	return t, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func validHeaderName(n string) bool {
@@ -709,7 +701,7 @@ func (t *Tool) observe(ctx context.Context, resp *http.Response) string {
 	if body == "" {
 		body = "(empty body)"
 	}
-	body, total, cut := truncateRunes(body, t.cfg.maxObservation)
+	body, total, cut := trunc.Runes(body, t.cfg.maxObservation)
 	sb.WriteString(body)
 	switch {
 	case tooBig:
@@ -744,23 +736,8 @@ func (t *Tool) redactSecrets(s string) string {
 	return s
 }
 
-func truncateRunes(s string, n int) (string, int, bool) {
-	total := utf8.RuneCountInString(s)
-	if total <= n {
-		return s, total, false
-	}
-	i := 0
-	for pos := range s {
-		if i == n {
-			return s[:pos], total, true
-		}
-		i++
-	}
-	return s, total, false
-}
-
 func truncate(s string, n int) string {
-	out, _, cut := truncateRunes(s, n)
+	out, _, cut := trunc.Runes(s, n)
 	if cut {
 		return out + "…"
 	}

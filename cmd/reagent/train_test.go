@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reagent-go/reagent/agents/tinylm"
+)
+
+// requireTorchCLI fails, unless REAGENT_SKIP_TORCH=1, when Debian's torch is
+// missing: reagent train runs the real Python backend.
+func requireTorchCLI(t *testing.T) {
+	t.Helper()
+	if os.Getenv("REAGENT_SKIP_TORCH") == "1" {
+		t.Skip("REAGENT_SKIP_TORCH=1: skipping a test that needs PyTorch")
+	}
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
+		t.Fatalf("/usr/bin/python3 cannot import torch (%v: %s): apt-get install -y python3-torch, or set REAGENT_SKIP_TORCH=1", err, out)
+	}
+}
+
+// TestTrainRaisesReward trains the embedded policy with GRPO on a small,
+// fixed pool of training tasks against the real backend and checks that the
+// reward of the rollouts goes up, and that the Go side loads the result.
+func TestTrainRaisesReward(t *testing.T) {
+	requireTorchCLI(t)
+	dir := t.TempDir()
+	metricsPath := filepath.Join(dir, "metrics.jsonl")
+	out := filepath.Join(dir, "policy")
+	stdout, stderr, err := runCLI(runTrain, nil,
+		"--suites", "lookup", "--task-pool", "2", "--tasks", "2", "--group", "8", "--steps", "8",
+		"--strategy", "baseline", "--lr", "1e-3", "--temperature", "1.0", "--max-steps", "4",
+		"--out", out, "--metrics", metricsPath, "--seed", "3")
+	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+
+	f, err := os.Open(metricsPath)
+	require.NoError(t, err)
+	defer f.Close()
+	var rewards []float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line struct {
+			Reward float64 `json:"reward_mean"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line))
+		rewards = append(rewards, line.Reward)
+	}
+	require.Len(t, rewards, 8)
+	first := (rewards[0] + rewards[1] + rewards[2]) / 3
+	last := (rewards[5] + rewards[6] + rewards[7]) / 3
+	t.Logf("rollout reward per step: %v", rewards)
+	assert.Greater(t, last, first, "the reward goes up under training: %v", rewards)
+
+	_, err = tinylm.Load(out)
+	require.NoError(t, err, "the Go side loads the trained weights")
+}
