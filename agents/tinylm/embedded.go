@@ -1,6 +1,7 @@
 package tinylm
 
 import (
+	"embed"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,17 +9,15 @@ import (
 	"path/filepath"
 )
 
-// The weights built into the binary. To ship a trained model, put its
-// model.safetensors and config.json in a directory here and replace these
-// two declarations with
+// The weights built into the binary: the embedded policy that
+// scripts/train-policy.sh trains on the bundled suites.
 //
-//	//go:embed weights
-//	var embedded embed.FS
-//
-// and embeddedFS = embedded, embeddedDir = "weights".
+//go:embed weights
+var embedded embed.FS
+
 var (
-	embeddedFS  fs.FS
-	embeddedDir = "."
+	embeddedFS  fs.FS = embedded
+	embeddedDir       = "weights"
 )
 
 // ExportDefault writes the embedded model's files into dir, so that the

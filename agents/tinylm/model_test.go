@@ -161,12 +161,36 @@ func dirWith(t *testing.T, weights []byte, cfg Config) string {
 	return dir
 }
 
-func TestDefaultWithoutEmbeddedModel(t *testing.T) {
-	if embeddedFS != nil {
-		t.Skip("this binary embeds a model")
+func TestDefaultLoadsTheEmbeddedPolicy(t *testing.T) {
+	m, err := Default()
+	if err != nil {
+		t.Fatalf("Default() = %v", err)
 	}
+	if err := m.Config().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := ExportDefault(dir); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(dir)
+	if err != nil {
+		t.Fatalf("exported weights do not load: %v", err)
+	}
+	if again.Config() != m.Config() {
+		t.Fatalf("exported config %+v, embedded %+v", again.Config(), m.Config())
+	}
+}
+
+func TestDefaultWithoutEmbeddedModel(t *testing.T) {
+	saved := embeddedFS
+	embeddedFS = nil
+	defer func() { embeddedFS = saved }()
 	if _, err := Default(); !errors.Is(err, ErrNoEmbeddedModel) {
 		t.Fatalf("Default() = %v, want ErrNoEmbeddedModel", err)
+	}
+	if err := ExportDefault(t.TempDir()); !errors.Is(err, ErrNoEmbeddedModel) {
+		t.Fatalf("ExportDefault() = %v, want ErrNoEmbeddedModel", err)
 	}
 }
 
