@@ -348,7 +348,18 @@ func callFailed(c *trajectory.ToolCall) bool {
 			return true
 		}
 	}
-	return false
+	// Tools that report failures as text name themselves first:
+	// "calculator error: …", "browser: timeout: …".
+	head := o
+	if i := strings.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	if len(head) > 48 {
+		head = head[:48]
+	}
+	head = strings.ToLower(head)
+	i := strings.Index(head, " error:")
+	return i > 0 && !strings.ContainsAny(head[:i], " \t:")
 }
 
 func normalizeInput(s string) string {

@@ -245,3 +245,19 @@ func FuzzHeuristic(f *testing.F) {
 		}
 	})
 }
+
+func TestCallFailedReadsToolErrorText(t *testing.T) {
+	cases := map[string]bool{
+		"Tool error: backend unavailable":                                true,
+		"calculator error: syntax error: unexpected \"*\" at position 8": true,
+		"error: not found": true,
+		"391":              false,
+		"The report lists no error: all 12 checks passed":   false,
+		"Title: Error handling in Go\nURL: http://x/errors": false,
+	}
+	for obs, want := range cases {
+		if got := callFailed(&trajectory.ToolCall{Observation: obs}); got != want {
+			t.Errorf("callFailed(%q) = %v, want %v", obs, got, want)
+		}
+	}
+}
