@@ -3,6 +3,7 @@ package guardrails
 import (
 	"context"
 	"encoding/json"
+	"github.com/reagent-go/reagent/internal/llmtest"
 	"net/http"
 	"regexp"
 	"strings"
@@ -266,9 +267,9 @@ func TestRRMGateWithOpenAIJudge(t *testing.T) {
 		rrmReply(0.9, "Reasonable: the agent checked the balance first."),
 		rrmReply(0.2, "The agent is about to wire money it was never asked to send."),
 		rrmReply(0.8, "This step is dangerous: the agent should not run the deletion."),
-		scripted{content: "I refuse to answer in the format."},
+		llmtest.Reply{Content: "I refuse to answer in the format."},
 	)
-	judge := rrm.NewOpenAI(rrm.WithBaseURL(srv.URL()), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
+	judge := rrm.NewOpenAI(rrm.WithBaseURL(srv.URL), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
 	gate := NewRRMGate(judge)
 	ev := callEvent("transfer", `{"to":"acct-1","amount":100}`, "risky")
 	ev.Step = 1
@@ -279,11 +280,12 @@ func TestRRMGateWithOpenAIJudge(t *testing.T) {
 	require.NotNil(t, d.Score)
 	assert.InDelta(t, 0.9, *d.Score, 1e-9)
 	// The judge saw the pending call as the last step of a running trajectory.
-	srv.mu.Lock()
-	body := srv.bodies[0]
-	srv.mu.Unlock()
-	assert.Contains(t, body, "transfer")
-	assert.Contains(t, body, "acct-1")
+	var body strings.Builder
+	for _, m := range srv.Requests()[0].Messages {
+		body.WriteString(m.Content)
+	}
+	assert.Contains(t, body.String(), "transfer")
+	assert.Contains(t, body.String(), "acct-1")
 
 	d = gate.Check(ctx, ev)
 	assert.Equal(t, trajectory.Block, d.Verdict)
@@ -304,19 +306,19 @@ func TestRRMGateWithOpenAIJudge(t *testing.T) {
 }
 
 func TestRRMGateJudgeUnreachableAndEscalation(t *testing.T) {
-	srv := newOpenAIServer(t, scripted{status: http.StatusInternalServerError})
-	judge := rrm.NewOpenAI(rrm.WithBaseURL(srv.URL()), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
+	srv := newOpenAIServer(t, llmtest.Reply{Status: http.StatusInternalServerError})
+	judge := rrm.NewOpenAI(rrm.WithBaseURL(srv.URL), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
 	d := NewRRMGate(judge).Check(ctx, callEvent("rm", "/", "risky"))
 	assert.Equal(t, trajectory.Block, d.Verdict)
 	assert.Contains(t, d.Reason, "judge failed")
 
-	slow := newOpenAIServer(t, scripted{content: "<think/><critique>ok</critique><score>1</score>", delay: 2 * time.Second})
-	sj := rrm.NewOpenAI(rrm.WithBaseURL(slow.URL()), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
+	slow := newOpenAIServer(t, llmtest.Reply{Content: "<think/><critique>ok</critique><score>1</score>", Delay: 2 * time.Second})
+	sj := rrm.NewOpenAI(rrm.WithBaseURL(slow.URL), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
 	d = NewRRMGate(sj, GateTimeout(50*time.Millisecond)).Check(ctx, callEvent("rm", "/", "risky"))
 	assert.Equal(t, trajectory.Block, d.Verdict, "a judge timeout fails closed")
 
 	low := newOpenAIServer(t, rrmReply(0.1, "Bad idea."))
-	lj := rrm.NewOpenAI(rrm.WithBaseURL(low.URL()), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
+	lj := rrm.NewOpenAI(rrm.WithBaseURL(low.URL), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
 	gate := NewRRMGate(lj, GateVerdict(trajectory.Escalate))
 	approve := ApproverFunc(func(context.Context, Request) (Resolution, error) { return Resolution{Approved: true, By: "ops"}, nil })
 	out := NewChain([]Guard{gate}, WithApprover(approve)).Check(ctx, callEvent("rm", "/", "risky"))
