@@ -3,7 +3,6 @@ package guardrails
 import (
 	"context"
 	"encoding/json"
-	"github.com/reagent-go/reagent/internal/llmtest"
 	"net/http"
 	"regexp"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/tools/netsafe"
 	"github.com/reagent-go/reagent/trajectory"
