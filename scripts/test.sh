@@ -41,11 +41,15 @@ log "go test (all packages)"
 go test -count=1 -timeout 20m ./...
 
 log "go test -race (concurrency-critical packages)"
-go test -count=1 -race -timeout 15m ./middleware/... ./audit/...
+go test -count=1 -race -timeout 15m ./middleware/... ./audit/... ./rrm/... ./guardrails/... ./metrics/... ./agents/tinylm/... ./internal/...
 
-if [ -d ppo/backend/tests ]; then
-	log "python backend tests (Debian torch)"
-	(cd ppo/backend && /usr/bin/python3 -m unittest discover -s tests)
+log "python backend tests (Debian torch)"
+pylog=$(mktemp)
+if ! (cd ppo/backend && /usr/bin/python3 -m unittest discover -v -s tests) >"$pylog" 2>&1; then
+	cat "$pylog"
+	exit 1
 fi
+# Show every skipped test with its reason, and the totals.
+grep -E "skipped|^Ran |^OK" "$pylog"
 
 log "all tests passed"
