@@ -43,7 +43,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	fs.StringVar(&f.suites, "suites", "arith", "comma-separated training suites (train split)")
 	fs.StringVar(&f.strategy, "strategy", "r", "reward: baseline (rule only), r (rule + λ·RRM score) or u (two-stage Reagent-U groups)")
 	fs.StringVar(&f.algo, "algo", "grpo", "grpo or ppo")
-	fs.StringVar(&f.device, "device", "cpu", "cpu or cuda (local backend)")
+	fs.StringVar(&f.device, "device", "auto", "cpu, cuda or auto: the GPU when the local backend's torch sees one, else the CPU")
 	fs.StringVar(&f.metrics, "metrics", "train-metrics.jsonl", "append one JSON line of metrics per step to this file (reagent ui --train-metrics reads it)")
 	fs.StringVar(&f.db, "db", "", "also keep every rollout in this audit store")
 	fs.StringVar(&f.python, "python", ppo.DefaultPython, "Python with torch, for the local backend")

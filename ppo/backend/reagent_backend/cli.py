@@ -29,7 +29,7 @@ def _train_file(args):
 
 def _add_model_flags(p):
     p.add_argument("--model", default="tiny", help='"tiny" (built-in) or a local Hugging Face model folder')
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda when available)")
     p.add_argument("--init", default="", help="tiny only: load initial weights from this safetensors folder")
     p.add_argument("--tiny-config", default="", help='tiny only: JSON config, e.g. {"d_model": 64, "n_layer": 2}')
     p.add_argument("--checkpoint", default="", help="resume from this folder if it holds a checkpoint; POST /v1/checkpoint saves here by default")

@@ -19,6 +19,9 @@ log = logging.getLogger("reagent_backend.policy")
 
 
 def resolve_device(name):
+    """cpu, cuda, cuda:N, or auto (cuda when torch sees a GPU, else cpu)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device %s asked for, but torch.cuda.is_available() is false" % name)
     return torch.device(name)

@@ -58,3 +58,11 @@ class SFTTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DeviceTest(unittest.TestCase):
+    def test_auto_picks_what_torch_sees(self):
+        from reagent_backend.policy import resolve_device
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+        self.assertEqual(resolve_device("auto").type, want)
+        self.assertEqual(resolve_device("cpu").type, "cpu")
