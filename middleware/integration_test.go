@@ -9,8 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
+	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/tools"
 
+	ragents "github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/guardrails"
 	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/middleware"
@@ -195,4 +197,50 @@ func TestCritiqueInjectionJudgeDownInjectsNothing(t *testing.T) {
 	assert.Len(t, policy.Requests()[1].Messages, 1)
 	require.Len(t, tr.Assessments, 1)
 	assert.Equal(t, trajectory.AssessmentError, tr.Assessments[0].Status)
+}
+
+// TestCritiqueReachesEveryAgentKind checks that an injected critique is in
+// every model call of a run, for langchaingo's three agent kinds and
+// reagent's tool-calling agent.
+func TestCritiqueReachesEveryAgentKind(t *testing.T) {
+	const critique = "Check the tool's answer before you reply."
+	toolCall := llmtest.Reply{ToolCalls: []llmtest.ToolCall{{ID: "c1", Name: "echo", Arguments: `{"__arg1":"x","input":"x"}`}}}
+	kinds := []struct {
+		name    string
+		replies []llmtest.Reply
+		agent   func(llms.Model, []tools.Tool) agents.Agent
+	}{
+		{"mrkl", []llmtest.Reply{react("echo", "x"), final("done")},
+			func(m llms.Model, ts []tools.Tool) agents.Agent { return agents.NewOneShotAgent(m, ts) }},
+		{"conversational", []llmtest.Reply{{Content: "Do I need to use a tool? Yes\nAction: echo\nAction Input: x"}, {Content: "Do I need to use a tool? No\nAI: done"}},
+			func(m llms.Model, ts []tools.Tool) agents.Agent { return agents.NewConversationalAgent(m, ts) }},
+		{"openai-functions", []llmtest.Reply{toolCall, {Content: "done"}},
+			func(m llms.Model, ts []tools.Tool) agents.Agent { return agents.NewOpenAIFunctionsAgent(m, ts) }},
+		{"reagent-tool-calling", []llmtest.Reply{toolCall, {Content: "done"}},
+			func(m llms.Model, ts []tools.Tool) agents.Agent { return ragents.NewToolCalling(m, ts) }},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			srv := llmtest.New(t, k.replies...)
+			exec := middleware.Wrap(agents.NewExecutor(k.agent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})))
+			run := &middleware.Run{Critique: critique}
+			_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "say x")
+			require.NoError(t, err)
+			reqs := srv.Requests()
+			require.Len(t, reqs, 2)
+			for i, req := range reqs {
+				at := -1
+				for j, m := range req.Messages {
+					if m.Content == middleware.CritiquePrefix+critique {
+						at = j
+					}
+				}
+				require.GreaterOrEqual(t, at, 0, "call %d has the critique", i)
+				assert.Equal(t, "system", req.Messages[at].Role)
+				require.Less(t, at+1, len(req.Messages))
+				assert.Equal(t, "user", req.Messages[at+1].Role, "call %d: the critique comes right before the question", i)
+			}
+			assert.Equal(t, critique, run.Trajectory().Steps[0].Critique)
+		})
+	}
 }
