@@ -160,11 +160,18 @@ func (s *sqlStore) werr(err error) error {
 
 // Append implements Store.
 func (s *sqlStore) Append(ctx context.Context, t *trajectory.Trajectory) error {
-	it, err := prepareTrajectory(s.cfg.redactor, t)
-	if err != nil {
+	if t == nil {
+		return errors.New("audit: append nil trajectory")
+	}
+	if err := checkRunID(t.ID); err != nil {
 		return err
 	}
-	return s.w.enqueue(ctx, it)
+	// Redaction and serialisation run on the writer's goroutine, off the
+	// agent's path; t belongs to the store from here on.
+	red := s.cfg.redactor
+	return s.w.enqueue(ctx, &item{kind: KindTrajectory, runID: t.ID, prepare: func() (*item, error) {
+		return prepareTrajectory(red, t)
+	}})
 }
 
 // AppendAssessment implements Store.

@@ -25,8 +25,10 @@ import (
 // Store is an append-only, hash-chained trajectory store.
 type Store interface {
 	// Append queues t to be stored and takes ownership of it: the caller must
-	// not modify t afterwards (the store does not modify it either). It
-	// blocks while the queue is full, until there is room or ctx is done.
+	// not modify t afterwards (the store does not modify it either; it
+	// redacts and serialises t on its writer goroutine, off the caller's
+	// path, and reports a run it cannot encode at the next Flush or Close).
+	// It blocks while the queue is full, until there is room or ctx is done.
 	Append(ctx context.Context, t *trajectory.Trajectory) error
 	// AppendAssessment queues an assessment of an already appended run as a
 	// record of its own; nothing stored earlier is rewritten.

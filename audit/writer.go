@@ -28,6 +28,9 @@ type item struct {
 	assess   float64
 
 	flush chan error
+	// prepare, when set, builds the record (redaction, canonical JSON) on
+	// the writer's goroutine; the item is a placeholder until then.
+	prepare func() (*item, error)
 }
 
 // writer owns the queue and the one goroutine that drains it into the
@@ -179,6 +182,7 @@ func (w *writer) collect(batch *[]*item, timer *time.Timer) {
 // process writes the records of batch, answering flush markers once the
 // records before them are committed.
 func (w *writer) process(batch []*item) {
+	batch = w.prepareAll(batch)
 	start := 0
 	for i, it := range batch {
 		if it.flush == nil {
@@ -239,4 +243,23 @@ func (w *writer) fail(r *item, err error) {
 	w.errMu.Lock()
 	w.failed = append(w.failed, err)
 	w.errMu.Unlock()
+}
+
+// prepareAll builds the records that were queued unprepared, in place; a
+// record that cannot be built is reported like a failed write.
+func (w *writer) prepareAll(batch []*item) []*item {
+	out := batch[:0]
+	for _, it := range batch {
+		if it.prepare == nil {
+			out = append(out, it)
+			continue
+		}
+		ready, err := it.prepare()
+		if err != nil {
+			w.fail(it, err)
+			continue
+		}
+		out = append(out, ready)
+	}
+	return out
 }
