@@ -55,8 +55,12 @@ type TrainConfig struct {
 	VFCoef           *float64 `json:"vf_coef,omitempty"`
 	EntropyCoef      float64  `json:"entropy_coef,omitempty"`
 	WhitenAdvantages *bool    `json:"whiten_advantages,omitempty"`
-	MaxSeqLen        int      `json:"max_seq_len,omitempty"`
-	Seed             *int64   `json:"seed,omitempty"`
+	// Truncate cuts a sample longer than the model's context at the limit
+	// instead of having the backend refuse the request; the count comes
+	// back in Metrics.TruncatedSamples.
+	Truncate  bool   `json:"truncate,omitempty"`
+	MaxSeqLen int    `json:"max_seq_len,omitempty"`
+	Seed      *int64 `json:"seed,omitempty"`
 }
 
 // TrainRequest is the body of POST /v1/train.
@@ -68,27 +72,28 @@ type TrainRequest struct {
 
 // Metrics are what one training step reports.
 type Metrics struct {
-	Step            int     `json:"step"`
-	Algo            string  `json:"algo"`
-	PolicyLoss      float64 `json:"policy_loss"`
-	ValueLoss       float64 `json:"value_loss"`
-	KL              float64 `json:"kl"`
-	KLK1            float64 `json:"kl_k1"`
-	ClipFraction    float64 `json:"clip_fraction"`
-	Entropy         float64 `json:"entropy"`
-	RatioMean       float64 `json:"ratio_mean"`
-	GradNorm        float64 `json:"grad_norm"`
-	GradNormMax     float64 `json:"grad_norm_max"`
-	OptimizerSteps  int     `json:"optimizer_steps"`
-	SkippedSteps    int     `json:"skipped_steps"`
-	Samples         int     `json:"samples"`
-	Groups          int     `json:"groups"`
-	Tokens          int     `json:"tokens"`
-	TrainableTokens int     `json:"trainable_tokens"`
-	TokensPerSecond float64 `json:"tokens_per_second"`
-	RewardMean      float64 `json:"reward_mean"`
-	ElapsedSeconds  float64 `json:"elapsed_s"`
-	LR              float64 `json:"lr"`
+	Step             int     `json:"step"`
+	Algo             string  `json:"algo"`
+	PolicyLoss       float64 `json:"policy_loss"`
+	ValueLoss        float64 `json:"value_loss"`
+	KL               float64 `json:"kl"`
+	KLK1             float64 `json:"kl_k1"`
+	ClipFraction     float64 `json:"clip_fraction"`
+	Entropy          float64 `json:"entropy"`
+	RatioMean        float64 `json:"ratio_mean"`
+	GradNorm         float64 `json:"grad_norm"`
+	GradNormMax      float64 `json:"grad_norm_max"`
+	OptimizerSteps   int     `json:"optimizer_steps"`
+	SkippedSteps     int     `json:"skipped_steps"`
+	Samples          int     `json:"samples"`
+	TruncatedSamples int     `json:"truncated_samples"`
+	Groups           int     `json:"groups"`
+	Tokens           int     `json:"tokens"`
+	TrainableTokens  int     `json:"trainable_tokens"`
+	TokensPerSecond  float64 `json:"tokens_per_second"`
+	RewardMean       float64 `json:"reward_mean"`
+	ElapsedSeconds   float64 `json:"elapsed_s"`
+	LR               float64 `json:"lr"`
 }
 
 // StepInfo is the backend's training state (GET /v1/step).

@@ -127,7 +127,9 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	results, err = ppo.Loop(ctx, client, ppo.LoopConfig{
 		Steps: f.steps,
 		Algo:  f.algo,
-		Train: &ppo.TrainConfig{LR: f.lr, Temperature: f.temperature},
+		// Multi-turn runs (and Reagent-U's critique-conditioned ones) can
+		// outgrow a small model's context: train on their first tokens.
+		Train: &ppo.TrainConfig{LR: f.lr, Temperature: f.temperature, Truncate: true},
 		Rollout: func(ctx context.Context, step int) ([]*trajectory.Trajectory, error) {
 			batch := pickTasks(tasks, step, f.tasks)
 			tag := fmt.Sprintf("train-%d-step-%d", f.seed, step)
@@ -154,7 +156,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 				"reward_mean": r.Metrics.RewardMean, "policy_loss": r.Metrics.PolicyLoss, "value_loss": r.Metrics.ValueLoss,
 				"kl": r.Metrics.KL, "entropy": r.Metrics.Entropy, "clip_fraction": r.Metrics.ClipFraction,
 				"grad_norm": r.Metrics.GradNorm, "tokens": r.Metrics.Tokens, "tokens_per_second": r.Metrics.TokensPerSecond,
-				"samples": r.Report.Samples, "groups": r.Report.Groups, "no_reward": r.Report.NoReward, "skipped": r.Skipped,
+				"samples": r.Report.Samples, "truncated": r.Metrics.TruncatedSamples, "groups": r.Report.Groups, "no_reward": r.Report.NoReward, "skipped": r.Skipped,
 			}
 			b, _ := json.Marshal(line)
 			fmt.Fprintf(metricsFile, "%s\n", b)

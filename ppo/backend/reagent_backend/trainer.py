@@ -43,7 +43,9 @@ _NUMBERS = {
     "max_seq_len": (0, 0, None, False, True),
     "seed": (None, 0, 2 ** 62, False, True),
 }
-_BOOLS = {"whiten_advantages": True}
+# truncate: cut a sample longer than the context at the limit (keeping its
+# prompt and first tokens) instead of refusing the request.
+_BOOLS = {"whiten_advantages": True, "truncate": False}
 DEFAULT_KL = {"grpo": 0.001, "ppo": 0.01}
 
 
@@ -62,6 +64,7 @@ class Job:
 
     def __init__(self, algo, config, samples, n_groups):
         self.algo, self.config, self.samples, self.n_groups = algo, config, samples, n_groups
+        self.truncated = 0
 
 
 def parse_config(raw, algo, default_lr):
@@ -128,6 +131,7 @@ class Trainer:
         if cfg["max_seq_len"]:
             limit = min(limit, cfg["max_seq_len"])
         samples = []
+        truncated = 0
         for gi, g in enumerate(groups):
             w = "groups[%d]" % gi
             if not isinstance(g, dict):
@@ -156,14 +160,19 @@ class Trainer:
                 if tools is not None and not isinstance(tools, list):
                     raise PayloadError("%s.tools: must be a list" % ws)
                 ids, mask = self.policy.encode_chat(msgs, trainable, add_generation_prompt=False, tools=tools)
+                if len(ids) > limit:
+                    if not cfg["truncate"]:
+                        raise PayloadError("%s: %d tokens, more than the limit of %d (set config.truncate to cut it)" % (ws, len(ids), limit))
+                    ids, mask = ids[:limit], mask[:limit]
+                    truncated += 1
                 if not any(mask[1:]):
                     raise PayloadError("%s: no trainable tokens (it needs at least one assistant message with content or tool calls)" % ws)
-                if len(ids) > limit:
-                    raise PayloadError("%s: %d tokens, more than the limit of %d" % (ws, len(ids), limit))
                 samples.append(Sample(ids, mask, reward, gi))
         if self.dist is not None and self.dist.world > 1 and len(samples) < self.dist.world:
             raise PayloadError("%d samples cannot be split over %d ranks" % (len(samples), self.dist.world))
-        return Job(algo, cfg, samples, len(groups))
+        job = Job(algo, cfg, samples, len(groups))
+        job.truncated = truncated
+        return job
 
     # --- batching -----------------------------------------------------------
     def _collate(self, samples):
@@ -324,6 +333,7 @@ class Trainer:
             "optimizer_steps": len(grad_norms),
             "skipped_steps": skipped,
             "samples": len(all_samples),
+            "truncated_samples": job.truncated,
             "groups": job.n_groups,
             "tokens": int(tokens),
             "trainable_tokens": int(train_tokens),

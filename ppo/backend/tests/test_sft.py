@@ -66,3 +66,21 @@ class DeviceTest(unittest.TestCase):
         want = "cuda" if torch.cuda.is_available() else "cpu"
         self.assertEqual(resolve_device("auto").type, want)
         self.assertEqual(resolve_device("cpu").type, "cpu")
+
+
+class TruncateTest(unittest.TestCase):
+    def test_long_sample_is_refused_or_cut(self):
+        from reagent_backend import policy as pol, trainer as tr
+        from reagent_backend.chat import PayloadError
+        p = pol.TinyPolicy(torch.device("cpu"), config={"d_model": 16, "n_layer": 1, "n_head": 2, "max_seq": 32})
+        t = tr.Trainer(p, algo="grpo", lr=1e-3)
+        long = {"messages": [{"role": "user", "content": "q" * 10}, {"role": "assistant", "content": "a" * 40}], "reward": 1.0}
+        short = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "reward": 0.0}
+        body = {"algo": "grpo", "groups": [{"samples": [long, short]}]}
+        with self.assertRaises(PayloadError) as cm:
+            t.prepare(body)
+        self.assertIn("config.truncate", str(cm.exception))
+        body["config"] = {"truncate": True}
+        job = t.prepare(body)
+        self.assertEqual(job.truncated, 1)
+        self.assertEqual(len(job.samples[0].ids), 32)
