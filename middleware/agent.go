@@ -36,16 +36,15 @@ func (a *agentWrapper) GetTools() []tools.Tool  { return a.tools }
 
 // Plan records one iteration of the agent loop.
 func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, inputs map[string]string, options ...chains.ChainCallOption) ([]schema.AgentAction, *schema.AgentFinish, error) {
-	gid := goid()
-	r := a.m.reg.get(gid)
-	if r != nil && (len(steps) == 0 || !sameMap(r.inputs, inputs)) {
-		// The previous run on this goroutine ended without telling us (an
-		// executor outside Wrap, or a limit we could not see).
+	r := a.m.reg.forPlan(inputs)
+	if r != nil && len(steps) == 0 {
+		// A hand-built loop reuses its inputs map for a new run: the
+		// previous one ended without telling us.
 		a.m.finish(r, trajectory.StatusError, "run ended without a final answer or error (abandoned)")
 		r = nil
 	}
 	if r == nil {
-		r = a.start(ctx, gid, inputs)
+		r = a.start(ctx, inputs)
 	}
 
 	r.mu.Lock()
@@ -130,7 +129,7 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 }
 
 // start opens a new run for the calling goroutine.
-func (a *agentWrapper) start(ctx context.Context, gid uint64, inputs map[string]string) *runState {
+func (a *agentWrapper) start(ctx context.Context, inputs map[string]string) *runState {
 	t := &trajectory.Trajectory{
 		SchemaVersion: trajectory.SchemaVersion,
 		Task:          taskOf(inputs, a.inner.GetInputKeys()),
@@ -147,7 +146,7 @@ func (a *agentWrapper) start(ctx context.Context, gid uint64, inputs map[string]
 			t.Metadata[k] = v
 		}
 	}
-	r := &runState{t: t, ctx: ctx, inputs: inputs, gid: gid}
+	r := &runState{t: t, ctx: ctx, inputs: inputs, gid: goid()}
 	if h := runHandle(ctx); h != nil {
 		r.handle = h
 		t.ID, t.GroupID, t.ParentID, t.Round = h.ID, h.GroupID, h.ParentID, h.Round
@@ -163,7 +162,7 @@ func (a *agentWrapper) start(ctx context.Context, gid uint64, inputs map[string]
 		t.ID = newRunID()
 	}
 	_, r.span = a.m.tracer.startRun(ctx, t)
-	a.m.reg.put(gid, r)
+	a.m.reg.put(r)
 	return r
 }
 
@@ -262,16 +261,4 @@ func thoughtOf(log string) string {
 	th := strings.TrimSpace(log[:cut])
 	th = strings.TrimPrefix(th, "Thought:")
 	return strings.TrimSpace(th)
-}
-
-func sameMap(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

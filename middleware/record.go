@@ -74,7 +74,7 @@ func (m *Middleware) finish(r *runState, status trajectory.Status, errMsg string
 	}
 	t.Usage = usage
 	r.mu.Unlock()
-	m.reg.remove(r.gid, r)
+	m.reg.remove(r)
 
 	// A cancelled run is still stored: detach from the caller's deadline.
 	ctx := context.WithoutCancel(r.ctx)

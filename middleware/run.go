@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"reflect"
 	"sync"
 	"time"
 
@@ -104,32 +105,103 @@ func runFromContext(ctx context.Context) *runState {
 	return r
 }
 
-// registry maps goroutines to their active run.
+// registry finds the active run of a Plan call and of a tool call.
+//
+// A Plan call brings the executor's inputs map, which is the same map for
+// every iteration of one run and a fresh one for every run. A tool call
+// brings only the caller's context: when exactly one active run was started
+// with that context, it is the one; when several share it (concurrent runs
+// on context.Background()), the goroutine decides, since langchaingo's
+// executor calls Plan and then the tools on one goroutine. Looking the
+// goroutine up costs a stack walk, so it is done once per run and then only
+// for ambiguous tool calls.
 type registry struct {
-	mu   sync.Mutex
-	runs map[uint64]*runState
+	mu      sync.Mutex
+	byInput map[uintptr]*runState
+	byCtx   map[ctxKey][]*runState
 }
 
-func (g *registry) get(gid uint64) *runState {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.runs[gid]
+// ctxKey identifies a context without comparing context values, which may
+// not be comparable: pointer contexts by address, others by type alone.
+type ctxKey struct {
+	typ reflect.Type
+	ptr uintptr
 }
 
-func (g *registry) put(gid uint64, r *runState) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.runs == nil {
-		g.runs = map[uint64]*runState{}
+func keyOf(ctx context.Context) ctxKey {
+	v := reflect.ValueOf(ctx)
+	k := ctxKey{typ: v.Type()}
+	if v.Kind() == reflect.Pointer {
+		k.ptr = v.Pointer()
 	}
-	g.runs[gid] = r
+	return k
 }
 
-func (g *registry) remove(gid uint64, r *runState) {
+func inputKey(inputs map[string]string) uintptr {
+	return reflect.ValueOf(inputs).Pointer()
+}
+
+// forPlan returns the run whose inputs map this is.
+func (g *registry) forPlan(inputs map[string]string) *runState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.runs[gid] == r {
-		delete(g.runs, gid)
+	return g.byInput[inputKey(inputs)]
+}
+
+// forTool returns the run a tool call made with ctx belongs to, or nil.
+func (g *registry) forTool(ctx context.Context) *runState {
+	k := keyOf(ctx)
+	g.mu.Lock()
+	runs := g.byCtx[k]
+	if len(runs) == 1 {
+		r := runs[0]
+		g.mu.Unlock()
+		return r
+	}
+	candidates := append([]*runState(nil), runs...)
+	g.mu.Unlock()
+	if len(candidates) == 0 {
+		return nil
+	}
+	gid := goid()
+	for _, r := range candidates {
+		if r.gid == gid {
+			return r
+		}
+	}
+	return nil
+}
+
+func (g *registry) put(r *runState) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.byInput == nil {
+		g.byInput = map[uintptr]*runState{}
+		g.byCtx = map[ctxKey][]*runState{}
+	}
+	g.byInput[inputKey(r.inputs)] = r
+	k := keyOf(r.ctx)
+	g.byCtx[k] = append(g.byCtx[k], r)
+}
+
+func (g *registry) remove(r *runState) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ik := inputKey(r.inputs); g.byInput[ik] == r {
+		delete(g.byInput, ik)
+	}
+	k := keyOf(r.ctx)
+	runs := g.byCtx[k]
+	for i, x := range runs {
+		if x == r {
+			runs = append(runs[:i:i], runs[i+1:]...)
+			break
+		}
+	}
+	if len(runs) == 0 {
+		delete(g.byCtx, k)
+	} else {
+		g.byCtx[k] = runs
 	}
 }
 

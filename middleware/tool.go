@@ -34,7 +34,7 @@ func (w *toolWrapper) ToolSpec() trajectory.ToolSpec { return w.spec }
 func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 	r := runFromContext(ctx)
 	if r == nil {
-		r = w.m.reg.get(goid())
+		r = w.m.reg.forTool(ctx)
 	}
 	if r == nil {
 		return w.callOutsideRun(ctx, input)
