@@ -45,6 +45,10 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 	}
 	if r == nil {
 		r = a.start(ctx, inputs)
+	} else if r.goroutine() == 0 && a.m.reg.sharedContext(r) {
+		// Another run now shares this context: learn our goroutine before
+		// this step's tool calls, so they are not taken for the other's.
+		r.setGoroutine(goid())
 	}
 
 	r.mu.Lock()
@@ -146,7 +150,7 @@ func (a *agentWrapper) start(ctx context.Context, inputs map[string]string) *run
 			t.Metadata[k] = v
 		}
 	}
-	r := &runState{t: t, ctx: ctx, inputs: inputs, gid: goid()}
+	r := &runState{t: t, ctx: ctx, inputs: inputs}
 	if h := runHandle(ctx); h != nil {
 		r.handle = h
 		t.ID, t.GroupID, t.ParentID, t.Round = h.ID, h.GroupID, h.ParentID, h.Round

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -67,7 +68,7 @@ type runState struct {
 	ctx              context.Context // the caller's context of the first Plan call
 	handle           *Run
 	inputs           map[string]string
-	gid              uint64
+	gid              atomic.Uint64 // the executor's goroutine, learned only when needed
 	iter             int
 	pending          []pendingCall // tool calls Plan returned that the executor has yet to make
 	last             bool          // the current iteration is the executor's last
@@ -86,6 +87,9 @@ type pendingCall struct {
 func (r *runState) step() *trajectory.Step {
 	return &r.t.Steps[len(r.t.Steps)-1]
 }
+
+func (r *runState) goroutine() uint64      { return r.gid.Load() }
+func (r *runState) setGoroutine(id uint64) { r.gid.Store(id) }
 
 func newRunID() string {
 	var b [16]byte
@@ -164,12 +168,26 @@ func (g *registry) forTool(ctx context.Context) *runState {
 		return nil
 	}
 	gid := goid()
+	var unnamed *runState
 	for _, r := range candidates {
-		if r.gid == gid {
+		switch r.goroutine() {
+		case gid:
 			return r
+		case 0:
+			// At most one run of a context has no goroutine yet: the one
+			// that was alone when it started (see sharedContext).
+			unnamed = r
 		}
 	}
-	return nil
+	return unnamed
+}
+
+// sharedContext reports whether another active run was started with r's
+// context: then tool calls need r's goroutine to find r.
+func (g *registry) sharedContext(r *runState) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.byCtx[keyOf(r.ctx)]) > 1
 }
 
 func (g *registry) put(r *runState) {
@@ -182,6 +200,10 @@ func (g *registry) put(r *runState) {
 	g.byInput[inputKey(r.inputs)] = r
 	k := keyOf(r.ctx)
 	g.byCtx[k] = append(g.byCtx[k], r)
+	if len(g.byCtx[k]) > 1 {
+		// Called on the run's own goroutine (from its first Plan).
+		r.setGoroutine(goid())
+	}
 }
 
 func (g *registry) remove(r *runState) {
