@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -80,13 +81,35 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 		onClose: func() error { return errors.Join(wdb.Close(), rdb.Close()) },
 	}
 	s.checkFile = s.quickCheck
-	if err := s.migrate(context.Background()); err != nil {
+	if err := s.migrateWaiting(context.Background()); err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
 		return nil, err
 	}
 	s.start()
 	return s, nil
+}
+
+// migrateWaiting runs the schema set-up, retrying while another process
+// holds the file: switching a new file to WAL takes an exclusive lock that
+// SQLite refuses at once (SQLITE_BUSY) instead of waiting for the busy
+// timeout, so two processes creating one store would otherwise race.
+func (s *SQLite) migrateWaiting(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.busyTimeout)
+	wait := 10 * time.Millisecond
+	for {
+		err := s.migrate(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Path returns the database file's path as given to OpenSQLite.
