@@ -49,6 +49,9 @@ type visitor interface {
 	strMap(m map[string]string) map[string]string
 	raw(m *json.RawMessage)
 	done() bool
+	// readOnly is true for the scan, which walks the caller's trajectory
+	// and must not write to it (others may be reading it concurrently).
+	readOnly() bool
 }
 
 type scanner struct {
@@ -56,7 +59,8 @@ type scanner struct {
 	found bool
 }
 
-func (s *scanner) done() bool { return s.found }
+func (s *scanner) done() bool     { return s.found }
+func (s *scanner) readOnly() bool { return true }
 
 func (s *scanner) str(p *string) {
 	if !s.found && s.r.Contains(*p) {
@@ -83,7 +87,8 @@ func (s *scanner) raw(m *json.RawMessage) {
 
 type rewriter struct{ r *Redactor }
 
-func (w *rewriter) done() bool { return false }
+func (w *rewriter) done() bool     { return false }
+func (w *rewriter) readOnly() bool { return false }
 
 func (w *rewriter) str(p *string) { *p = w.r.String(*p) }
 
@@ -157,7 +162,9 @@ func (w *rewriter) redactAny(v any) any {
 func walkTrajectory(t *trajectory.Trajectory, v visitor) {
 	v.str(&t.ID)
 	v.str(&t.Task)
-	t.Inputs = v.strMap(t.Inputs)
+	if m := v.strMap(t.Inputs); !v.readOnly() {
+		t.Inputs = m
+	}
 	v.str(&t.Agent)
 	v.str(&t.Model)
 	for i := range t.Tools {
@@ -189,7 +196,9 @@ func walkTrajectory(t *trajectory.Trajectory, v visitor) {
 		v.str(&d.Resolution)
 		v.str(&d.ResolvedBy)
 	}
-	t.Metadata = v.strMap(t.Metadata)
+	if m := v.strMap(t.Metadata); !v.readOnly() {
+		t.Metadata = m
+	}
 	v.str(&t.ParentID)
 	v.str(&t.GroupID)
 }
