@@ -16,6 +16,7 @@ import (
 	"github.com/reagent-go/reagent/agents/tinylm"
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/reagent/suite"
@@ -257,13 +258,14 @@ func demoGuards(ctx context.Context, w io.Writer, policy *guardrails.Policy) {
 	}
 }
 
+// excerpt puts s on one line and cuts it to at most n runes, the last an
+// ellipsis when something was cut.
 func excerpt(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	if head, total, _ := trunc.Runes(s, n-1); total > n {
+		return head + "…"
 	}
-	return string(r[:n-1]) + "…"
+	return s
 }
 
 // demoPolicy is the default guard policy, with one exception: the web
