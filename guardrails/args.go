@@ -177,7 +177,7 @@ func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo
 		}
 	}
 	for _, t := range targets {
-		for _, v := range memo.of(t) {
+		for _, v := range memo.of(t, !r.CaseSensitive) {
 			if r.deny != nil && r.deny.MatchString(v) {
 				return fmt.Sprintf("%s matches denied pattern %q", where, r.Deny), true
 			}
@@ -190,7 +190,7 @@ func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo
 			targets = targets[:1]
 		}
 		for _, t := range targets {
-			for _, v := range memo.of(t) {
+			for _, v := range memo.of(t, !r.CaseSensitive) {
 				if !r.allowR.MatchString(v) {
 					return fmt.Sprintf("%s %s does not match allowed pattern %q", where, quoteShort(v, 60), r.Allow), true
 				}
@@ -210,20 +210,27 @@ func (g *ArgGuard) Describe() string {
 }
 
 // variantMemo computes the variants of each value once per check, however
-// many rules look at it.
+// many rules look at it. Its first entries live in the memo itself.
 type variantMemo struct {
-	keys []string
-	vals [][]string
+	entries []memoEntry
+	buf     [6]memoEntry
 }
 
-func (m *variantMemo) of(s string) []string {
-	for i, k := range m.keys {
-		if k == s {
-			return m.vals[i]
+type memoEntry struct {
+	key      string
+	foldCase bool
+	set      variantSet
+}
+
+func (m *variantMemo) of(s string, foldCase bool) []string {
+	if m.entries == nil {
+		m.entries = m.buf[:0]
+	}
+	for i := range m.entries {
+		if e := &m.entries[i]; e.key == s && e.foldCase == foldCase {
+			return e.set.forms()
 		}
 	}
-	v := variants(s)
-	m.keys = append(m.keys, s)
-	m.vals = append(m.vals, v)
-	return v
+	m.entries = append(m.entries, memoEntry{key: s, foldCase: foldCase, set: variants(s, foldCase)})
+	return m.entries[len(m.entries)-1].set.forms()
 }

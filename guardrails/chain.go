@@ -188,6 +188,8 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 // expensive ones unless a cheap one blocked.
 func (c *Chain) collect(ctx context.Context, ev *Event) []trajectory.Decision {
 	ds := make([]trajectory.Decision, 0, len(c.guards))
+	// The cheap guards take microseconds: one clock reading stamps them all.
+	at := c.now()
 	blocked := false
 	var deferred []Guard
 	for _, g := range c.guards {
@@ -198,13 +200,13 @@ func (c *Chain) collect(ctx context.Context, ev *Event) []trajectory.Decision {
 			deferred = append(deferred, g)
 			continue
 		}
-		d := c.run(ctx, g, ev)
+		d := c.run(ctx, g, ev, at)
 		blocked = blocked || d.Verdict == trajectory.Block
 		ds = append(ds, d)
 	}
 	if !blocked {
 		for _, g := range deferred {
-			ds = append(ds, c.run(ctx, g, ev))
+			ds = append(ds, c.run(ctx, g, ev, time.Time{}))
 		}
 	}
 	return ds
@@ -224,15 +226,16 @@ func handles(g Guard, kind trajectory.GuardEvent) (ok bool) {
 }
 
 // run calls one guard, turning a panic, a cancelled context or a bad verdict
-// into a Block, and fills the decision's bookkeeping fields.
-func (c *Chain) run(ctx context.Context, g Guard, ev *Event) (d trajectory.Decision) {
+// into a Block, and fills the decision's bookkeeping fields (stamped at at,
+// or when it ends if at is zero).
+func (c *Chain) run(ctx context.Context, g Guard, ev *Event, at time.Time) (d trajectory.Decision) {
 	name := guardName(g)
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("guardrails: guard panicked", "guard", name, "panic", r)
 			d = trajectory.Decision{Verdict: trajectory.Block, Reason: fmt.Sprintf("guard failed: panic: %v", r)}
 		}
-		c.fill(&d, name, ev)
+		c.fill(&d, name, ev, at)
 	}()
 	if err := ctx.Err(); err != nil {
 		return trajectory.Decision{Verdict: trajectory.Block, Reason: "not checked: " + err.Error()}
@@ -259,7 +262,7 @@ func guardName(g Guard) (name string) {
 	return name
 }
 
-func (c *Chain) fill(d *trajectory.Decision, name string, ev *Event) {
+func (c *Chain) fill(d *trajectory.Decision, name string, ev *Event, at time.Time) {
 	if d.Guard == "" {
 		d.Guard = name
 	}
@@ -276,7 +279,10 @@ func (c *Chain) fill(d *trajectory.Decision, name string, ev *Event) {
 		d.CallID = ev.Call.ID
 	}
 	if d.At.IsZero() {
-		d.At = c.now()
+		if at.IsZero() {
+			at = c.now()
+		}
+		d.At = at
 	}
 }
 
@@ -386,7 +392,7 @@ func (c *Chain) rewrite(ctx context.Context, ev *Event, out *Outcome) {
 			name := guardName(g)
 			c.log.Error("guardrails: observation rewrite failed", "guard", name, "err", err)
 			d := trajectory.Decision{Verdict: trajectory.Block, Reason: "observation rewrite failed: " + err.Error()}
-			c.fill(&d, name, ev)
+			c.fill(&d, name, ev, time.Time{})
 			out.Decisions = append(out.Decisions, d)
 			out.Verdict, out.By, out.Reason = trajectory.Block, name, d.Reason
 			out.Observation = out.Message()

@@ -98,3 +98,52 @@ func FuzzDetectInjection(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLowerCollapseASCII checks the run-copying lowerCollapseASCII against
+// the plain byte-by-byte definition.
+func FuzzLowerCollapseASCII(f *testing.F) {
+	for _, s := range []string{"", " ", "A  b\tC\n\nd ", "\n x", "ab \ncd", "X\r\n Y  ", "ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isASCII(s) {
+			return
+		}
+		for _, lines := range []bool{false, true} {
+			if got, want := lowerCollapseASCII(s, lines), lowerCollapseSlow(s, lines); got != want {
+				t.Fatalf("lowerCollapseASCII(%q, %v) = %q, want %q", s, lines, got, want)
+			}
+		}
+	})
+}
+
+func lowerCollapseSlow(s string, lines bool) string {
+	var b []byte
+	if lines {
+		b = append(b, '\n')
+	}
+	start := len(b)
+	space := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
+			if !space {
+				b = append(b, ' ')
+				space = true
+			}
+			if lines && c == '\n' && len(b) > start {
+				b[len(b)-1] = '\n'
+			}
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+		space = false
+	}
+	if n := len(b); n > start && (b[n-1] == ' ' || b[n-1] == '\n') {
+		b = b[:n-1]
+	}
+	return string(b)
+}

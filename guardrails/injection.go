@@ -141,6 +141,7 @@ const (
 	clsLower              // [a-z]
 	clsLeet               // digits and symbols leetspeak uses for letters
 	clsBase64             // [A-Za-z0-9+/]
+	clsGap                // space and line break (normalized text has no other white space)
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -157,6 +158,9 @@ var byteClass = func() (t [256]uint8) {
 		}
 		if b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '+' || b == '/' {
 			t[c] |= clsBase64
+		}
+		if b == ' ' || b == '\n' {
+			t[c] |= clsGap
 		}
 	}
 	return t
@@ -220,13 +224,17 @@ func hasPrefixWS(s, lit string) bool {
 func matchSignals(text string, want *[16]bool) (hits [16]bool) {
 	var spans [16][][2]int
 	for p := 0; p+1 < len(text); p++ {
-		if !anchorPair(text[p], text[p+1]) || (p > 0 && isWordByte(text[p]) && isWordByte(text[p-1])) {
-			continue // letter anchors start words
+		c := text[p]
+		if anchorPair(c, text[p+1]) {
+			for _, r := range anchorsByByte[c] {
+				if (want == nil || want[r.sig]) && hasPrefixWS(text[p:], r.lit) {
+					spans[r.sig] = append(spans[r.sig], [2]int{p, p + len(r.lit)})
+				}
+			}
 		}
-		refs := anchorsByByte[text[p]]
-		for _, r := range refs {
-			if (want == nil || want[r.sig]) && hasPrefixWS(text[p:], r.lit) {
-				spans[r.sig] = append(spans[r.sig], [2]int{p, p + len(r.lit)})
+		if isWordByte(c) { // letter anchors start words: skip the rest of this one
+			for p+1 < len(text) && isWordByte(text[p+1]) {
+				p++
 			}
 		}
 	}
@@ -242,18 +250,19 @@ func matchSignals(text string, want *[16]bool) (hits [16]bool) {
 // e": three one-letter words in a row). Only leet characters and one-letter
 // words need a closer look, and plain prose has few of either.
 func textFeatures(s string) (leet, spaced bool) {
-	lower := func(i int) bool { return i >= 0 && i < len(s) && byteClass[s[i]]&clsLower != 0 }
-	gap := func(i int) bool { return i < 0 || i >= len(s) || s[i] == ' ' || s[i] == '\n' }
+	spaced = oneLetterRun(s, 0)
 	for i := 0; i < len(s); i++ {
-		c := s[i]
+		cls := byteClass[s[i]]
 		switch {
-		case byteClass[c]&clsLeet != 0:
-			if !leet {
-				leet = lower(i-1) && lower(i+1) || gap(i-1) && lower(i+1) && lower(i+2)
+		case cls&(clsGap|clsLeet) == 0:
+			continue
+		case cls&clsGap != 0:
+			// Words start after a gap; test the cheapest byte first.
+			if !spaced && gapAt(s, i+2) && lowerAt(s, i+1) {
+				spaced = oneLetterRun(s, i+1)
 			}
-		case !spaced && gap(i-1) && gap(i+1) && lower(i):
-			// a one-letter word: are the next two words one letter too?
-			spaced = lower(i+2) && gap(i+3) && lower(i+4) && gap(i+5)
+		case !leet && lowerAt(s, i+1):
+			leet = lowerAt(s, i-1) || gapAt(s, i-1) && lowerAt(s, i+2)
 		}
 		if leet && spaced {
 			break
@@ -261,6 +270,16 @@ func textFeatures(s string) (leet, spaced bool) {
 	}
 	return leet, spaced
 }
+
+// oneLetterRun reports whether one-letter words start at i, i+2 and i+4.
+func oneLetterRun(s string, i int) bool {
+	return lowerAt(s, i) && gapAt(s, i+1) && lowerAt(s, i+2) && gapAt(s, i+3) && lowerAt(s, i+4) && gapAt(s, i+5)
+}
+
+func lowerAt(s string, i int) bool { return uint(i) < uint(len(s)) && byteClass[s[i]]&clsLower != 0 }
+
+// gapAt: a space, a line break, or either end of the text.
+func gapAt(s string, i int) bool { return uint(i) >= uint(len(s)) || s[i] == ' ' || s[i] == '\n' }
 
 // DetectInjection scans text for prompt-injection signals: known phrases
 // (ignoring previous instructions, new instructions, role-play, asking for

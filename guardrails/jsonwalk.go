@@ -38,7 +38,8 @@ func walkJSON(s string) ([]jsonValue, error) {
 	if t == "" || len(t) > maxJSONWalk || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
 		return nil, errNotJSON
 	}
-	w := jsonWalker{s: t}
+	var pathBuf [8]string
+	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16)}
 	if !w.value() {
 		return nil, errNotJSON
 	}
@@ -76,13 +77,19 @@ type jsonWalker struct {
 	// for schema validation; last holds the value just read.
 	tree bool
 	last any
+	// paths backs the values' paths: one growing array instead of a copy
+	// per value (a slice handed out stays valid when it grows).
+	paths []string
 }
 
 func (w *jsonWalker) emit(text string, isText bool) {
 	if w.tree {
 		return
 	}
-	w.out = append(w.out, jsonValue{path: append([]string(nil), w.path...), text: text, isText: isText})
+	start := len(w.paths)
+	w.paths = append(w.paths, w.path...)
+	path := w.paths[start:len(w.paths):len(w.paths)]
+	w.out = append(w.out, jsonValue{path: path, text: text, isText: isText})
 }
 
 func (w *jsonWalker) space() {
@@ -120,7 +127,9 @@ func (w *jsonWalker) value() bool {
 		str, ok := w.str()
 		if ok {
 			w.emit(str, true)
-			w.last = str
+			if w.tree {
+				w.last = str
+			}
 		}
 		return ok
 	case c == 't':

@@ -51,20 +51,28 @@ func (m ToolMatch) String() string {
 // tagFunc adds tags a policy gives a tool by name.
 type tagFunc func(tool string) []string
 
-// matches reports whether tool, as known to the event, is selected, and
-// why ("name" or "tag X").
-func (m ToolMatch) matches(ev *Event, tool string, extra tagFunc) (bool, string) {
+// matches reports whether tool, as known to the event, is selected, and by
+// which tag ("" when by name); matchReason words that for a decision.
+func (m ToolMatch) matches(ev *Event, tool string, extra tagFunc) (ok bool, tag string) {
 	for _, n := range m.Names {
 		if sameName(n, tool) {
-			return true, "name"
+			return true, ""
 		}
 	}
 	for _, t := range m.Tags {
 		if hasTag(ev, tool, t, extra) {
-			return true, "tag " + t
+			return true, t
 		}
 	}
 	return false, ""
+}
+
+// matchReason says why a tool matched: "name" or "tag X".
+func matchReason(tag string) string {
+	if tag == "" {
+		return "name"
+	}
+	return "tag " + tag
 }
 
 // hasTag looks for tag on tool in the event's tool spec, the run's tool
@@ -100,6 +108,9 @@ func sameName(a, b string) bool {
 	}
 	if strings.EqualFold(a, b) {
 		return true
+	}
+	if isASCII(a) && isASCII(b) { // canonName would only trim and lower-case
+		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 	}
 	return canonName(a) == canonName(b)
 }

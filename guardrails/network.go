@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/reagent-go/reagent/tools/netsafe"
@@ -280,14 +281,11 @@ func ExtractURLs(input string) []string {
 
 func extractURLs(input string, values []jsonValue, err error) []string {
 	var out []string
-	seen := map[string]bool{}
 	add := func(u string) {
 		u = strings.TrimRight(u, ".,;:!?)]}'\"")
-		if u == "" || seen[u] {
-			return
+		if u != "" && !slices.Contains(out, u) { // inputs hold a few URLs
+			out = append(out, u)
 		}
-		seen[u] = true
-		out = append(out, u)
 	}
 	scan := func(text string) {
 		forms := []string{text}

@@ -72,57 +72,71 @@ func normalizeKeepLines(s string) string {
 // isPlainLower reports whether ASCII s is already normalized: no upper
 // case, no white space but single inner spaces.
 func isPlainLower(s string) bool {
-	prevSpace := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f':
+		if c := s[i]; c >= 'A' && c <= 'Z' {
 			return false
-		case c == ' ':
-			if prevSpace {
-				return false
-			}
-			prevSpace = true
-		default:
-			prevSpace = false
 		}
 	}
-	return !prevSpace || s == ""
+	return isCollapsed(s)
 }
 
 // lowerCollapseASCII lower-cases ASCII text and turns every run of white
 // space into one space (or, with lines, one line break when the run holds
-// one), trimmed, in one pass.
+// one), trimmed. Pages are scanned on every tool result, so it copies
+// stretches that need no change whole and handles the rest byte by byte.
 func lowerCollapseASCII(s string, lines bool) string {
-	b := make([]byte, 0, len(s)+1)
+	var b strings.Builder
+	b.Grow(len(s) + 1)
 	if lines {
-		b = append(b, '\n')
+		b.WriteByte('\n')
 	}
-	start := len(b)
-	space := true // drop leading space
-	for i := 0; i < len(s); i++ {
+	start := b.Len()
+	var gap byte // the separator owed before the next text: 0, ' ' or '\n'
+	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
-			if !space {
-				b = append(b, ' ')
-				space = true
+		if asciiSpace[c] {
+			if b.Len() > start { // leading white space is dropped
+				if lines && c == '\n' {
+					gap = '\n'
+				} else if gap == 0 {
+					gap = ' '
+				}
 			}
-			if lines && c == '\n' && len(b) > start {
-				b[len(b)-1] = '\n'
-			}
+			i++
 			continue
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
 		}
-		b = append(b, c)
-		space = false
+		if gap != 0 {
+			b.WriteByte(gap)
+			gap = 0
+		}
+		// Copy up to the next upper-case letter or white space other than
+		// a single space between two other characters.
+		j := i
+		for j < len(s) && !asciiSpecial[s[j]] || j+1 < len(s) && s[j] == ' ' && !asciiSpace[s[j+1]] {
+			j++
+		}
+		if j > i {
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
+		b.WriteByte(c + 'a' - 'A') // c is upper case
+		i++
 	}
-	if n := len(b); n > start && (b[n-1] == ' ' || b[n-1] == '\n') {
-		b = b[:n-1]
-	}
-	return string(b)
+	return b.String()
 }
+
+// asciiSpace marks ASCII white space; asciiSpecial marks what
+// lowerCollapseASCII must change: white space and upper-case letters.
+var asciiSpace, asciiSpecial = func() (sp, special [256]bool) {
+	for _, c := range []byte(" \t\n\r\v\f") {
+		sp[c], special[c] = true, true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		special[c] = true
+	}
+	return sp, special
+}()
 
 // collapseSpace turns every run of white space into one space and trims.
 func collapseSpace(s string) string {
@@ -210,23 +224,61 @@ func hasHTMLReference(s string) bool {
 	return false
 }
 
-// variants returns the distinct forms of s a pattern is matched against:
-// as given, decoded (percent, HTML), and normalized.
-func variants(s string) []string {
-	out := []string{s}
-	add := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
+// variantSet holds the distinct forms of a value a pattern is matched
+// against: as given, decoded (percent, HTML), and normalized. It is a value
+// (no allocation): it is built for every string of every tool call.
+type variantSet struct {
+	n int
+	v [4]string
+}
+
+func (vs *variantSet) forms() []string { return vs.v[:vs.n] }
+
+func (vs *variantSet) add(s string) {
+	for _, o := range vs.v[:vs.n] {
+		if o == s {
+			return
 		}
-		out = append(out, v)
 	}
+	vs.v[vs.n] = s
+	vs.n++
+}
+
+// variants returns the forms of s. With foldCase (the patterns ignore
+// case), normalizing ASCII text that has no white space to collapse would
+// only lower-case it, which cannot change a match, so it is skipped.
+func variants(s string, foldCase bool) variantSet {
+	var vs variantSet
+	vs.add(s)
 	d := decodeLayers(s)
-	add(d)
-	add(normalizeText(s))
-	add(normalizeText(d))
-	return out
+	vs.add(d)
+	for _, t := range [2]string{s, d} {
+		if foldCase && isASCII(t) && isCollapsed(t) {
+			continue
+		}
+		vs.add(normalizeText(t))
+	}
+	return vs
+}
+
+// isCollapsed reports whether ASCII s has no white space but single
+// spaces between other characters.
+func isCollapsed(s string) bool {
+	prevSpace := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\t', '\n', '\r', '\v', '\f':
+			return false
+		case ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		default:
+			prevSpace = false
+		}
+	}
+	return !prevSpace || s == ""
 }
 
 // leetFold maps digits and symbols commonly used for letters.

@@ -125,11 +125,11 @@ func (g *SchemaGuard) schemaFor(ev *Event) (*jsonschema.Schema, string, error) {
 	if !g.fromSpecs || len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, "", errNoSchema
 	}
-	key := string(raw)
 	g.mu.Lock()
-	c, ok := g.cache[key]
+	c, ok := g.cache[string(raw)] // no copy of raw for a lookup
 	g.mu.Unlock()
 	if !ok {
+		key := string(raw)
 		s, err := compileSchema(raw)
 		c = compiledSchema{s: s, err: err}
 		g.mu.Lock()

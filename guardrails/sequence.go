@@ -65,7 +65,7 @@ func (g *SequenceGuard) Check(_ context.Context, ev *Event) trajectory.Decision 
 		if !ok {
 			continue
 		}
-		d := decide(r.Verdict, fmt.Sprintf("%s: %q (%s) may not run after %q ran", r.Name, tool, why, prior))
+		d := decide(r.Verdict, fmt.Sprintf("%s: %q (%s) may not run after %q ran", r.Name, tool, matchReason(why), prior))
 		if r.Verdict == trajectory.Block {
 			return d
 		}

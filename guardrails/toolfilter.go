@@ -29,7 +29,7 @@ func (f *ToolFilter) Handles(kind trajectory.GuardEvent) bool {
 func (f *ToolFilter) Check(_ context.Context, ev *Event) trajectory.Decision {
 	tool := toolName(ev)
 	if ok, why := f.Deny.matches(ev, tool, f.tags); ok {
-		return decide(trajectory.Block, fmt.Sprintf("tool %q is denied (%s)", tool, why))
+		return decide(trajectory.Block, fmt.Sprintf("tool %q is denied (%s)", tool, matchReason(why)))
 	}
 	if !f.Allow.Empty() {
 		if ok, _ := f.Allow.matches(ev, tool, f.tags); !ok {
@@ -37,7 +37,7 @@ func (f *ToolFilter) Check(_ context.Context, ev *Event) trajectory.Decision {
 		}
 	}
 	if ok, why := f.Approve.matches(ev, tool, f.tags); ok {
-		return decide(trajectory.Escalate, fmt.Sprintf("tool %q needs approval (%s)", tool, why))
+		return decide(trajectory.Escalate, fmt.Sprintf("tool %q needs approval (%s)", tool, matchReason(why)))
 	}
 	return allow("tool permitted")
 }

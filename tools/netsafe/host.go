@@ -83,9 +83,8 @@ func ParseHost(raw string) (Host, error) {
 	if h == "" {
 		return Host{}, fmt.Errorf("host %q: empty", raw)
 	}
-	labels := strings.Split(h, ".")
-	if looksNumeric(labels[len(labels)-1]) {
-		a, err := parseIPv4Loose(labels)
+	if looksNumeric(h[strings.LastIndexByte(h, '.')+1:]) {
+		a, err := parseIPv4Loose(strings.Split(h, "."))
 		if err != nil {
 			return Host{}, fmt.Errorf("host %q: numeric host is not a valid IPv4 address: %w", raw, err)
 		}
@@ -94,21 +93,33 @@ func ParseHost(raw string) (Host, error) {
 	if len(h) > 253 {
 		return Host{}, fmt.Errorf("host %q: name longer than 253 bytes", raw)
 	}
-	for _, l := range labels {
-		if l == "" {
-			return Host{}, fmt.Errorf("host %q: empty label", raw)
-		}
-		if len(l) > 63 {
-			return Host{}, fmt.Errorf("host %q: label longer than 63 bytes", raw)
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return Host{}, fmt.Errorf("host %q: invalid character %q", raw, c)
-			}
-		}
+	if err := checkLabels(h); err != "" {
+		return Host{}, fmt.Errorf("host %q: %s", raw, err)
 	}
 	return Host{Name: h}, nil
+}
+
+// checkLabels says what is wrong with the dot-separated labels of a
+// lower-case name, or "" when each is 1 to 63 bytes of [a-z0-9_-]. It
+// walks the name in place: hosts are checked on every tool call.
+func checkLabels(h string) string {
+	start := 0
+	for i := 0; i <= len(h); i++ {
+		if i < len(h) && h[i] != '.' {
+			if c := h[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Sprintf("invalid character %q", c)
+			}
+			continue
+		}
+		switch n := i - start; {
+		case n == 0:
+			return "empty label"
+		case n > 63:
+			return "label longer than 63 bytes"
+		}
+		start = i + 1
+	}
+	return ""
 }
 
 func parseIPv6(raw, s string) (Host, error) {

@@ -237,6 +237,9 @@ func (p *Policy) checkPort(target string, port uint16) error {
 // normPattern returns the domain of a pattern and whether it matches only
 // subdomains ("*.example.com").
 func normPattern(pat string) (string, bool, error) {
+	if d, sub, ok := plainPattern(pat); ok {
+		return d, sub, nil
+	}
 	p := strings.TrimSpace(strings.ToLower(pat))
 	sub := false
 	if strings.HasPrefix(p, "*.") {
@@ -249,6 +252,20 @@ func normPattern(pat string) (string, bool, error) {
 		return "", false, fmt.Errorf("netsafe: bad domain pattern %q (want example.com or *.example.com; IP ranges go in CIDR lists)", pat)
 	}
 	return h.Name, sub, nil
+}
+
+// plainPattern recognises a pattern that is already in normal form (lower
+// case, valid labels, not numeric), which ParseHost would return as it is:
+// patterns are matched on every check, and most are written that way.
+func plainPattern(pat string) (string, bool, bool) {
+	d, sub := pat, false
+	if strings.HasPrefix(d, "*.") {
+		d, sub = d[2:], true
+	}
+	if d == "" || len(d) > 253 || checkLabels(d) != "" || looksNumeric(d[strings.LastIndexByte(d, '.')+1:]) {
+		return "", false, false
+	}
+	return d, sub, true
 }
 
 // MatchDomain reports whether name (normalized) matches the pattern:

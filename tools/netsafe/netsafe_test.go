@@ -501,3 +501,24 @@ func FuzzParseHost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainPattern checks the domain-pattern fast path: whatever it
+// accepts, ParseHost gives the same name.
+func FuzzPlainPattern(f *testing.F) {
+	for _, s := range []string{"example.com", "*.example.com", "Example.com", "a..b", "1.2.3.4", "x.0x1f", "a_b.c-d", "*.", "example.com."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pat string) {
+		d, sub, ok := plainPattern(pat)
+		if !ok {
+			return
+		}
+		if sub != strings.HasPrefix(pat, "*.") {
+			t.Fatalf("plainPattern(%q): sub %v", pat, sub)
+		}
+		h, err := ParseHost(strings.TrimPrefix(pat, "*."))
+		if err != nil || h.IsIP() || h.Name != d {
+			t.Fatalf("plainPattern(%q) = %q, but ParseHost gives %v, %v", pat, d, h, err)
+		}
+	})
+}
