@@ -11,9 +11,20 @@ type runtimeStats struct {
 	mallocs uint64
 }
 
-func (s *runtimeStats) read() {
+// start and stop read the allocation count outside the timed interval:
+// runtime.ReadMemStats stops the world, which would otherwise be timed.
+func (s *runtimeStats) start() {
+	s.mallocs = mallocs()
+	s.ns = time.Now().UnixNano()
+}
+
+func (s *runtimeStats) stop() {
+	s.ns = time.Now().UnixNano()
+	s.mallocs = mallocs()
+}
+
+func mallocs() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	s.ns = time.Now().UnixNano()
-	s.mallocs = m.Mallocs
+	return m.Mallocs
 }
