@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/tmc/langchaingo/llms"
@@ -180,15 +181,23 @@ func requestedModel(configured string, options []llms.CallOption) string {
 	if len(options) == 0 {
 		return configured
 	}
-	var o llms.CallOptions
+	// The options are functions that may keep the struct: it cannot live
+	// on the stack, and a pool spares an allocation on every model call.
+	o := callOptionsPool.Get().(*llms.CallOptions)
+	*o = llms.CallOptions{}
 	for _, opt := range options {
-		opt(&o)
+		opt(o)
 	}
-	if o.Model != "" {
-		return o.Model
+	model := o.Model
+	*o = llms.CallOptions{} // drop references before pooling
+	callOptionsPool.Put(o)
+	if model != "" {
+		return model
 	}
 	return configured
 }
+
+var callOptionsPool = sync.Pool{New: func() any { return new(llms.CallOptions) }}
 
 // stepCritique judges the run so far and, as the critique mode says, adds
 // the critique to the messages of the step's first model call.

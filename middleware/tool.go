@@ -40,19 +40,28 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 		return w.callOutsideRun(ctx, input)
 	}
 
+	// Guards and the tracer read a copy taken under the lock; without them
+	// (the common case) the copy is not made.
+	hooked := w.m.tracer != nil || w.m.chain != nil
+	var snapshot *trajectory.ToolCall
 	r.mu.Lock()
 	call := r.claim(w.spec.Name, input)
 	call.StartedAt = now()
-	snapshot := *call
+	if hooked {
+		snapshot = new(trajectory.ToolCall)
+		*snapshot = *call
+	}
 	r.mu.Unlock()
 
-	spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, &snapshot)
-	if span != nil {
-		ctx = spanCtx
-		defer func() { w.m.tracer.endTool(span, call) }()
+	if w.m.tracer != nil {
+		spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, snapshot)
+		if span != nil {
+			ctx = spanCtx
+			defer func() { w.m.tracer.endTool(span, call) }()
+		}
 	}
 	if w.m.chain != nil {
-		out := w.m.check(ctx, r, trajectory.EventToolCall, w.spec, &snapshot, "")
+		out := w.m.check(ctx, r, trajectory.EventToolCall, w.spec, snapshot, "")
 		if out.Verdict != trajectory.Allow {
 			return w.blocked(r, call, out.By, out.Reason)
 		}
@@ -73,11 +82,13 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 		obs = "Tool error: " + err.Error()
 	}
 	call.Observation = obs
-	snapshot = *call
+	if hooked {
+		*snapshot = *call
+	}
 	r.mu.Unlock()
 
 	if w.m.chain != nil {
-		out := w.m.check(ctx, r, trajectory.EventToolResult, w.spec, &snapshot, "")
+		out := w.m.check(ctx, r, trajectory.EventToolResult, w.spec, snapshot, "")
 		if out.Verdict != trajectory.Allow {
 			return w.blocked(r, call, out.By, out.Reason)
 		}
