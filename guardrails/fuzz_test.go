@@ -117,33 +117,20 @@ func FuzzLowerCollapseASCII(f *testing.F) {
 	})
 }
 
+// lowerCollapseSlow is the definition: lower case, a white-space run that
+// holds a line break becomes one (with lines), any other run one space,
+// trimmed; with lines the result starts with a line break.
 func lowerCollapseSlow(s string, lines bool) string {
-	var b []byte
-	if lines {
-		b = append(b, '\n')
+	s = strings.ToLower(s)
+	if !lines {
+		return strings.Join(strings.Fields(s), " ")
 	}
-	start := len(b)
-	space := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
-			if !space {
-				b = append(b, ' ')
-				space = true
-			}
-			if lines && c == '\n' && len(b) > start {
-				b[len(b)-1] = '\n'
-			}
-			continue
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-		space = false
-	}
-	if n := len(b); n > start && (b[n-1] == ' ' || b[n-1] == '\n') {
-		b = b[:n-1]
-	}
-	return string(b)
+	s = lineRun.ReplaceAllString(s, "\n")
+	s = spaceRun.ReplaceAllString(s, " ")
+	return "\n" + strings.Trim(s, " \n")
 }
+
+var (
+	lineRun  = regexp.MustCompile(`[ \t\r\v\f]*\n[ \t\n\r\v\f]*`)
+	spaceRun = regexp.MustCompile(`[ \t\r\v\f]+`)
+)

@@ -140,18 +140,7 @@ var asciiSpace, asciiSpecial = func() (sp, special [256]bool) {
 
 // collapseSpace turns every run of white space into one space and trims.
 func collapseSpace(s string) string {
-	clean := true
-	prevSpace := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		sp := c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-		if sp && (prevSpace || c != ' ') {
-			clean = false
-			break
-		}
-		prevSpace = sp
-	}
-	if clean && !prevSpace {
+	if isCollapsed(s) {
 		return s
 	}
 	return strings.Join(strings.Fields(s), " ")
@@ -261,22 +250,16 @@ func variants(s string, foldCase bool) variantSet {
 	return vs
 }
 
-// isCollapsed reports whether ASCII s has no white space but single
-// spaces between other characters.
+// isCollapsed reports whether s has no ASCII white space but single spaces
+// between other characters.
 func isCollapsed(s string) bool {
 	prevSpace := true
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\t', '\n', '\r', '\v', '\f':
+		c := s[i]
+		if asciiSpace[c] && (prevSpace || c != ' ') {
 			return false
-		case ' ':
-			if prevSpace {
-				return false
-			}
-			prevSpace = true
-		default:
-			prevSpace = false
 		}
+		prevSpace = c == ' '
 	}
 	return !prevSpace || s == ""
 }

@@ -53,12 +53,10 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 	}
 	r.mu.Unlock()
 
-	if w.m.tracer != nil {
-		spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, snapshot)
-		if span != nil {
-			ctx = spanCtx
-			defer func() { w.m.tracer.endTool(span, call) }()
-		}
+	spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, snapshot)
+	if span != nil {
+		ctx = spanCtx
+		defer func() { w.m.tracer.endTool(span, call) }()
 	}
 	if w.m.chain != nil {
 		out := w.m.check(ctx, r, trajectory.EventToolCall, w.spec, snapshot, "")
