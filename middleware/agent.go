@@ -24,7 +24,7 @@ type agentWrapper struct {
 	inner agents.Agent
 	tools []tools.Tool
 	specs []trajectory.ToolSpec
-	known map[string]bool // upper-cased tool names, as the executor looks them up
+	known map[string]bool // tool names as given and upper-cased, as the executor looks them up
 	name  string
 }
 
@@ -115,7 +115,7 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 			Tool:  act.Tool,
 			Input: strings.TrimSuffix(act.ToolInput, "\nObservation:"),
 		}
-		if !a.known[strings.ToUpper(act.Tool)] {
+		if !a.knows(act.Tool) {
 			// The executor answers unknown tools itself, without a call.
 			call.UnknownTool = true
 			call.Observation = fmt.Sprintf("%s is not a valid tool, try another one", act.Tool)
@@ -130,6 +130,13 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 		a.m.finish(r, trajectory.StatusMaxIterations, agents.ErrNotFinished.Error())
 	}
 	return actions, nil, nil
+}
+
+// knows reports whether the executor will find the tool: it matches names
+// case-insensitively. The exact name, the usual case, needs no upper-cased
+// copy.
+func (a *agentWrapper) knows(tool string) bool {
+	return a.known[tool] || a.known[strings.ToUpper(tool)]
 }
 
 // start opens a new run for the calling goroutine.

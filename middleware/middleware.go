@@ -93,6 +93,7 @@ func (m *Middleware) WrapAgent(agent agents.Agent) agents.Agent {
 	ts := m.WrapTools(inner.GetTools())
 	w := &agentWrapper{m: m, inner: inner, tools: ts, known: make(map[string]bool, len(ts))}
 	for _, t := range ts {
+		w.known[t.Name()] = true
 		w.known[strings.ToUpper(t.Name())] = true
 	}
 	w.name = m.cfg.agentName

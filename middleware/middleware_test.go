@@ -180,6 +180,49 @@ func TestUnknownToolIsRecorded(t *testing.T) {
 	assert.Equal(t, 0, tool.count())
 }
 
+// A tool name in another case is the tool (the executor looks names up
+// case-insensitively), not an unknown one.
+func TestToolNameInAnotherCaseIsKnown(t *testing.T) {
+	srv := llmtest.New(t, react("ECHO", "hi"), final("done"))
+	tool := &echoTool{name: "echo"}
+	_, err, tr := runMRKL(t, srv, tool, "say hi", nil)
+	require.NoError(t, err)
+	call := tr.Steps[0].Calls[0]
+	assert.False(t, call.UnknownTool)
+	assert.Equal(t, "echo:hi", call.Observation)
+	assert.Equal(t, 1, tool.count())
+}
+
+// runIDTool records the run ID its context carries.
+type runIDTool struct{ seen []string }
+
+func (*runIDTool) Name() string        { return "whoami" }
+func (*runIDTool) Description() string { return "reports the run" }
+func (w *runIDTool) Call(ctx context.Context, _ string) (string, error) {
+	id, _ := trajectory.RunIDFromContext(ctx)
+	w.seen = append(w.seen, id)
+	return id, nil
+}
+
+// The run's context is derived once and reused: two runs on the same
+// caller context still each hand their own ID to their tool calls.
+func TestToolSeesItsOwnRunID(t *testing.T) {
+	srv := llmtest.New(t, react("whoami", "a"), react("whoami", "b"), final("one"), react("whoami", "c"), final("two"))
+	tool := &runIDTool{}
+	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{tool})
+	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithLogger(quietLogger))
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		run := &middleware.Run{}
+		_, err := chains.Run(middleware.ContextWithRun(ctx, run), exec, "who am I")
+		require.NoError(t, err)
+		ids = append(ids, run.Trajectory().ID)
+	}
+	require.NotEqual(t, ids[0], ids[1])
+	assert.Equal(t, []string{ids[0], ids[0], ids[1]}, tool.seen)
+}
+
 func TestParseErrorWithoutHandlerEndsRun(t *testing.T) {
 	srv := llmtest.New(t, llmtest.Reply{Content: "I am not following the format"})
 	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "q", nil)

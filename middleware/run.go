@@ -76,6 +76,7 @@ type runState struct {
 	critiqueRecorded bool
 	ended            bool
 	span             trace.Span // the run's invoke_agent span, nil when not traced
+	derived          atomic.Pointer[derivedContext]
 }
 
 type pendingCall struct {
@@ -99,9 +100,23 @@ func newRunID() string {
 
 type runCtxKey struct{}
 
+// withRunState returns ctx carrying the run (and its ID, for tools that
+// read trajectory.RunIDFromContext). The executor passes the same context
+// to every Plan and tool call of a run, so the derived one is kept and
+// reused instead of built twice per step.
 func withRunState(ctx context.Context, r *runState) context.Context {
-	ctx = context.WithValue(ctx, runCtxKey{}, r)
-	return trajectory.ContextWithRunID(ctx, r.t.ID)
+	if d := r.derived.Load(); d != nil && d.parent == ctx {
+		return d.ctx
+	}
+	d := &derivedContext{parent: ctx}
+	d.ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runCtxKey{}, r), r.t.ID)
+	r.derived.Store(d)
+	return d.ctx
+}
+
+// derivedContext is a parent context and the one withRunState made from it.
+type derivedContext struct {
+	parent, ctx context.Context
 }
 
 func runFromContext(ctx context.Context) *runState {
