@@ -13,6 +13,10 @@ type Config struct {
 	NLayer    int `json:"n_layer"`
 	NHead     int `json:"n_head"`
 	MaxSeq    int `json:"max_seq"`
+	// PrevTokenEmb adds an embedding of each position's previous token to
+	// its input (prev_emb.weight; the first position's previous token is
+	// <|pad|>). Optional: configs without it are false.
+	PrevTokenEmb bool `json:"prev_token_emb,omitempty"`
 }
 
 // DefaultConfig returns the shape of the built-in model.

@@ -11,9 +11,10 @@ const prefillChunk = 32
 // session is the state of one sequence: the KV cache of every layer and
 // scratch buffers, so the per-token loop allocates nothing.
 type session struct {
-	m   *Model
-	cap int // positions the cache holds
-	pos int // positions filled
+	m    *Model
+	cap  int // positions the cache holds
+	pos  int // positions filled
+	last int // the last token fed, the previous token of the next position
 
 	k, v [][]float32 // per layer: [n_head, cap, d/n_head]
 
@@ -28,11 +29,11 @@ type session struct {
 func (m *Model) newSession(capacity int) *session {
 	capacity = min(max(capacity, 1), m.cfg.MaxSeq)
 	if s, ok := m.sessions.Get().(*session); ok && s.cap >= capacity {
-		s.pos = 0
+		s.pos, s.last = 0, TokPad
 		return s
 	}
 	d, nl := m.cfg.DModel, m.cfg.NLayer
-	s := &session{m: m, cap: capacity}
+	s := &session{m: m, cap: capacity, last: TokPad}
 	kv := make([]float32, 2*nl*capacity*d)
 	s.k, s.v = make([][]float32, nl), make([][]float32, nl)
 	for l := range nl {
@@ -111,6 +112,13 @@ func (s *session) chunk(ids []int, withLogits bool, every func([]float32)) {
 		for i := range row {
 			row[i] = tok[i] + pos[i]
 		}
+		if m.prevEmb != nil {
+			prev := m.prevEmb[s.last*d : (s.last+1)*d]
+			for i := range row {
+				row[i] += prev[i]
+			}
+		}
+		s.last = id
 	}
 	h, att, qkv, fc := s.h[:T*d], s.att[:T*d], s.qkv[:T*3*d], s.fc[:T*4*d]
 	for li := range m.layers {

@@ -102,11 +102,16 @@ func refBlock(ts map[string]tensor, cfg Config, li int, xs [][]float64) [][]floa
 func refEmbed(ts map[string]tensor, cfg Config, ids []int) [][]float64 {
 	d := cfg.DModel
 	xs := make([][]float64, len(ids))
+	prev := TokPad // the first position's previous token
 	for t, id := range ids {
 		xs[t] = make([]float64, d)
 		for i := range d {
 			xs[t][i] = float64(ts["tok_emb.weight"].Data[id*d+i]) + float64(ts["pos_emb.weight"].Data[t*d+i])
+			if cfg.PrevTokenEmb {
+				xs[t][i] += float64(ts["prev_emb.weight"].Data[prev*d+i])
+			}
 		}
+		prev = id
 	}
 	return xs
 }
@@ -180,50 +185,62 @@ func randomModelFrom(t *testing.T, cfg Config, ts map[string]tensor) *Model {
 	return m
 }
 
+// bothEmbeddings runs a test on the small shape with and without the
+// previous-token embedding.
+func bothEmbeddings(t *testing.T, test func(t *testing.T, cfg Config)) {
+	prev := smallConfig
+	prev.PrevTokenEmb = true
+	t.Run("learned-positions", func(t *testing.T) { test(t, smallConfig) })
+	t.Run("prev-token-emb", func(t *testing.T) { test(t, prev) })
+}
+
 // TestLogitsMatchReference runs the whole model over a sequence longer than
 // one prefill chunk and compares every position's logits.
 func TestLogitsMatchReference(t *testing.T) {
-	cfg := smallConfig
-	ts := randomTensors(cfg, 5)
-	m := randomModelFrom(t, cfg, ts)
-	ids := testIDs(prefillChunk + 7)
-	got, err := m.Logits(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := refLogits(ts, cfg, ids)
-	if len(got) != len(ids) {
-		t.Fatalf("got %d rows of logits for %d tokens", len(got), len(ids))
-	}
-	for p := range got {
-		if diff := maxAbsDiff(got[p], want[p]); diff > 1e-4 {
-			t.Fatalf("position %d: logits differ from the reference by %g", p, diff)
+	bothEmbeddings(t, func(t *testing.T, cfg Config) {
+		ts := randomTensors(cfg, 5)
+		m := randomModelFrom(t, cfg, ts)
+		ids := testIDs(prefillChunk + 7)
+		got, err := m.Logits(ids)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		want := refLogits(ts, cfg, ids)
+		if len(got) != len(ids) {
+			t.Fatalf("got %d rows of logits for %d tokens", len(got), len(ids))
+		}
+		for p := range got {
+			if diff := maxAbsDiff(got[p], want[p]); diff > 1e-4 {
+				t.Fatalf("position %d: logits differ from the reference by %g", p, diff)
+			}
+		}
+	})
 }
 
 // TestKVCacheIncremental feeds a sequence one token at a time and checks
 // each step's logits against a single pass over the whole sequence.
 func TestKVCacheIncremental(t *testing.T) {
-	m := randomModel(t, smallConfig, 11)
-	ids := testIDs(40)
-	all, err := m.Logits(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := m.newSession(len(ids))
-	defer m.release(s)
-	// A prompt of 5, then single tokens, as generation does.
-	last := s.feed(ids[:5], nil)
-	if diff := maxAbsDiff(last, all[4]); diff > 1e-5 {
-		t.Fatalf("prefill: last logits differ by %g", diff)
-	}
-	for p := 5; p < len(ids); p++ {
-		last = s.feed(ids[p:p+1], nil)
-		if diff := maxAbsDiff(last, all[p]); diff > 1e-5 {
-			t.Fatalf("position %d: incremental logits differ by %g", p, diff)
+	bothEmbeddings(t, func(t *testing.T, cfg Config) {
+		m := randomModel(t, cfg, 11)
+		ids := testIDs(40)
+		all, err := m.Logits(ids)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		s := m.newSession(len(ids))
+		defer m.release(s)
+		// A prompt of 5, then single tokens, as generation does.
+		last := s.feed(ids[:5], nil)
+		if diff := maxAbsDiff(last, all[4]); diff > 1e-5 {
+			t.Fatalf("prefill: last logits differ by %g", diff)
+		}
+		for p := 5; p < len(ids); p++ {
+			last = s.feed(ids[p:p+1], nil)
+			if diff := maxAbsDiff(last, all[p]); diff > 1e-5 {
+				t.Fatalf("position %d: incremental logits differ by %g", p, diff)
+			}
+		}
+	})
 }
 
 func TestLogitsRejectsBadInput(t *testing.T) {
@@ -243,15 +260,18 @@ func TestLogitsRejectsBadInput(t *testing.T) {
 	}
 }
 
-// TestSessionReuse checks that a pooled session carries nothing over.
+// TestSessionReuse checks that a pooled session carries nothing over (the
+// KV cache, and the previous token of the first position).
 func TestSessionReuse(t *testing.T) {
-	m := randomModel(t, smallConfig, 2)
-	a, _ := m.Logits(testIDs(20))
-	_, _ = m.Logits(testIDs(50))
-	b, _ := m.Logits(testIDs(20))
-	for p := range a {
-		if diff := maxAbsDiff(a[p], b[p]); diff != 0 {
-			t.Fatalf("position %d: logits changed after session reuse by %g", p, diff)
+	bothEmbeddings(t, func(t *testing.T, cfg Config) {
+		m := randomModel(t, cfg, 2)
+		a, _ := m.Logits(testIDs(20))
+		_, _ = m.Logits(testIDs(50))
+		b, _ := m.Logits(testIDs(20))
+		for p := range a {
+			if diff := maxAbsDiff(a[p], b[p]); diff != 0 {
+				t.Fatalf("position %d: logits changed after session reuse by %g", p, diff)
+			}
 		}
-	}
+	})
 }

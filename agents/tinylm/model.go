@@ -29,13 +29,14 @@ type layer struct {
 // Model is a loaded tiny model. It is immutable after loading and safe for
 // concurrent use: every generation gets its own KV cache.
 type Model struct {
-	cfg    Config
-	name   string
-	tokEmb []float32 // [vocab, d], also the output projection
-	posEmb []float32 // [max_seq, d]
-	layers []layer
-	lnfW   []float32
-	lnfB   []float32
+	cfg     Config
+	name    string
+	tokEmb  []float32 // [vocab, d], also the output projection
+	posEmb  []float32 // [max_seq, d]
+	prevEmb []float32 // [vocab, d], nil unless the config asks for it
+	layers  []layer
+	lnfW    []float32
+	lnfB    []float32
 	// zeroBias lets the tied output projection share linear's kernel.
 	zeroBias []float32
 	gelu     *geluTable
@@ -128,6 +129,9 @@ func fromSafetensors(cfg Config, st *safetensors) (*Model, error) {
 	}
 	m.tokEmb = get("tok_emb.weight", v, d)
 	m.posEmb = get("pos_emb.weight", cfg.MaxSeq, d)
+	if cfg.PrevTokenEmb {
+		m.prevEmb = get("prev_emb.weight", v, d)
+	}
 	for i := range m.layers {
 		p := fmt.Sprintf("blocks.%d.", i)
 		l := &m.layers[i]

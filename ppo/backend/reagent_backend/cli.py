@@ -9,7 +9,8 @@ import sys
 def _export_fixture(args):
     from . import fixture
 
-    cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq}
+    cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq,
+           "prev_token_emb": args.prev_token_emb}
     fx = fixture.export(args.out, seed=args.seed, config=cfg)
     print(json.dumps({"out": args.out, "cases": len(fx["cases"]), "chat": len(fx["chat"]), "config": fx["config"]}))
     return 0
@@ -60,6 +61,7 @@ def build_parser():
     e.add_argument("--n-layer", type=int, default=2)
     e.add_argument("--n-head", type=int, default=4)
     e.add_argument("--max-seq", type=int, default=128)
+    e.add_argument("--prev-token-emb", action="store_true", help="with the previous-token embedding")
     e.set_defaults(func=_export_fixture)
 
     t = sub.add_parser("train-file", help="train on request files (one or more GPUs; launch with torchrun for several)")

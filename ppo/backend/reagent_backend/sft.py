@@ -97,7 +97,8 @@ def train(args):
     if args.init:
         model, _ = tiny.load(args.init)
     else:
-        cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq}
+        cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq,
+               "prev_token_emb": args.prev_token_emb}
         model = tiny.TinyLM(cfg)
         model.init_weights(torch.Generator().manual_seed(args.seed))
     max_seq = model.config["max_seq"]
@@ -179,6 +180,8 @@ def build_parser():
     ap.add_argument("--n-layer", type=int, default=4)
     ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--max-seq", type=int, default=512)
+    ap.add_argument("--prev-token-emb", action="store_true",
+                    help="add an embedding of each position's previous token (helps the model copy)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--log", default="", help="append step metrics to this JSONL file")

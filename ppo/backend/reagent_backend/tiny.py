@@ -27,7 +27,9 @@ SPECIAL_NAMES = {
     END: "<|end|>",
 }
 
-DEFAULT_CONFIG = {"vocab_size": VOCAB_SIZE, "d_model": 128, "n_layer": 4, "n_head": 4, "max_seq": 1024}
+DEFAULT_CONFIG = {"vocab_size": VOCAB_SIZE, "d_model": 128, "n_layer": 4, "n_head": 4, "max_seq": 1024,
+                  "prev_token_emb": False}
+SHAPE_KEYS = ("vocab_size", "d_model", "n_layer", "n_head", "max_seq")
 
 
 class TinyTokenizer:
@@ -89,10 +91,12 @@ def check_config(cfg):
     """Validate and complete a tiny config dict."""
     out = dict(DEFAULT_CONFIG)
     out.update(cfg or {})
-    for k in ("vocab_size", "d_model", "n_layer", "n_head", "max_seq"):
+    for k in SHAPE_KEYS:
         v = out[k]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError("tiny config: %s must be a positive integer, got %r" % (k, v))
+    if not isinstance(out["prev_token_emb"], bool):
+        raise ValueError("tiny config: prev_token_emb must be true or false, got %r" % (out["prev_token_emb"],))
     if out["vocab_size"] != VOCAB_SIZE:
         raise ValueError("tiny config: vocab_size must be %d" % VOCAB_SIZE)
     if out["d_model"] % out["n_head"]:
@@ -157,8 +161,18 @@ class Block(nn.Module):
         return x, present
 
 
+class Past(list):
+    """The per-layer (k, v) caches of a forward pass, and the last token id
+    of each row: the previous token of the next call's first position."""
+
+    last = None
+
+
 class TinyLM(nn.Module):
-    """GPT-2-style pre-LN transformer with tied output embedding."""
+    """GPT-2-style pre-LN transformer with tied output embedding and, when
+    the config asks for it, an embedding of each position's previous token
+    (which lets one attention layer match "the token after an earlier
+    occurrence of this one", the step of copying a string)."""
 
     def __init__(self, config=None):
         super().__init__()
@@ -166,6 +180,7 @@ class TinyLM(nn.Module):
         d = self.config["d_model"]
         self.tok_emb = nn.Embedding(VOCAB_SIZE, d)
         self.pos_emb = nn.Embedding(self.config["max_seq"], d)
+        self.prev_emb = nn.Embedding(VOCAB_SIZE, d) if self.config["prev_token_emb"] else None
         self.blocks = nn.ModuleList(Block(d, self.config["n_head"]) for _ in range(self.config["n_layer"]))
         self.ln_f = nn.LayerNorm(d, eps=1e-5)
         self.gradient_checkpointing = False
@@ -192,7 +207,12 @@ class TinyLM(nn.Module):
             raise ValueError("sequence of %d tokens exceeds max_seq %d" % (start + T, self.config["max_seq"]))
         pos = torch.arange(start, start + T, device=ids.device)
         x = self.tok_emb(ids) + self.pos_emb(pos)[None]
-        presents = []
+        if self.prev_emb is not None:
+            # The first position of a sequence has no previous token: PAD.
+            first = torch.full_like(ids[:, :1], PAD) if past is None else past.last
+            x = x + self.prev_emb(torch.cat([first, ids[:, :-1]], dim=1))
+        presents = Past()
+        presents.last = ids[:, -1:]
         for i, block in enumerate(self.blocks):
             p = None if past is None else past[i]
             if self.gradient_checkpointing and self.training and past is None:

@@ -117,17 +117,35 @@ class SafetensorsIO(unittest.TestCase):
 
 
 class Forward(unittest.TestCase):
-    def test_kv_cache_matches_full_forward(self):
-        pol = small_policy(3)
-        ids = torch.tensor([[tiny.BOS, 10, 20, 30, 40, 50]])
+    def assert_kv_cache_matches_full_forward(self, pol, ids, prefill):
+        """A prefill of `prefill` tokens, then one token at a time, gives the
+        logits of one pass over the whole sequence."""
         full, _, _ = pol.model(ids, exact=True)
-        logits, past = pol.gen_step(ids[:, :3], None)
+        logits, past = pol.gen_step(ids[:, :prefill], None)
         steps = [logits]
-        for t in range(3, 6):
+        for t in range(prefill, ids.shape[1]):
             logits, past = pol.gen_step(ids[:, t : t + 1], past)
             steps.append(logits)
         for k, lg in enumerate(steps):
-            self.assertLess(float((lg[0] - full[0, 2 + k]).abs().max()), 1e-5)
+            self.assertLess(float((lg - full[:, prefill - 1 + k]).abs().max()), 1e-5)
+        return full
+
+    def test_kv_cache_matches_full_forward(self):
+        self.assert_kv_cache_matches_full_forward(small_policy(3), torch.tensor([[tiny.BOS, 10, 20, 30, 40, 50]]), 3)
+
+    def test_prev_token_emb_kv_cache_and_round_trip(self):
+        pol = small_policy(7, config=dict(SMALL, prev_token_emb=True))
+        ids = torch.randint(0, 264, (2, 30))
+        full = self.assert_kv_cache_matches_full_forward(pol, ids, 4)
+        # The embedding takes part: another previous token, other logits.
+        other = ids.clone()
+        other[:, 9] = (other[:, 9] + 1) % 256
+        self.assertGreater(float((pol.model(other)[0][:, 10] - full[:, 10]).abs().max()), 1e-4)
+        with tempfile.TemporaryDirectory() as d:
+            pol.save(d)
+            model, _ = tiny.load(d)
+        self.assertTrue(model.config["prev_token_emb"])
+        self.assertTrue(torch.equal(model(ids)[0], pol.model(ids)[0]))
 
     def test_fast_attention_matches_exact(self):
         pol = small_policy(4)
@@ -148,7 +166,8 @@ class Forward(unittest.TestCase):
             pol.model(torch.zeros(1, SMALL["max_seq"] + 1, dtype=torch.long))
 
     def test_config_validation(self):
-        for bad in ({"d_model": 30, "n_head": 4}, {"n_layer": 0}, {"vocab_size": 100}, {"max_seq": "x"}):
+        for bad in ({"d_model": 30, "n_head": 4}, {"n_layer": 0}, {"vocab_size": 100}, {"max_seq": "x"},
+                    {"prev_token_emb": 1}):
             with self.assertRaises(ValueError):
                 tiny.check_config(bad)
 

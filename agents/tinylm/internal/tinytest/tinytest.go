@@ -26,6 +26,8 @@ type Shape struct {
 	NLayer    int `json:"n_layer"`
 	NHead     int `json:"n_head"`
 	MaxSeq    int `json:"max_seq"`
+	// PrevTokenEmb mirrors tinylm.Config.PrevTokenEmb.
+	PrevTokenEmb bool `json:"prev_token_emb,omitempty"`
 }
 
 // Tensor is a named test tensor: its shape and float32 data.
@@ -108,6 +110,9 @@ func Random(shape Shape, seed uint64) map[string]Tensor {
 		"pos_emb.weight": mk(0.2, 0, shape.MaxSeq, d),
 		"ln_f.weight":    mk(0.1, 1, d),
 		"ln_f.bias":      mk(0.1, 0, d),
+	}
+	if shape.PrevTokenEmb {
+		ts["prev_emb.weight"] = mk(0.3, 0, shape.VocabSize, d)
 	}
 	for i := range shape.NLayer {
 		p := fmt.Sprintf("blocks.%d.", i)
