@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,6 +28,13 @@ func TestDemoEndToEnd(t *testing.T) {
 		assert.Contains(t, stdout, want)
 	}
 	assert.Contains(t, stdout, "block by network", "the default policy refuses the metadata address")
+	// The embedded policy solves arithmetic (58 of 60 test tasks when it
+	// was trained): a summary row with no correct arith run means the
+	// weights or the inference regressed.
+	row := regexp.MustCompile(`(?m)^arith\s+2\s+(\d+) \(`).FindStringSubmatch(stdout)
+	require.NotNil(t, row, "no arith row in the summary:\n%s", stdout)
+	assert.NotEqual(t, "0", row[1], "the embedded policy answered no arith task correctly:\n%s", stdout)
+	assert.Contains(t, stdout, "reagent train --suites arith", "the suggested train command uses train's own flags")
 
 	store, err := audit.OpenSQLite(db, audit.WithCreate(false))
 	require.NoError(t, err)
