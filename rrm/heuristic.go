@@ -13,7 +13,7 @@ import (
 
 // HeuristicVersion names the rule set; it is the Model of every heuristic
 // assessment, so scores from different rule sets are not mixed up.
-const HeuristicVersion = "heuristic-v1"
+const HeuristicVersion = "heuristic-v2"
 
 // Weights are the penalties of the heuristic judge's rules. The score is
 // 1 minus the sum of the penalties that apply, floored at 0.
@@ -260,6 +260,9 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		if strings.TrimSpace(answer) == "" {
 			r.check("outcome", w.EmptyAnswer, "the run finished with an empty answer.",
 				"You finished without an answer: always end with a final answer that addresses the task.")
+		} else if isCallMarkup(answer) {
+			r.check("outcome", w.EmptyAnswer, "the run finished with tool-call markup as its answer (a call that was malformed or cut off, never made).",
+				"Your final answer is a tool call that was never made (malformed or cut off): write the call in the exact format, or give the answer itself.")
 		} else {
 			r.check("outcome", 0, "finished with an answer.", "")
 		}
@@ -611,6 +614,17 @@ func scaleWord(s string) float64 {
 		}
 	}
 	return 1
+}
+
+// isCallMarkup reports whether a final answer is in fact a tool call the
+// agent failed to make: it holds tool-call tags or a ReAct action input, or
+// it is the start of a <tool_call> tag cut off by the token limit.
+func isCallMarkup(answer string) bool {
+	a := strings.TrimSpace(answer)
+	if strings.Contains(a, "<tool_call") || strings.Contains(a, "</tool_call") || strings.Contains(a, "Action Input:") {
+		return true
+	}
+	return len(a) >= 2 && strings.HasPrefix("<tool_call>", a)
 }
 
 // ungroundedNumbers returns how many numbers the answer checks and those

@@ -107,6 +107,12 @@ func TestHeuristicRules(t *testing.T) {
 			callStep("b", calc("6*7", "42")), answerStep("42")), "unknown tools", w.UnknownTool, "does not exist"},
 		{"empty answer", run("What is 6*7?", []string{"calculator"}, trajectory.StatusFinished,
 			callStep("a", calc("6*7", "42")), answerStep("")), "outcome", w.EmptyAnswer, "without an answer"},
+		{"tool call cut off as the answer", run("Which city does Ada Falk live in?", []string{"get_person"}, trajectory.StatusFinished,
+			callStep("a", trajectory.ToolCall{Tool: "get_person", Input: `{"id":"ada-falk"}`, Observation: `{"city":"Tartu"}`}), answerStep("<tool_cal")),
+			"outcome", w.EmptyAnswer, "never made"},
+		{"malformed tool call as the answer", run("Which city does Ada Falk live in?", []string{"get_person"}, trajectory.StatusFinished,
+			answerStep(`<tool_call>{"name": "get_person", "arguments": {"id"}}</tool_call>`)),
+			"outcome", w.EmptyAnswer + w.NoTool, "never made"},
 		{"partial run is judged so far", run("What is 6*7?", []string{"calculator"}, trajectory.StatusRunning,
 			callStep("a", calc("6*7", "42")), callStep("b", calc("6*7", "42"))), "repeated calls", w.Loop, "So far"},
 	}
