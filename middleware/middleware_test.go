@@ -204,6 +204,26 @@ func (w *runIDTool) Call(ctx context.Context, _ string) (string, error) {
 	return id, nil
 }
 
+// mapContext is a context value that cannot be compared with ==.
+type mapContext struct {
+	context.Context
+	tags map[string]string
+}
+
+// A caller's context that is a non-comparable value works like any other.
+func TestNonComparableCallerContext(t *testing.T) {
+	srv := llmtest.New(t, react("whoami", "a"), final("done"))
+	tool := &runIDTool{}
+	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{tool})
+	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithLogger(quietLogger))
+	run := &middleware.Run{}
+	ctx := mapContext{Context: middleware.ContextWithRun(context.Background(), run), tags: map[string]string{"a": "b"}}
+	_, err := chains.Run(ctx, exec, "who am I")
+	require.NoError(t, err)
+	require.NotNil(t, run.Trajectory())
+	assert.Equal(t, []string{run.Trajectory().ID}, tool.seen)
+}
+
 // The run's context is derived once and reused: two runs on the same
 // caller context still each hand their own ID to their tool calls.
 func TestToolSeesItsOwnRunID(t *testing.T) {

@@ -103,20 +103,26 @@ type runCtxKey struct{}
 // withRunState returns ctx carrying the run (and its ID, for tools that
 // read trajectory.RunIDFromContext). The executor passes the same context
 // to every Plan and tool call of a run, so the derived one is kept and
-// reused instead of built twice per step.
+// reused instead of built twice per step. Only a pointer context is
+// recognised again (by address: the kept context holds it, so the address
+// cannot be reused); context values may not be comparable.
 func withRunState(ctx context.Context, r *runState) context.Context {
-	if d := r.derived.Load(); d != nil && d.parent == ctx {
+	k := keyOf(ctx)
+	if d := r.derived.Load(); d != nil && k.ptr != 0 && d.parent == k {
 		return d.ctx
 	}
-	d := &derivedContext{parent: ctx}
-	d.ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runCtxKey{}, r), r.t.ID)
-	r.derived.Store(d)
-	return d.ctx
+	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runCtxKey{}, r), r.t.ID)
+	if k.ptr != 0 {
+		r.derived.Store(&derivedContext{parent: k, ctx: ctx})
+	}
+	return ctx
 }
 
-// derivedContext is a parent context and the one withRunState made from it.
+// derivedContext is a parent context's key and the context withRunState
+// made from it.
 type derivedContext struct {
-	parent, ctx context.Context
+	parent ctxKey
+	ctx    context.Context
 }
 
 func runFromContext(ctx context.Context) *runState {
