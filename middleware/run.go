@@ -103,19 +103,21 @@ type runCtxKey struct{}
 // withRunState returns ctx carrying the run (and its ID, for tools that
 // read trajectory.RunIDFromContext). The executor passes the same context
 // to every Plan and tool call of a run, so the derived one is kept and
-// reused instead of built twice per step. Only a pointer context is
-// recognised again (by address: the kept context holds it, so the address
-// cannot be reused); context values may not be comparable.
+// reused instead of built twice per step. Context values need not be
+// comparable, so the parent is recognised by its key: a pointer context by
+// address (the kept context holds it, so the address is not reused), a
+// zero-size one (context.Background) by type; any other is never kept.
 func withRunState(ctx context.Context, r *runState) context.Context {
 	k := keyOf(ctx)
-	if d := r.derived.Load(); d != nil && k.ptr != 0 && d.parent == k {
+	reusable := k.ptr != 0 || k.typ.Size() == 0
+	if d := r.derived.Load(); d != nil && reusable && d.parent == k {
 		return d.ctx
 	}
-	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runCtxKey{}, r), r.t.ID)
-	if k.ptr != 0 {
-		r.derived.Store(&derivedContext{parent: k, ctx: ctx})
+	derived := trajectory.ContextWithRunID(context.WithValue(ctx, runCtxKey{}, r), r.t.ID)
+	if reusable {
+		r.derived.Store(&derivedContext{parent: k, ctx: derived})
 	}
-	return ctx
+	return derived
 }
 
 // derivedContext is a parent context's key and the context withRunState
