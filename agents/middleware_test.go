@@ -13,6 +13,7 @@ import (
 
 	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/tools/calculator"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -23,13 +24,13 @@ func runWrapped(t *testing.T, exec *lcagents.Executor, input string) (map[string
 	t.Helper()
 	var mu sync.Mutex
 	var got *trajectory.Trajectory
-	wrapped := middleware.Wrap(exec, middleware.WithOnFinish(func(_ context.Context, tr *trajectory.Trajectory) {
+	wrapped := middleware.Wrap(exec, run.WithOnEnd(func(tr *trajectory.Trajectory) {
 		mu.Lock()
 		got = tr.Clone()
 		mu.Unlock()
 	}))
 	out, err := chains.Call(context.Background(), wrapped, map[string]any{"input": input})
-	require.NoError(t, middleware.Flush(context.Background(), wrapped))
+	require.NoError(t, wrapped.Shutdown(context.Background()))
 	mu.Lock()
 	defer mu.Unlock()
 	require.NotNil(t, got, "the run was recorded")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -44,7 +45,6 @@ type compiledRule struct {
 // ArgGuard applies argument rules to tool calls.
 type ArgGuard struct {
 	rules []compiledRule
-	tags  tagFunc
 }
 
 // NewArgGuard compiles rules. A rule needs a Deny or an Allow pattern.
@@ -114,7 +114,7 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	for i := range g.rules {
 		r := &g.rules[i]
 		if !r.Tools.Empty() {
-			if ok, _ := r.Tools.matches(ev, tool, g.tags); !ok {
+			if ok, _ := r.Tools.matches(ev, tool); !ok {
 				continue
 			}
 		}
@@ -192,7 +192,7 @@ func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo
 		for _, t := range targets {
 			for _, v := range memo.of(t, !r.CaseSensitive) {
 				if !r.allowR.MatchString(v) {
-					return fmt.Sprintf("%s %s does not match allowed pattern %q", where, quoteShort(v, 60), r.Allow), true
+					return fmt.Sprintf("%s %s does not match allowed pattern %q", where, trunc.Quote(v, 60), r.Allow), true
 				}
 			}
 		}

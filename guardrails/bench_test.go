@@ -8,37 +8,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reagent-go/reagent/tools/netsafe"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// benchPolicy is a realistic policy without the RRM gate: tool lists,
+// benchPolicy is a realistic policy without the RRM gate, built in Go (the
+// same policy as a file is benchmarked in package policyfile): tool lists,
 // argument rules, tool schemas, network rules, budget, a sequence rule and
 // injection fencing.
-const benchPolicy = `
-version: 1
-tools:
-  http: [egress]
-  browser: [egress, read-only]
-  vault: [secret]
-  shell: [risky]
-deny: {tools: [shell]}
-arguments:
-  - name: get-only
-    tools: [http]
-    field: method
-    allow: '^(GET|HEAD)$'
-  - name: no-private-keys
-    tags: [egress]
-    deny: '-----BEGIN [A-Z ]*PRIVATE KEY-----'
-schemas: {from_tools: true}
-network:
-  tags: [egress]
-  deny_domains: [evil.example, tracker.example]
-budget: {max_calls: 30, max_calls_per_tool: {"*": 15}, max_duration: 10m}
-sequences:
-  - {name: no-exfiltration, after: {tags: [secret]}, deny: {tags: [egress]}}
-injection: {mode: fence, threshold: 0.5, tags: [egress]}
-`
+func benchPolicy() (Policy, error) {
+	args, err := NewArgGuard(
+		ArgRule{Name: "get-only", Tools: Tools("http"), Field: "method", Allow: `^(GET|HEAD)$`},
+		ArgRule{Name: "no-private-keys", Tools: Tagged(TagEgress), Deny: `-----BEGIN [A-Z ]*PRIVATE KEY-----`},
+	)
+	if err != nil {
+		return Policy{}, err
+	}
+	schemas, err := NewSchemaGuard(nil, true)
+	if err != nil {
+		return Policy{}, err
+	}
+	network, err := NewNetworkGuard(netsafe.Policy{DenyDomains: []string{"evil.example", "tracker.example"}}, Tagged(TagEgress), false)
+	if err != nil {
+		return Policy{}, err
+	}
+	seq, err := NewSequenceGuard(SequenceRule{Name: "no-exfiltration", After: Tagged(TagSecret), Deny: Tagged(TagEgress)})
+	if err != nil {
+		return Policy{}, err
+	}
+	return Policy{
+		Guards: []Guard{
+			&ToolFilter{Deny: Tools("shell")},
+			args, schemas, network,
+			&Budget{MaxCalls: 30, MaxCallsPerTool: map[string]int{"*": 15}, MaxDuration: 10 * time.Minute},
+			seq,
+			&InjectionGuard{Mode: InjectionFence, Threshold: 0.5, Tools: Tagged(TagEgress)},
+		},
+		ToolTags: map[string][]string{"http": {TagEgress}, "browser": {TagEgress, TagReadOnly}, "vault": {TagSecret}, "shell": {TagRisky}},
+	}, nil
+}
 
 // benchTool stands in for a cheap tool: it decodes its JSON input and
 // returns a ~1.5 KB page.
@@ -64,14 +72,14 @@ func benchTool(input string) string {
 // two interleaved) and in process CPU time (two plain loops; robust on a
 // shared machine).
 func BenchmarkGuardChain(b *testing.B) {
-	p, err := ParsePolicy([]byte(benchPolicy))
+	p, err := benchPolicy()
 	if err != nil {
 		b.Fatal(err)
 	}
-	guarded, bare := NewChain([]Guard{p}), NewChain(nil)
+	guarded, bare := NewChain(p), NewChain(Policy{})
 	spec := trajectory.ToolSpec{Name: "http", Tags: []string{"egress"},
 		Parameters: json.RawMessage(`{"type":"object","required":["method","url"],"properties":{"method":{"type":"string"},"url":{"type":"string"}}}`)}
-	hist := run(
+	hist := history(
 		trajectory.ToolCall{Tool: "browser", Input: "https://example.com/a"},
 		trajectory.ToolCall{Tool: "http", Input: `{"method":"GET","url":"https://api.example.com/x"}`},
 		trajectory.ToolCall{Tool: "calculator", Input: "2+2"},

@@ -7,64 +7,31 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/reagent-go/reagent/guardrails/approval"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// GuardSet is a guard made of other guards (a *Policy). A Chain flattens
-// sets so that each inner guard's own decision is kept.
-type GuardSet interface {
-	Guards() []Guard
-}
-
-// EventFilter is implemented by guards that only care about some events; a
-// Chain does not call them (and records no decision) for the others.
-type EventFilter interface {
-	Handles(kind trajectory.GuardEvent) bool
-}
-
-// Expensive is implemented by guards that cost time or money (the RRM gate
-// asks a model). A Chain runs them after the others, and not at all when a
-// cheaper guard already blocked.
-type Expensive interface {
-	Expensive() bool
-}
-
-// ObservationRewriter is implemented by guards that may change what the
-// model sees of a tool result (fencing untrusted content). It is called on
-// allowed tool results only; ok false leaves the text as it is.
-type ObservationRewriter interface {
-	RewriteObservation(ctx context.Context, ev *Event) (string, bool)
-}
-
-// Chain combines guards. Block wins, then Escalate, then Allow. A guard
-// that panics or returns no valid verdict blocks (fail closed); an
-// escalation is resolved by the approver, and without one it blocks.
+// Chain runs a Policy's guards on each event and combines their
+// decisions: Block wins, then Escalate, then Allow. A guard that panics or
+// returns no valid verdict blocks (fail closed); an escalation is resolved
+// by the policy's approver, and without one it blocks. Make one with
+// NewChain and hand its Hooks to a recorder:
+//
+//	run.WithHooks(guardrails.NewChain(policy).Hooks())
 type Chain struct {
 	guards          []Guard
-	approver        Approver
+	gates           []Guard
+	tags            tagIndex
+	mode            Mode
+	approver        approval.Approver
 	approvalTimeout time.Duration
-	timeoutSet      bool
 	now             func() time.Time
 	log             *slog.Logger
 }
 
 // ChainOption configures a Chain.
 type ChainOption func(*Chain)
-
-// WithApprover resolves Escalate decisions. Without one, a Chain uses the
-// approver of the first guard set that has one (a policy's webhook), and
-// otherwise an escalation blocks.
-func WithApprover(a Approver) ChainOption { return func(c *Chain) { c.approver = a } }
-
-// WithApprovalTimeout bounds how long a Chain waits for an approver (default
-// 2 minutes); a timeout blocks.
-func WithApprovalTimeout(d time.Duration) ChainOption {
-	return func(c *Chain) {
-		if d > 0 {
-			c.approvalTimeout, c.timeoutSet = d, true
-		}
-	}
-}
 
 // WithLogger sets the logger for guard panics and approval failures.
 func WithLogger(l *slog.Logger) ChainOption {
@@ -84,55 +51,47 @@ func WithClock(now func() time.Time) ChainOption {
 	}
 }
 
-// DefaultApprovalTimeout is how long a Chain waits for an approval unless
-// WithApprovalTimeout says otherwise.
-const DefaultApprovalTimeout = 2 * time.Minute
-
-// maxSetDepth bounds the flattening of nested guard sets (and breaks cycles).
-const maxSetDepth = 8
-
-// NewChain returns a chain over guards; guard sets among them are
-// flattened, nil guards dropped.
-func NewChain(guards []Guard, opts ...ChainOption) *Chain {
-	c := &Chain{approvalTimeout: DefaultApprovalTimeout, now: time.Now, log: slog.Default()}
+// NewChain returns a chain that enforces p. Nil guards are dropped.
+func NewChain(p Policy, opts ...ChainOption) *Chain {
+	c := &Chain{
+		tags:            newTagIndex(p.ToolTags),
+		mode:            p.Mode,
+		approver:        p.Approver,
+		approvalTimeout: p.ApprovalTimeout,
+		now:             time.Now,
+		log:             slog.Default(),
+	}
+	if c.mode == "" {
+		c.mode = ModeBlock
+	}
+	if c.approvalTimeout <= 0 {
+		c.approvalTimeout = DefaultApprovalTimeout
+	}
 	for _, o := range opts {
 		o(c)
 	}
-	var setApprover Approver
-	var setTimeout time.Duration
-	var flatten func(gs []Guard, depth int)
-	flatten = func(gs []Guard, depth int) {
-		for _, g := range gs {
-			if g == nil {
-				continue
-			}
-			set, ok := g.(GuardSet)
-			if !ok || depth >= maxSetDepth {
-				c.guards = append(c.guards, g)
-				continue
-			}
-			if ap, ok := g.(interface{ Approver() Approver }); ok && setApprover == nil {
-				if setApprover = ap.Approver(); setApprover != nil {
-					if t, ok := g.(interface{ ApprovalTimeout() time.Duration }); ok {
-						setTimeout = t.ApprovalTimeout()
-					}
-				}
-			}
-			flatten(set.Guards(), depth+1)
+	for _, g := range p.Guards {
+		if g != nil {
+			c.guards = append(c.guards, g)
 		}
 	}
-	flatten(guards, 0)
-	if c.approver == nil && setApprover != nil {
-		c.approver = setApprover
-		if !c.timeoutSet && setTimeout > 0 {
-			c.approvalTimeout = setTimeout
+	for _, g := range p.Gates {
+		if g != nil {
+			c.gates = append(c.gates, g)
 		}
 	}
 	return c
 }
 
-// Guards returns the flattened guards in the order they run.
-func (c *Chain) Guards() []Guard { return append([]Guard(nil), c.guards...) }
+// Guards returns the chain's guards and then its gates, in the order they
+// run.
+func (c *Chain) Guards() []Guard { return append(append([]Guard(nil), c.guards...), c.gates...) }
+
+// Mode returns the chain's mode: block or abort.
+func (c *Chain) Mode() Mode { return c.mode }
+
+// Tags returns the tags the policy gives a tool (case-insensitive name).
+func (c *Chain) Tags(tool string) []string { return c.tags.lookup(tool) }
 
 // Outcome is the chain's answer for one event.
 type Outcome struct {
@@ -150,6 +109,15 @@ type Outcome struct {
 	Observation string
 }
 
+// Refusal returns the refusal a block amounts to (nil unless Verdict is
+// Block), aborting the run when the chain is in abort mode.
+func (c *Chain) refusal(o Outcome) *run.Refusal {
+	if o.Verdict != trajectory.Block {
+		return nil
+	}
+	return &run.Refusal{By: o.By, Reason: o.Reason, Abort: c.mode == ModeAbort}
+}
+
 // Message is the text shown to the agent for a block:
 // "Blocked by guardrail <name>: <reason>". It is empty unless Verdict is
 // Block.
@@ -157,12 +125,7 @@ func (o Outcome) Message() string {
 	if o.Verdict != trajectory.Block {
 		return ""
 	}
-	return BlockMessage(o.By, o.Reason)
-}
-
-// BlockMessage formats the observation an agent sees for a blocked call.
-func BlockMessage(by, reason string) string {
-	return fmt.Sprintf("Blocked by guardrail %s: %s", by, reason)
+	return (&run.Refusal{By: o.By, Reason: o.Reason}).Message()
 }
 
 // Check runs every guard on ev and combines their decisions. It never
@@ -170,6 +133,9 @@ func BlockMessage(by, reason string) string {
 func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 	if ev == nil {
 		return Outcome{Verdict: trajectory.Block, By: "chain", Reason: "no event to check"}
+	}
+	if ev.tags == nil && c.tags != nil {
+		ev.tags = c.tags.lookup
 	}
 	out := Outcome{Verdict: trajectory.Allow, Decisions: c.collect(ctx, ev)}
 	c.combine(ctx, ev, &out)
@@ -191,13 +157,8 @@ func (c *Chain) collect(ctx context.Context, ev *Event) []trajectory.Decision {
 	// The cheap guards take microseconds: one clock reading stamps them all.
 	at := c.now()
 	blocked := false
-	var deferred []Guard
 	for _, g := range c.guards {
 		if !handles(g, ev.Kind) {
-			continue
-		}
-		if e, ok := g.(Expensive); ok && e.Expensive() {
-			deferred = append(deferred, g)
 			continue
 		}
 		d := c.run(ctx, g, ev, at)
@@ -205,24 +166,22 @@ func (c *Chain) collect(ctx context.Context, ev *Event) []trajectory.Decision {
 		ds = append(ds, d)
 	}
 	if !blocked {
-		for _, g := range deferred {
-			ds = append(ds, c.run(ctx, g, ev, time.Time{}))
+		for _, g := range c.gates {
+			if handles(g, ev.Kind) {
+				ds = append(ds, c.run(ctx, g, ev, time.Time{}))
+			}
 		}
 	}
 	return ds
 }
 
 func handles(g Guard, kind trajectory.GuardEvent) (ok bool) {
-	f, is := g.(EventFilter)
-	if !is {
-		return true
-	}
 	defer func() {
 		if recover() != nil {
 			ok = true // a broken filter must not hide the guard
 		}
 	}()
-	return f.Handles(kind)
+	return g.Handles(kind)
 }
 
 // run calls one guard, turning a panic, a cancelled context or a bad verdict
@@ -328,7 +287,7 @@ func (c *Chain) approve(ctx context.Context, ev *Event, ds []trajectory.Decision
 		req.Deadline = dl
 	}
 	for _, i := range esc {
-		req.Escalations = append(req.Escalations, Escalation{Guard: ds[i].Guard, Reason: ds[i].Reason, Score: ds[i].Score})
+		req.Escalations = append(req.Escalations, approval.Escalation{Guard: ds[i].Guard, Reason: ds[i].Reason, Score: ds[i].Score})
 	}
 	res, err := safeApprove(actx, c.approver, req)
 	switch {
@@ -349,70 +308,54 @@ func (c *Chain) approve(ctx context.Context, ev *Event, ds []trajectory.Decision
 	}
 }
 
-func safeApprove(ctx context.Context, a Approver, req Request) (res Resolution, err error) {
+func safeApprove(ctx context.Context, a approval.Approver, req approval.Request) (res approval.Resolution, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = Resolution{}, fmt.Errorf("approver panicked: %v", r)
+			res, err = approval.Resolution{}, fmt.Errorf("approver panicked: %v", r)
 		}
 	}()
 	return a.Approve(ctx, req)
 }
 
-func approverName(a Approver, res Resolution) string {
+func approverName(a approval.Approver, res approval.Resolution) (name string) {
 	if res.By != "" {
 		return res.By
 	}
-	if n, ok := a.(interface{ Name() string }); ok {
-		return n.Name()
-	}
-	return fmt.Sprintf("%T", a)
-}
-
-// rewrite lets observation rewriters change an allowed tool result, each
-// seeing the previous one's output. A rewriter that panics blocks.
-func (c *Chain) rewrite(ctx context.Context, ev *Event, out *Outcome) {
-	text := ""
-	if ev.Call != nil {
-		text = ev.Call.Observation
-	}
-	for _, g := range c.guards {
-		rw, ok := g.(ObservationRewriter)
-		if !ok || !handles(g, ev.Kind) {
-			continue
-		}
-		call := trajectory.ToolCall{}
-		if ev.Call != nil {
-			call = *ev.Call
-		}
-		call.Observation = text
-		e := *ev
-		e.Call = &call
-		s, changed, err := safeRewrite(ctx, rw, &e)
-		if err != nil {
-			name := guardName(g)
-			c.log.Error("guardrails: observation rewrite failed", "guard", name, "err", err)
-			d := trajectory.Decision{Verdict: trajectory.Block, Reason: "observation rewrite failed: " + err.Error()}
-			c.fill(&d, name, ev, time.Time{})
-			out.Decisions = append(out.Decisions, d)
-			out.Verdict, out.By, out.Reason = trajectory.Block, name, d.Reason
-			out.Observation = out.Message()
-			return
-		}
-		if changed {
-			text = s
-		}
-	}
-	out.Observation = text
-}
-
-func safeRewrite(ctx context.Context, rw ObservationRewriter, ev *Event) (s string, ok bool, err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
+		if recover() != nil {
+			name = fmt.Sprintf("%T", a)
 		}
 	}()
-	s, ok = rw.RewriteObservation(ctx, ev)
-	return s, ok, nil
+	return a.Name()
+}
+
+func newRequest(ev *Event, now time.Time) approval.Request {
+	r := approval.Request{
+		ID:          approval.NewRequestID(),
+		Event:       ev.Kind,
+		Tool:        toolName(ev),
+		Answer:      ev.Answer,
+		Step:        ev.Step,
+		RequestedAt: now.UTC(),
+	}
+	if ev.Call != nil {
+		r.CallID, r.Input, r.Observation = ev.Call.ID, ev.Call.Input, ev.Call.Observation
+	}
+	if ev.Trajectory != nil {
+		r.RunID, r.Task = ev.Trajectory.ID, ev.Trajectory.Task
+	}
+	return r
+}
+
+// rewrite sets what the model sees of an allowed tool result: the last
+// observation a guard proposed with ev.Rewrite, or the observation itself.
+func (c *Chain) rewrite(_ context.Context, ev *Event, out *Outcome) {
+	switch {
+	case ev.rewritten != nil:
+		out.Observation = *ev.rewritten
+	case ev.Call != nil:
+		out.Observation = ev.Call.Observation
+	}
 }
 
 func toolName(ev *Event) string {
@@ -423,4 +366,69 @@ func toolName(ev *Event) string {
 		return ev.Call.Tool
 	}
 	return ""
+}
+
+// Hooks returns the hooks that enforce the chain in every run of a
+// recorder: BeforeTool checks each tool call (a block keeps the tool from
+// running), AfterTool checks each result (a block withholds it; an allowed
+// one may be rewritten, as fencing does), BeforeAnswer checks the final
+// answer. Every guard's own decision is kept in the run. A block is shown
+// to the agent as "Blocked by guardrail <name>: <reason>", or aborts the
+// run in abort mode.
+func (c *Chain) Hooks() run.Hooks {
+	return run.Hooks{
+		OnStart: func(ctx context.Context, r *run.Run) context.Context {
+			if c.tags != nil {
+				r.AddToolTags(c.tags.lookup)
+			}
+			return ctx
+		},
+		BeforeTool: func(ctx context.Context, r *run.Run, tc *run.ToolCall) (context.Context, error) {
+			ev := &Event{Kind: trajectory.EventToolCall, Tool: tc.Spec, Call: &tc.Record, Step: tc.Step, Trajectory: r.View()}
+			out := c.Check(ctx, ev)
+			r.AddDecisions(ctx, out.Decisions...)
+			if ref := c.refusal(out); ref != nil {
+				return ctx, ref
+			}
+			return ctx, nil
+		},
+		AfterTool: func(ctx context.Context, r *run.Run, tc *run.ToolCall) error {
+			if tc.Record.Blocked {
+				return nil // refused before it ran
+			}
+			ev := &Event{Kind: trajectory.EventToolResult, Tool: tc.Spec, Call: &tc.Record, Step: tc.Step, Trajectory: r.View()}
+			out := c.Check(ctx, ev)
+			r.AddDecisions(ctx, out.Decisions...)
+			if ref := c.refusal(out); ref != nil {
+				return ref
+			}
+			if out.Observation != "" {
+				tc.Record.Observation = out.Observation
+			}
+			return nil
+		},
+		BeforeAnswer: func(ctx context.Context, r *run.Run, ans *run.Answer) error {
+			ev := &Event{Kind: trajectory.EventFinalAnswer, Answer: ans.Text, Step: ans.Step, Trajectory: r.View()}
+			out := c.Check(ctx, ev)
+			r.AddDecisions(ctx, out.Decisions...)
+			if ref := c.refusal(out); ref != nil {
+				return ref
+			}
+			return nil
+		},
+	}
+}
+
+// describe returns g.Describe(), or its name when Describe panics or says
+// nothing.
+func describe(g Guard) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = guardName(g)
+		}
+	}()
+	if s = g.Describe(); s == "" {
+		s = guardName(g)
+	}
+	return s
 }

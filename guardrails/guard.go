@@ -22,12 +22,82 @@ type Event struct {
 	Step       int
 	Trajectory *trajectory.Trajectory
 
-	cache *inputCache // see parsed
+	cache     *inputCache                // see parsed
+	tags      func(tool string) []string // the policy's tags for a tool, set by the Chain
+	rewritten *string                    // see Rewrite
 }
 
-// Guard checks one event. Check returns the guard's decision; the Guard,
-// Event, Step, Tool and CallID fields are filled by the caller when empty.
+// Rewrite proposes what the model sees of a tool result instead of its
+// observation (fencing untrusted content, say). The Chain applies the last
+// proposal when the result is allowed; later guards see the proposal in
+// ev.Call.Observation.
+func (ev *Event) Rewrite(observation string) {
+	ev.rewritten = &observation
+	if ev.Call != nil {
+		c := *ev.Call
+		c.Observation = observation
+		ev.Call = &c
+	}
+}
+
+// Guard checks events. Every method is part of the contract, so a guard
+// that wraps another passes all of it on and loses nothing:
+//
+//   - Name is the guard's name in decisions ("network").
+//   - Handles reports whether the guard checks events of this kind; a Chain
+//     does not call it (and records no decision) for the others.
+//   - Describe says what the guard checks, in one line, for policy
+//     summaries.
+//   - Check returns the guard's decision; the Guard, Event, Step, Tool and
+//     CallID fields are filled by the Chain when empty. A guard may propose
+//     a new observation for a tool result with ev.Rewrite.
 type Guard interface {
 	Name() string
+	Handles(kind trajectory.GuardEvent) bool
+	Describe() string
 	Check(ctx context.Context, ev *Event) trajectory.Decision
+}
+
+// GuardFunc makes a Guard of a function.
+type GuardFunc struct {
+	// GuardName names the guard in decisions.
+	GuardName string
+	// Events are the kinds of event it checks; none means every kind.
+	Events []trajectory.GuardEvent
+	// Summary describes it for policy summaries (default: its name).
+	Summary string
+	// Fn decides.
+	Fn func(ctx context.Context, ev *Event) trajectory.Decision
+}
+
+// Name returns f.GuardName.
+func (f GuardFunc) Name() string { return f.GuardName }
+
+// Handles reports whether kind is one of f.Events (any kind when empty).
+func (f GuardFunc) Handles(kind trajectory.GuardEvent) bool {
+	if len(f.Events) == 0 {
+		return true
+	}
+	for _, e := range f.Events {
+		if e == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe returns f.Summary, or the name.
+func (f GuardFunc) Describe() string {
+	if f.Summary != "" {
+		return f.Summary
+	}
+	return f.GuardName
+}
+
+// Check calls f.Fn; a GuardFunc without one blocks.
+func (f GuardFunc) Check(ctx context.Context, ev *Event) trajectory.Decision {
+	if f.Fn == nil {
+		return trajectory.Decision{Verdict: trajectory.Block, Reason: "guard has no function"}
+	}
+	return f.Fn(ctx, ev)
 }

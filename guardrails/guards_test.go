@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/tools/netsafe"
@@ -175,22 +176,22 @@ func TestNetworkGuard(t *testing.T) {
 func TestBudget(t *testing.T) {
 	b := &Budget{MaxCalls: 3, MaxCallsPerTool: map[string]int{"search": 2, "*": 1}}
 	ev := callEvent("search", "q")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "search", Blocked: true})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "search", Blocked: true})
 	assert.Equal(t, trajectory.Allow, b.Check(ctx, ev).Verdict, "blocked calls did not run")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "SEARCH"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "SEARCH"})
 	assert.Equal(t, trajectory.Block, b.Check(ctx, ev).Verdict)
 	ev = callEvent("calc", "1")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "calc"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{Tool: "calc"})
 	assert.Equal(t, trajectory.Block, b.Check(ctx, ev).Verdict, "the * limit")
 	ev = callEvent("search", "q")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "a"}, trajectory.ToolCall{Tool: "b"}, trajectory.ToolCall{Tool: "c"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "a"}, trajectory.ToolCall{Tool: "b"}, trajectory.ToolCall{Tool: "c"})
 	d := b.Check(ctx, ev)
 	assert.Equal(t, trajectory.Block, d.Verdict)
 	assert.Contains(t, d.Reason, "per run")
 
 	// The pending call already recorded (same ID) is not counted.
 	ev = callEvent("search", "q")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{ID: "pending", Tool: "search"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "search"}, trajectory.ToolCall{ID: "pending", Tool: "search"})
 	b2 := &Budget{MaxCallsPerTool: map[string]int{"search": 2}}
 	assert.Equal(t, trajectory.Allow, b2.Check(ctx, ev).Verdict)
 
@@ -206,9 +207,9 @@ func TestSequenceGuard(t *testing.T) {
 	g, err := NewSequenceGuard(SequenceRule{Name: "no-exfil", After: Tagged("secret"), Deny: Tagged("egress")})
 	require.NoError(t, err)
 	ev := callEvent("http", `{"url":"https://x"}`, "egress")
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "search"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "search"})
 	assert.Equal(t, trajectory.Allow, g.Check(ctx, ev).Verdict)
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "vault"}, trajectory.ToolCall{Tool: "search"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "vault"}, trajectory.ToolCall{Tool: "search"})
 	ev.Trajectory.Tools = []trajectory.ToolSpec{{Name: "vault", Tags: []string{"secret"}}}
 	d := g.Check(ctx, ev)
 	assert.Equal(t, trajectory.Block, d.Verdict)
@@ -232,17 +233,17 @@ func TestInjectionGuardModes(t *testing.T) {
 		assert.GreaterOrEqual(t, *d.Score, 0.9)
 	}
 	g := &InjectionGuard{Mode: InjectionFence}
-	out := NewChain([]Guard{g}).Check(ctx, resultEvent("browser", "u", page))
+	out := NewChain(Policy{Guards: []Guard{g}}).Check(ctx, resultEvent("browser", "u", page))
 	assert.Equal(t, trajectory.Allow, out.Verdict)
 	assert.True(t, strings.HasPrefix(out.Observation, "<<<UNTRUSTED CONTENT id="))
 	assert.Contains(t, out.Observation, page)
 	assert.True(t, strings.HasSuffix(out.Observation, ">>>"))
 
 	clean := "Weather today: sunny, 21°C."
-	out = NewChain([]Guard{g}).Check(ctx, resultEvent("browser", "u", clean))
+	out = NewChain(Policy{Guards: []Guard{g}}).Check(ctx, resultEvent("browser", "u", clean))
 	assert.Equal(t, clean, out.Observation, "clean content is left alone without fence_all")
 	all := &InjectionGuard{Mode: InjectionFence, FenceAll: true}
-	out = NewChain([]Guard{all}).Check(ctx, resultEvent("browser", "u", clean))
+	out = NewChain(Policy{Guards: []Guard{all}}).Check(ctx, resultEvent("browser", "u", clean))
 	assert.Contains(t, out.Observation, "UNTRUSTED CONTENT")
 
 	scoped := &InjectionGuard{Tools: Tagged("egress")}
@@ -273,7 +274,7 @@ func TestRRMGateWithOpenAIJudge(t *testing.T) {
 	gate := NewRRMGate(judge)
 	ev := callEvent("transfer", `{"to":"acct-1","amount":100}`, "risky")
 	ev.Step = 1
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "balance", Input: "acct-0", Observation: "$500"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "balance", Input: "acct-0", Observation: "$500"})
 
 	d := gate.Check(ctx, ev)
 	assert.Equal(t, trajectory.Allow, d.Verdict, d.Reason)
@@ -320,8 +321,10 @@ func TestRRMGateJudgeUnreachableAndEscalation(t *testing.T) {
 	low := newOpenAIServer(t, rrmReply(0.1, "Bad idea."))
 	lj := rrm.NewOpenAI(rrm.WithBaseURL(low.URL), rrm.WithModel("judge"), rrm.WithRetries(0), rrm.WithCache(nil))
 	gate := NewRRMGate(lj, GateVerdict(trajectory.Escalate))
-	approve := ApproverFunc(func(context.Context, Request) (Resolution, error) { return Resolution{Approved: true, By: "ops"}, nil })
-	out := NewChain([]Guard{gate}, WithApprover(approve)).Check(ctx, callEvent("rm", "/", "risky"))
+	approve := approval.Func{Fn: func(context.Context, approval.Request) (approval.Resolution, error) {
+		return approval.Resolution{Approved: true, By: "ops"}, nil
+	}}
+	out := NewChain(Policy{Gates: []Guard{gate}, Approver: approve}).Check(ctx, callEvent("rm", "/", "risky"))
 	assert.Equal(t, trajectory.Allow, out.Verdict)
 	assert.Equal(t, trajectory.Escalate, out.Decisions[0].Verdict)
 	assert.Equal(t, "approved", out.Decisions[0].Resolution)
@@ -335,7 +338,7 @@ func TestRRMGateWithHeuristicJudge(t *testing.T) {
 	ev.Step = 3
 	// The agent keeps repeating a call that was blocked: the heuristic
 	// judge penalizes that, and the gate stops the risky step.
-	ev.Trajectory = run(
+	ev.Trajectory = history(
 		trajectory.ToolCall{Tool: "deploy", Input: "prod", Blocked: true, BlockedBy: "tools", Observation: "Blocked by guardrail tools: no"},
 		trajectory.ToolCall{Tool: "deploy", Input: "prod", Blocked: true, BlockedBy: "tools", Observation: "Blocked by guardrail tools: no"},
 		trajectory.ToolCall{Tool: "deploy", Input: "prod", Blocked: true, BlockedBy: "tools", Observation: "Blocked by guardrail tools: no"},
@@ -353,7 +356,7 @@ func TestRRMGateWithHeuristicJudge(t *testing.T) {
 func TestPartialWithPending(t *testing.T) {
 	ev := callEvent("t", "in")
 	ev.Step = 0
-	ev.Trajectory = run(trajectory.ToolCall{Tool: "a"})
+	ev.Trajectory = history(trajectory.ToolCall{Tool: "a"})
 	ev.Trajectory.Status = trajectory.StatusFinished
 	p := PartialWithPending(ev)
 	assert.Equal(t, trajectory.StatusRunning, p.Status)

@@ -2,11 +2,12 @@ package guardrails
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/policytest"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -29,19 +30,9 @@ func rrmReply(score float64, critique string) llmtest.Reply {
 	return llmtest.Reply{Content: fmt.Sprintf("<think>checking the run</think><critique>%s</critique><score>%.2f</score>", critique, score)}
 }
 
-// run builds a trajectory with the given executed calls (tool, input).
-func run(calls ...trajectory.ToolCall) *trajectory.Trajectory {
-	t := &trajectory.Trajectory{SchemaVersion: trajectory.SchemaVersion, ID: "run-1", Task: "find the weather", Status: trajectory.StatusRunning, StartedAt: time.Now()}
-	for i, c := range calls {
-		if c.ID == "" {
-			c.ID = fmt.Sprintf("c%d", i)
-		}
-		if c.Observation == "" && c.Error == "" && !c.Blocked {
-			c.Observation, c.Duration = "ok", time.Millisecond // it ran
-		}
-		t.Steps = append(t.Steps, trajectory.Step{Index: i, Calls: []trajectory.ToolCall{c}})
-	}
-	return t
+// history builds a running trajectory with the given executed calls.
+func history(calls ...trajectory.ToolCall) *trajectory.Trajectory {
+	return policytest.History(calls...)
 }
 
 func callEvent(tool, input string, tags ...string) *Event {
@@ -49,7 +40,7 @@ func callEvent(tool, input string, tags ...string) *Event {
 		Kind: trajectory.EventToolCall,
 		Tool: trajectory.ToolSpec{Name: tool, Tags: tags},
 		Call: &trajectory.ToolCall{ID: "pending", Tool: tool, Input: input},
-		Step: 0, Trajectory: run(),
+		Step: 0, Trajectory: history(),
 	}
 }
 
@@ -59,3 +50,7 @@ func resultEvent(tool, input, obs string, tags ...string) *Event {
 	ev.Call.Observation = obs
 	return ev
 }
+
+// quietLogger discards what a chain logs (approval failures a test
+// provokes on purpose).
+var quietLogger = slog.New(slog.DiscardHandler)

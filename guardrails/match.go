@@ -48,19 +48,16 @@ func (m ToolMatch) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// tagFunc adds tags a policy gives a tool by name.
-type tagFunc func(tool string) []string
-
 // matches reports whether tool, as known to the event, is selected, and by
 // which tag ("" when by name); matchReason words that for a decision.
-func (m ToolMatch) matches(ev *Event, tool string, extra tagFunc) (ok bool, tag string) {
+func (m ToolMatch) matches(ev *Event, tool string) (ok bool, tag string) {
 	for _, n := range m.Names {
 		if sameName(n, tool) {
 			return true, ""
 		}
 	}
 	for _, t := range m.Tags {
-		if hasTag(ev, tool, t, extra) {
+		if hasTag(ev, tool, t) {
 			return true, t
 		}
 	}
@@ -76,8 +73,8 @@ func matchReason(tag string) string {
 }
 
 // hasTag looks for tag on tool in the event's tool spec, the run's tool
-// specs, and the policy's tags.
-func hasTag(ev *Event, tool, tag string, extra tagFunc) bool {
+// specs, and the policy's tags (set on the event by the Chain).
+func hasTag(ev *Event, tool, tag string) bool {
 	if ev != nil {
 		if sameName(ev.Tool.Name, tool) && ev.Tool.HasTag(tag) {
 			return true
@@ -90,8 +87,8 @@ func hasTag(ev *Event, tool, tag string, extra tagFunc) bool {
 			}
 		}
 	}
-	if extra != nil {
-		for _, t := range extra(tool) {
+	if ev != nil && ev.tags != nil {
+		for _, t := range ev.tags(tool) {
 			if t == tag {
 				return true
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/tools/netsafe"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -23,7 +24,6 @@ import (
 type NetworkGuard struct {
 	policy netsafe.Policy
 	tools  ToolMatch
-	tags   tagFunc
 }
 
 // NewNetworkGuard returns a guard for the tools selected by tools (empty:
@@ -53,7 +53,7 @@ func (g *NetworkGuard) Handles(kind trajectory.GuardEvent) bool {
 func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision {
 	tool := toolName(ev)
 	if !g.tools.Empty() {
-		if ok, _ := g.tools.matches(ev, tool, g.tags); !ok {
+		if ok, _ := g.tools.matches(ev, tool); !ok {
 			return allow("tool does not reach the network")
 		}
 	}
@@ -67,7 +67,7 @@ func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision
 	}
 	for _, u := range urls {
 		if err := g.policy.CheckURL(ctx, u); err != nil {
-			return decide(trajectory.Block, fmt.Sprintf("URL %s refused: %s", quoteShort(u, 200), reasonOf(err)))
+			return decide(trajectory.Block, fmt.Sprintf("URL %s refused: %s", trunc.Quote(u, 200), reasonOf(err)))
 		}
 	}
 	return allow("URLs allowed")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -33,7 +34,6 @@ type RRMGate struct {
 	failOpen  bool
 	flags     *regexp.Regexp
 	timeout   time.Duration
-	tags      tagFunc
 }
 
 // GateOption configures an RRMGate.
@@ -88,14 +88,10 @@ func (g *RRMGate) Handles(kind trajectory.GuardEvent) bool {
 	return kind == trajectory.EventToolCall
 }
 
-// Expensive reports that the gate asks a model, so a Chain runs it last
-// and skips it when a cheaper guard already blocked.
-func (g *RRMGate) Expensive() bool { return true }
-
 // Check judges the partial run with the pending call.
 func (g *RRMGate) Check(ctx context.Context, ev *Event) trajectory.Decision {
 	tool := toolName(ev)
-	if ok, _ := g.tools.matches(ev, tool, g.tags); !ok {
+	if ok, _ := g.tools.matches(ev, tool); !ok {
 		return allow("tool not gated")
 	}
 	if g.judge == nil {
@@ -111,7 +107,7 @@ func (g *RRMGate) Check(ctx context.Context, ev *Event) trajectory.Decision {
 		}
 		return g.failure("judge failed: " + msg)
 	}
-	critique := quoteShort(a.Critique, 300)
+	critique := trunc.Quote(a.Critique, 300)
 	if a.Score < g.threshold {
 		return scored(decide(g.verdict, fmt.Sprintf("RRM score %.2f is below %.2f: %s", a.Score, g.threshold, critique)), a.Score)
 	}

@@ -21,7 +21,6 @@ type SequenceRule struct {
 // SequenceGuard applies sequence rules over the run so far.
 type SequenceGuard struct {
 	rules []SequenceRule
-	tags  tagFunc
 }
 
 // NewSequenceGuard checks the rules: each needs After and Deny.
@@ -57,7 +56,7 @@ func (g *SequenceGuard) Check(_ context.Context, ev *Event) trajectory.Decision 
 	tool := toolName(ev)
 	var escalated *trajectory.Decision
 	for _, r := range g.rules {
-		deny, why := r.Deny.matches(ev, tool, g.tags)
+		deny, why := r.Deny.matches(ev, tool)
 		if !deny {
 			continue
 		}
@@ -90,7 +89,7 @@ func (g *SequenceGuard) ranBefore(ev *Event, m ToolMatch) (string, bool) {
 			if !ran(ev, c) {
 				continue
 			}
-			if ok, _ := m.matches(ev, c.Tool, g.tags); ok {
+			if ok, _ := m.matches(ev, c.Tool); ok {
 				return c.Tool, true
 			}
 		}

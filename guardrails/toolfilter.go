@@ -14,7 +14,6 @@ type ToolFilter struct {
 	Allow   ToolMatch
 	Deny    ToolMatch
 	Approve ToolMatch
-	tags    tagFunc
 }
 
 // Name returns "tools".
@@ -28,15 +27,15 @@ func (f *ToolFilter) Handles(kind trajectory.GuardEvent) bool {
 // Check decides on the tool about to run.
 func (f *ToolFilter) Check(_ context.Context, ev *Event) trajectory.Decision {
 	tool := toolName(ev)
-	if ok, why := f.Deny.matches(ev, tool, f.tags); ok {
+	if ok, why := f.Deny.matches(ev, tool); ok {
 		return decide(trajectory.Block, fmt.Sprintf("tool %q is denied (%s)", tool, matchReason(why)))
 	}
 	if !f.Allow.Empty() {
-		if ok, _ := f.Allow.matches(ev, tool, f.tags); !ok {
+		if ok, _ := f.Allow.matches(ev, tool); !ok {
 			return decide(trajectory.Block, fmt.Sprintf("tool %q is not in the allow list", tool))
 		}
 	}
-	if ok, why := f.Approve.matches(ev, tool, f.tags); ok {
+	if ok, why := f.Approve.matches(ev, tool); ok {
 		return decide(trajectory.Escalate, fmt.Sprintf("tool %q needs approval (%s)", tool, matchReason(why)))
 	}
 	return allow("tool permitted")

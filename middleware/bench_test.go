@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
 	"github.com/tmc/langchaingo/llms"
@@ -27,6 +29,9 @@ type scriptedModel struct{}
 
 func (scriptedModel) GenerateContent(_ context.Context, msgs []llms.MessageContent, _ ...llms.CallOption) (*llms.ContentResponse, error) {
 	prompt := msgs[len(msgs)-1].Parts[0].(llms.TextContent).Text
+	if strings.Contains(prompt, "Question: panic") {
+		panic("scripted model panics on request")
+	}
 	text := "Thought: keep going\nAction: noop\nAction Input: x"
 	if strings.Count(prompt, "Observation:") >= stepsPerRun-1 {
 		text = "Thought: done\nFinal Answer: ok"
@@ -52,12 +57,17 @@ func (noopTool) Call(context.Context, string) (string, error) { return "ok", nil
 // in whichever run comes next: what is left is the cost on the agent's own
 // path. The control sub-benchmark compares two bare executors the same way:
 // its difference is the measurement's noise floor.
+//
+// The after-10k-panics variant first makes 10,000 runs of the wrapped
+// executor panic (the model panics inside Plan), then measures the same
+// way: a run that ends in a panic must leave nothing behind.
 func BenchmarkWrapOverhead(b *testing.B) {
-	b.Run("wrapped", func(b *testing.B) { benchWrapOverhead(b, true) })
-	b.Run("control=bare-vs-bare", func(b *testing.B) { benchWrapOverhead(b, false) })
+	b.Run("wrapped", func(b *testing.B) { benchWrapOverhead(b, true, 0) })
+	b.Run("wrapped-after-10k-panics", func(b *testing.B) { benchWrapOverhead(b, true, 10000) })
+	b.Run("control=bare-vs-bare", func(b *testing.B) { benchWrapOverhead(b, false, 0) })
 }
 
-func benchWrapOverhead(b *testing.B, wrap bool) {
+func benchWrapOverhead(b *testing.B, wrap bool, panicsFirst int) {
 	store, err := audit.OpenSQLite(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -67,13 +77,23 @@ func benchWrapOverhead(b *testing.B, wrap bool) {
 		agent := agents.NewOneShotAgent(scriptedModel{}, []tools.Tool{noopTool{}})
 		return agents.NewExecutor(agent, agents.WithMaxIterations(stepsPerRun+1))
 	}
-	bare, wrapped := newExec(), newExec()
+	bare := newExec()
+	var wrapped chains.Chain = newExec()
 	if wrap {
-		wrapped = middleware.Wrap(wrapped, middleware.WithStore(store))
+		wrapped = middleware.Wrap(newExec(), run.WithStore(store))
 	}
 	ctx := context.Background()
+	for range panicsFirst {
+		func() {
+			defer func() { _ = recover() }()
+			_, _ = chains.Run(ctx, wrapped, "panic")
+		}()
+	}
+	if err := store.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
 
-	measure := func(exec *agents.Executor) (nsPerStep, allocsPerStep float64) {
+	measure := func(exec chains.Chain) (nsPerStep, allocsPerStep float64) {
 		var before, after runtimeStats
 		before.start()
 		if _, err := chains.Run(ctx, exec, "benchmark question"); err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tmc/langchaingo/agents"
@@ -14,6 +16,7 @@ import (
 
 	ragents "github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/policyfile"
 	"github.com/reagent-go/reagent/internal/llmtest"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/rrm"
@@ -26,9 +29,9 @@ func TestBlockedCallNeverRuns(t *testing.T) {
 	store := openStore(t)
 	deny := &guardrails.ToolFilter{Deny: guardrails.ToolMatch{Names: []string{"wire"}}}
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{wire})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store), middleware.WithGuards(deny))
-	run := &middleware.Run{ID: "blocked-run"}
-	out, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "pay the bill")
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store), withGuards(deny))
+	h := run.NewHandle(run.WithRunID("blocked-run"))
+	out, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "pay the bill")
 	require.NoError(t, err)
 	assert.Equal(t, "I may not wire money", out)
 	assert.Equal(t, 0, wire.count(), "a blocked call never reaches the tool")
@@ -52,8 +55,8 @@ func TestBlockedCallNeverRuns(t *testing.T) {
 func TestAbortOnBlock(t *testing.T) {
 	srv := llmtest.New(t, react("wire", "send $100"), final("unused"))
 	deny := &guardrails.ToolFilter{Deny: guardrails.ToolMatch{Names: []string{"wire"}}}
-	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, middleware.WithGuards(deny), middleware.WithAbortOnBlock())
-	require.ErrorIs(t, err, middleware.ErrBlocked)
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, withPolicy(guardrails.Policy{Guards: []guardrails.Guard{deny}, Mode: guardrails.ModeAbort}))
+	require.ErrorIs(t, err, run.ErrRefused)
 	assert.Equal(t, trajectory.StatusError, tr.Status)
 	assert.Len(t, srv.Requests(), 1)
 }
@@ -62,7 +65,7 @@ func TestEscalationWithoutApproverBlocks(t *testing.T) {
 	srv := llmtest.New(t, react("wire", "send $100"), final("needs a human"))
 	approve := &guardrails.ToolFilter{Approve: guardrails.ToolMatch{Names: []string{"wire"}}}
 	wire := &echoTool{name: "wire"}
-	_, err, tr := runMRKL(t, srv, wire, "pay", nil, middleware.WithGuards(approve))
+	_, err, tr := runMRKL(t, srv, wire, "pay", nil, withGuards(approve))
 	require.NoError(t, err)
 	assert.Equal(t, 0, wire.count(), "an escalation nobody approves fails closed")
 	assert.True(t, tr.Steps[0].Calls[0].Blocked)
@@ -72,12 +75,12 @@ func TestSyncJudgeStoresAssessment(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "17*23"), final("391"))
 	store := openStore(t)
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store),
-		middleware.WithJudge(rrm.NewHeuristic()), middleware.WithSyncJudge())
-	run := &middleware.Run{ID: "judged"}
-	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "What is 17*23?")
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store),
+		run.WithJudge(rrm.NewHeuristic()), run.WithSyncJudge(true))
+	h := run.NewHandle(run.WithRunID("judged"))
+	_, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "What is 17*23?")
 	require.NoError(t, err)
-	tr := run.Trajectory()
+	tr := h.Trajectory()
 	require.Len(t, tr.Assessments, 1)
 	a := tr.Assessments[0]
 	assert.Equal(t, trajectory.AssessmentOK, a.Status)
@@ -98,12 +101,12 @@ func TestAsyncJudgeFailureIsStoredAndRunKept(t *testing.T) {
 	judge := rrm.NewOpenAI(rrm.WithBaseURL(judgeSrv.URL), rrm.WithModel("agent-rrm"), rrm.WithRetries(1))
 	store := openStore(t)
 	agent := agents.NewOneShotAgent(newLLM(t, policy), []tools.Tool{&echoTool{name: "echo"}})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store), middleware.WithJudge(judge))
-	run := &middleware.Run{ID: "judge-down"}
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store), run.WithJudge(judge))
+	h := run.NewHandle(run.WithRunID("judge-down"))
 	t.Setenv("OPENAI_API_KEY", "test")
-	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "q")
+	_, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "q")
 	require.NoError(t, err)
-	require.NoError(t, middleware.Flush(context.Background(), exec))
+	require.NoError(t, exec.Shutdown(context.Background()))
 	require.NoError(t, store.Flush(context.Background()))
 	got, err := store.Get(context.Background(), "judge-down")
 	require.NoError(t, err)
@@ -115,25 +118,26 @@ func TestAsyncJudgeFailureIsStoredAndRunKept(t *testing.T) {
 
 func TestCritiqueIsInjectedAndRecorded(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "17*23"), final("391"))
-	run := &middleware.Run{Critique: "You never used the calculator; check 17*23 with it.", ParentID: "first", Round: 1}
+	const critique = "You never used the calculator; check 17*23 with it."
+	h := run.NewHandle(run.WithCritique(critique), run.WithParent("first", 1))
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
 	exec := middleware.Wrap(agents.NewExecutor(agent))
-	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "What is 17*23?")
+	_, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "What is 17*23?")
 	require.NoError(t, err)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 2)
 	for i, req := range reqs {
 		require.Len(t, req.Messages, 2, "call %d: the note, then the prompt", i)
 		assert.Equal(t, "system", req.Messages[0].Role)
-		assert.Equal(t, middleware.CritiquePrefix+run.Critique, req.Messages[0].Content, "call %d keeps the feedback", i)
+		assert.Equal(t, run.CritiquePrefix+critique, req.Messages[0].Content, "call %d keeps the feedback", i)
 	}
-	tr := run.Trajectory()
-	assert.Equal(t, run.Critique, tr.Steps[0].Critique)
+	tr := h.Trajectory()
+	assert.Equal(t, critique, tr.Steps[0].Critique)
 	assert.Empty(t, tr.Steps[1].Critique, "recorded once")
 	chat := tr.Chat()
 	n := 0
 	for _, m := range chat.Messages {
-		if strings.Contains(m.Content, run.Critique) {
+		if strings.Contains(m.Content, critique) {
 			n++
 		}
 	}
@@ -143,26 +147,26 @@ func TestCritiqueIsInjectedAndRecorded(t *testing.T) {
 }
 
 func TestPolicyFileAbortMode(t *testing.T) {
-	policy, err := guardrails.ParsePolicy([]byte("version: 1\nmode: abort\ntools:\n  wire: [risky]\ndeny:\n  tags: [risky]\n"))
+	policy, err := policyfile.Parse([]byte("version: 1\nmode: abort\ntools:\n  wire: [risky]\ndeny:\n  tags: [risky]\n"))
 	require.NoError(t, err)
 	srv := llmtest.New(t, react("wire", "send $100"), final("unused"))
-	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, middleware.WithGuards(policy))
-	require.ErrorIs(t, err, middleware.ErrBlocked)
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "wire"}, "pay", nil, withPolicy(policy))
+	require.ErrorIs(t, err, run.ErrRefused)
 	assert.Equal(t, trajectory.StatusError, tr.Status)
 }
 
 func TestCritiqueInjectionEveryStep(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "fail"), react("echo", "fail"), final("done"))
 	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try", nil,
-		middleware.WithCritiqueInjection(rrm.NewHeuristic(), middleware.CritiqueEveryStep))
+		run.WithHooks(run.CritiqueHooks(rrm.NewHeuristic(), run.CritiqueEveryStep, 0.5)))
 	require.NoError(t, err)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 3)
 	assert.Len(t, reqs[0].Messages, 1, "no critique before anything happened")
 	for i := 1; i < 3; i++ {
 		require.Len(t, reqs[i].Messages, 2, "call %d carries a critique", i)
-		assert.Contains(t, reqs[i].Messages[0].Content, middleware.CritiquePrefix)
-		assert.Equal(t, middleware.CritiquePrefix+tr.Steps[i].Critique, reqs[i].Messages[0].Content, "the injected text is recorded")
+		assert.Contains(t, reqs[i].Messages[0].Content, run.CritiquePrefix)
+		assert.Equal(t, run.CritiquePrefix+tr.Steps[i].Critique, reqs[i].Messages[0].Content, "the injected text is recorded")
 	}
 	partial := 0
 	for _, a := range tr.Assessments {
@@ -177,7 +181,7 @@ func TestCritiqueInjectionEveryStep(t *testing.T) {
 func TestCritiqueInjectionOnFlagOnly(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "fine"), final("done"))
 	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try", nil,
-		middleware.WithCritiqueInjection(rrm.NewHeuristic(), middleware.CritiqueOnFlag), middleware.WithCritiqueThreshold(0))
+		run.WithHooks(run.CritiqueHooks(rrm.NewHeuristic(), run.CritiqueOnFlag, 0)))
 	require.NoError(t, err)
 	for _, req := range srv.Requests() {
 		assert.Len(t, req.Messages, 1, "a score is never under 0: nothing injected")
@@ -192,7 +196,7 @@ func TestCritiqueInjectionJudgeDownInjectsNothing(t *testing.T) {
 		return llmtest.Reply{Status: 400, Body: `{"error":{"message":"bad request"}}`}
 	})
 	judge := rrm.NewOpenAI(rrm.WithBaseURL(judgeSrv.URL), rrm.WithAPIKey("k"), rrm.WithRetries(0))
-	_, err, tr := runMRKL(t, policy, &echoTool{name: "echo"}, "q", nil, middleware.WithCritiqueInjection(judge, middleware.CritiqueEveryStep))
+	_, err, tr := runMRKL(t, policy, &echoTool{name: "echo"}, "q", nil, run.WithHooks(run.CritiqueHooks(judge, run.CritiqueEveryStep, 0.5)))
 	require.NoError(t, err)
 	assert.Len(t, policy.Requests()[1].Messages, 1)
 	require.Len(t, tr.Assessments, 1)
@@ -223,15 +227,15 @@ func TestCritiqueReachesEveryAgentKind(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			srv := llmtest.New(t, k.replies...)
 			exec := middleware.Wrap(agents.NewExecutor(k.agent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})))
-			run := &middleware.Run{Critique: critique}
-			_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "say x")
+			h := run.NewHandle(run.WithCritique(critique))
+			_, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "say x")
 			require.NoError(t, err)
 			reqs := srv.Requests()
 			require.Len(t, reqs, 2)
 			for i, req := range reqs {
 				at := -1
 				for j, m := range req.Messages {
-					if m.Content == middleware.CritiquePrefix+critique {
+					if m.Content == run.CritiquePrefix+critique {
 						at = j
 					}
 				}
@@ -240,7 +244,17 @@ func TestCritiqueReachesEveryAgentKind(t *testing.T) {
 				require.Less(t, at+1, len(req.Messages))
 				assert.Equal(t, "user", req.Messages[at+1].Role, "call %d: the critique comes right before the question", i)
 			}
-			assert.Equal(t, critique, run.Trajectory().Steps[0].Critique)
+			assert.Equal(t, critique, h.Trajectory().Steps[0].Critique)
 		})
 	}
+}
+
+// withGuards checks every event with gs (block mode, no approver).
+func withGuards(gs ...guardrails.Guard) run.Option {
+	return withPolicy(guardrails.Policy{Guards: gs})
+}
+
+// withPolicy enforces p in every run.
+func withPolicy(p guardrails.Policy) run.Option {
+	return run.WithHooks(guardrails.NewChain(p).Hooks())
 }

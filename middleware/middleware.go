@@ -1,3 +1,18 @@
+// Package middleware is reagent's langchaingo adapter. Wrap is the one line:
+//
+//	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store), run.WithJudge(judge))
+//	answer, err := chains.Run(ctx, exec, question)
+//	defer exec.Shutdown(ctx)
+//
+// The returned *Executor embeds the *agents.Executor it wraps and opens a
+// run (package run) in every Call, so chains.Run, chains.Call, chains.Apply
+// and exec.Call work unchanged. The agent, its model and its tools are
+// wrapped by delegation: the agent sees every Plan, and its settings and
+// the executor's fields are the user's own.
+//
+// For a hand-built agent loop, open the run yourself with run.Recorder's
+// Start and End, and wrap the model and tools with WrapModel and WrapTools:
+// they record into whatever run their context carries.
 package middleware
 
 import (
@@ -5,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 
@@ -13,189 +29,156 @@ import (
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/tools"
 
-	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// ErrBlocked is wrapped by the error that aborts a run when a guard blocks a
-// call and WithAbortOnBlock is set.
-var ErrBlocked = errors.New("blocked by guardrail")
+// Executor is a langchaingo agent executor whose every Call is recorded as
+// a run. Its embedded *agents.Executor is the one given to Wrap: its fields
+// (MaxIterations, Memory, CallbacksHandler, ErrorHandler,
+// ReturnIntermediateSteps, Agent) are read at every Call, so changing them
+// after wrapping takes effect.
+type Executor struct {
+	*agents.Executor
 
-// Middleware records, guards and judges runs. One Middleware shares its
-// state between the wrappers it makes, so a hand-built agent, its model and
-// its tools record into the same runs.
-type Middleware struct {
-	cfg     *config
-	chain   *guardrails.Chain
-	reg     registry
-	exec    *agents.Executor // set by Wrap; read for MaxIterations and ErrorHandler
-	judging sync.WaitGroup
-	slots   chan struct{}
-	tracer  *tracer
+	rec *run.Recorder
+
+	mu    sync.Mutex
+	agent *agentWrapper // for the current Agent; rebuilt when it changes
 }
 
-// New returns a Middleware configured by opts.
-func New(opts ...Option) *Middleware {
-	cfg := newConfig(opts)
-	m := &Middleware{cfg: cfg, slots: make(chan struct{}, cfg.judgeLimit), tracer: newTracer(cfg)}
-	for _, g := range cfg.guards {
-		// A policy file may ask for mode: abort.
-		if a, ok := g.(interface{ AbortOnBlock() bool }); ok && a.AbortOnBlock() {
-			cfg.abortOnBlock = true
-		}
-	}
-	if len(cfg.guards) > 0 {
-		var chainOpts []guardrails.ChainOption
-		if cfg.approver != nil {
-			chainOpts = append(chainOpts, guardrails.WithApprover(cfg.approver))
-		}
-		m.chain = guardrails.NewChain(cfg.guards, chainOpts...)
-	}
-	return m
-}
+var _ chains.Chain = (*Executor)(nil)
 
-// Wrap is the one line: it returns a copy of exec whose agent, model and
-// tools record every run as a trajectory, checked by the guards, judged and
-// stored as the options say. exec itself is left unchanged.
-func Wrap(exec *agents.Executor, opts ...Option) *agents.Executor {
-	return New(opts...).Wrap(exec)
-}
-
-// Wrap returns a copy of exec wrapped by m. See the package-level Wrap.
-func (m *Middleware) Wrap(exec *agents.Executor) *agents.Executor {
+// Wrap returns an executor that records, guards and judges every run of
+// exec as opts say (see package run for the options). exec itself is not
+// changed, except that the agent's model, when langchaingo keeps it in an
+// exported field (an LLM field, or the LLM of an LLMChain in a Chain field,
+// as in langchaingo's three agents), gets a recording wrapper in place,
+// here, before the executor is shared. A model assigned to that field
+// later is used as it is (not recorded) unless it comes from WrapModel; an
+// agent assigned to the executor later is wrapped at its first run.
+func Wrap(exec *agents.Executor, opts ...run.Option) *Executor {
 	if exec == nil {
 		return nil
 	}
-	cp := *exec
-	m.exec = &cp
-	cp.Agent = m.WrapAgent(exec.Agent)
-	return &cp
+	e := &Executor{Executor: exec, rec: run.New(opts...)}
+	if exec.Agent != nil {
+		e.agent = newAgentWrapper(exec.Agent, e.rec.AgentName())
+		e.agent.installModel()
+	}
+	return e
 }
 
-// WrapAgent wraps an agent for use in a hand-built executor: its Plan, its
-// model (when it is reachable: an exported LLM field, or an LLM chain) and
-// its tools are recorded. Use WithMaxIterations so that a run stopped by the
-// executor's limit is recorded as such.
-func WrapAgent(agent agents.Agent, opts ...Option) agents.Agent {
-	return New(opts...).WrapAgent(agent)
-}
+// Recorder returns the recorder behind the executor.
+func (e *Executor) Recorder() *run.Recorder { return e.rec }
 
-// WrapAgent wraps agent with m. See the package-level WrapAgent.
-func (m *Middleware) WrapAgent(agent agents.Agent) agents.Agent {
-	if agent == nil {
-		return nil
-	}
-	if w, ok := agent.(*agentWrapper); ok {
-		// Wrapping twice would record every run twice.
-		agent = w.inner
-	}
-	inner := withModel(agent, func(l llms.Model) llms.Model { return m.WrapModel(l) })
-	ts := m.WrapTools(inner.GetTools())
-	w := &agentWrapper{m: m, inner: inner, tools: ts, known: make(map[string]bool, len(ts))}
-	for _, t := range ts {
-		w.known[t.Name()] = true
-		w.known[strings.ToUpper(t.Name())] = true
-	}
-	w.name = m.cfg.agentName
-	if w.name == "" {
-		w.name = typeName(agent)
-	}
-	for _, t := range ts {
-		w.specs = append(w.specs, t.(*toolWrapper).spec)
-	}
-	return w
-}
+// Shutdown waits for the asynchronous judgments of every run so far and
+// flushes the store. Call it before closing the store.
+func (e *Executor) Shutdown(ctx context.Context) error { return e.rec.Shutdown(ctx) }
 
-// WrapModel returns a model that records each call into the run it belongs
-// to (found through the context the agent passes down).
-func WrapModel(model llms.Model, opts ...Option) llms.Model {
-	return New(opts...).WrapModel(model)
-}
-
-// WrapModel wraps model with m. See the package-level WrapModel.
-func (m *Middleware) WrapModel(model llms.Model) llms.Model {
-	if model == nil {
-		return nil
+// Call runs the agent like (*agents.Executor).Call, as one recorded run. It
+// ends the run exactly once with the status the executor's outcome
+// implies: finished, max-iterations (agents.ErrNotFinished), parse-error,
+// cancelled, error, or panic (the panic then goes on to the caller).
+func (e *Executor) Call(ctx context.Context, inputs map[string]any, options ...chains.ChainCallOption) (out map[string]any, err error) {
+	if e.Executor.Agent == nil {
+		return nil, errors.New("middleware: the executor has no agent")
 	}
-	if w, ok := model.(*modelWrapper); ok {
-		model = w.inner
-	}
-	return &modelWrapper{m: m, inner: model}
-}
-
-// WrapTools returns tools that pass every call through the guards, turn
-// errors and panics into observations (unless WithToolErrorAbort), and record
-// the call into its run.
-func WrapTools(ts []tools.Tool, opts ...Option) []tools.Tool {
-	return New(opts...).WrapTools(ts)
-}
-
-// WrapTools wraps ts with m. See the package-level WrapTools.
-func (m *Middleware) WrapTools(ts []tools.Tool) []tools.Tool {
-	out := make([]tools.Tool, len(ts))
-	for i, t := range ts {
-		if w, ok := t.(*toolWrapper); ok {
-			t = w.inner
+	aw := e.wrapper(e.Executor.Agent)
+	in := stringInputs(inputs)
+	ctx, r := e.rec.Start(ctx, taskOf(in, aw.inner.GetInputKeys()),
+		run.WithInputs(in), run.WithAgent(aw.name), run.WithTools(aw.specs))
+	defer func() {
+		if p := recover(); p != nil {
+			r.End(&run.PanicError{Value: p})
+			panic(p)
 		}
-		out[i] = &toolWrapper{m: m, inner: t, spec: m.specFor(t)}
+	}()
+	exec := *e.Executor
+	exec.Agent = aw
+	out, err = exec.Call(ctx, inputs, options...)
+	switch {
+	case err == nil:
+		r.End(nil)
+	case errors.Is(err, agents.ErrNotFinished):
+		r.EndStatus(trajectory.StatusMaxIterations, err)
+	case errors.Is(err, agents.ErrUnableToParseOutput):
+		r.EndStatus(trajectory.StatusParseError, err)
+	default:
+		r.End(err)
+	}
+	return out, err
+}
+
+// wrapper returns the agent wrapper for agent, reusing the last one while
+// the executor's agent stays the same.
+func (e *Executor) wrapper(agent agents.Agent) *agentWrapper {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.agent == nil || !same(e.agent.inner, agent) {
+		// A new agent assigned to the executor: its model is wrapped now,
+		// before its first run.
+		e.agent = newAgentWrapper(agent, e.rec.AgentName())
+		e.agent.installModel()
+	}
+	return e.agent
+}
+
+// same reports whether a and b are the same value, without comparing values
+// whose type is not comparable (that would panic).
+func same(a, b any) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb || ta == nil || !ta.Comparable() {
+		return false
+	}
+	return a == b
+}
+
+func stringInputs(inputs map[string]any) map[string]string {
+	out := make(map[string]string, len(inputs))
+	for k, v := range inputs {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
 	}
 	return out
 }
 
-// Flush waits until every asynchronous judgment has been stored, or ctx is
-// done. Call it before closing the store.
-func (m *Middleware) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		m.judging.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("middleware: waiting for judgments: %w", ctx.Err())
-	}
-}
-
-// Flush waits for the asynchronous judgments of an executor returned by Wrap.
-// It returns an error if exec was not wrapped by this package.
-func Flush(ctx context.Context, exec *agents.Executor) error {
-	if exec == nil {
-		return errors.New("middleware: flush: nil executor")
-	}
-	w, ok := exec.Agent.(*agentWrapper)
-	if !ok {
-		return errors.New("middleware: flush: executor was not wrapped by middleware.Wrap")
-	}
-	return w.m.Flush(ctx)
-}
-
-// Of returns the Middleware behind an executor returned by Wrap, or nil.
-func Of(exec *agents.Executor) *Middleware {
-	if exec == nil {
+// WrapModel returns a model that records each call into the run its
+// context carries (and shows the model the instructions the run's hooks
+// add). Calls outside a run pass through unrecorded. Wrap does this itself
+// for models it can reach; use WrapModel for a hand-built loop or an agent
+// that keeps its model out of reach.
+func WrapModel(model llms.Model) llms.Model {
+	if model == nil {
 		return nil
 	}
-	if w, ok := exec.Agent.(*agentWrapper); ok {
-		return w.m
+	if _, ok := model.(*modelWrapper); ok {
+		return model
 	}
-	return nil
+	return &modelWrapper{inner: model}
 }
 
-func (m *Middleware) maxIterations() int {
-	if m.exec != nil {
-		return m.exec.MaxIterations
+// WrapTools returns tools that run every call through the hooks of the run
+// their context carries (guards included) and record it. Calls outside a
+// run pass through unrecorded and unguarded.
+func WrapTools(ts []tools.Tool) []tools.Tool {
+	out := make([]tools.Tool, len(ts))
+	for i, t := range ts {
+		out[i] = wrapTool(t)
 	}
-	return m.cfg.maxIterations
+	return out
 }
 
-func (m *Middleware) parseErrorsHandled() bool {
-	return m.exec != nil && m.exec.ErrorHandler != nil
+func wrapTool(t tools.Tool) *toolWrapper {
+	if w, ok := t.(*toolWrapper); ok {
+		return w
+	}
+	return &toolWrapper{inner: t, spec: specOf(t)}
 }
 
-// specFor describes a tool: its own spec when it has one, plus tags a policy
-// assigns to it by name.
-func (m *Middleware) specFor(t tools.Tool) trajectory.ToolSpec {
+// specOf describes a tool: its own spec when it has one.
+func specOf(t tools.Tool) trajectory.ToolSpec {
 	var spec trajectory.ToolSpec
 	if s, ok := t.(trajectory.Specifier); ok {
 		spec = s.ToolSpec()
@@ -206,54 +189,7 @@ func (m *Middleware) specFor(t tools.Tool) trajectory.ToolSpec {
 	if spec.Description == "" {
 		spec.Description = t.Description()
 	}
-	for _, g := range m.cfg.guards {
-		tagger, ok := g.(interface{ ToolTags(string) []string })
-		if !ok {
-			continue
-		}
-		for _, tag := range tagger.ToolTags(spec.Name) {
-			if !spec.HasTag(tag) {
-				spec.Tags = append(spec.Tags, tag)
-			}
-		}
-	}
 	return spec
-}
-
-// withModel returns a copy of agent whose model is replaced by wrap(model).
-// It knows the two places langchaingo keeps a model: an exported LLM field
-// (OpenAIFunctionsAgent, reagent's own agents) and an LLM chain in a Chain
-// field (OneShotZeroAgent, ConversationalAgent). Other agents are returned
-// as they are and recorded through Plan alone.
-func withModel(agent agents.Agent, wrap func(llms.Model) llms.Model) agents.Agent {
-	v := reflect.ValueOf(agent)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return agent
-	}
-	modelType := reflect.TypeFor[llms.Model]()
-	cp := reflect.New(v.Elem().Type())
-	cp.Elem().Set(v.Elem())
-	changed := false
-	if f := cp.Elem().FieldByName("LLM"); f.IsValid() && f.CanSet() && f.Type() == modelType && !f.IsNil() {
-		f.Set(reflect.ValueOf(wrap(f.Interface().(llms.Model))))
-		changed = true
-	}
-	if f := cp.Elem().FieldByName("Chain"); f.IsValid() && f.CanSet() && !f.IsNil() {
-		if c, ok := f.Interface().(*chains.LLMChain); ok && c.LLM != nil {
-			chain := *c
-			chain.LLM = wrap(c.LLM)
-			f.Set(reflect.ValueOf(&chain))
-			changed = true
-		}
-	}
-	if !changed {
-		return agent
-	}
-	a, ok := cp.Interface().(agents.Agent)
-	if !ok {
-		return agent
-	}
-	return a
 }
 
 func typeName(v any) string {
@@ -263,4 +199,24 @@ func typeName(v any) string {
 		n = n[i+1:]
 	}
 	return n
+}
+
+func taskOf(inputs map[string]string, keys []string) string {
+	if v, ok := inputs["input"]; ok {
+		return v
+	}
+	for _, k := range keys {
+		if v, ok := inputs[k]; ok {
+			return v
+		}
+	}
+	ks := make([]string, 0, len(inputs))
+	for k := range inputs {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) > 0 {
+		return inputs[ks[0]]
+	}
+	return ""
 }

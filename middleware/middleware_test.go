@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tmc/langchaingo/agents"
@@ -74,14 +76,14 @@ func final(answer string) llmtest.Reply {
 
 // runMRKL wraps a MRKL executor and runs input, returning the output, the
 // error and the recorded trajectory.
-func runMRKL(t *testing.T, srv *llmtest.Server, tool tools.Tool, input string, execOpts []agents.Option, opts ...middleware.Option) (string, error, *trajectory.Trajectory) {
+func runMRKL(t *testing.T, srv *llmtest.Server, tool tools.Tool, input string, execOpts []agents.Option, opts ...run.Option) (string, error, *trajectory.Trajectory) {
 	t.Helper()
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{tool})
-	opts = append([]middleware.Option{middleware.WithLogger(quietLogger)}, opts...)
+	opts = append([]run.Option{run.WithLogger(quietLogger)}, opts...)
 	exec := middleware.Wrap(agents.NewExecutor(agent, execOpts...), opts...)
-	run := &middleware.Run{}
-	out, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, input)
-	tr := run.Trajectory()
+	h := run.NewHandle()
+	out, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, input)
+	tr := h.Trajectory()
 	require.NotNil(t, tr, "the run was not recorded")
 	return out, err, tr
 }
@@ -152,7 +154,7 @@ func TestToolErrorBecomesObservation(t *testing.T) {
 
 func TestToolErrorAbortOption(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "fail"), final("unused"))
-	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try it", nil, middleware.WithToolErrorAbort())
+	_, err, tr := runMRKL(t, srv, &echoTool{name: "echo"}, "try it", nil, run.WithToolErrorAbort(true))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "backend unavailable")
 	assert.Equal(t, trajectory.StatusError, tr.Status)
@@ -215,13 +217,13 @@ func TestNonComparableCallerContext(t *testing.T) {
 	srv := llmtest.New(t, react("whoami", "a"), final("done"))
 	tool := &runIDTool{}
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{tool})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithLogger(quietLogger))
-	run := &middleware.Run{}
-	ctx := mapContext{Context: middleware.ContextWithRun(context.Background(), run), tags: map[string]string{"a": "b"}}
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithLogger(quietLogger))
+	h := run.NewHandle()
+	ctx := mapContext{Context: run.ContextWithHandle(context.Background(), h), tags: map[string]string{"a": "b"}}
 	_, err := chains.Run(ctx, exec, "who am I")
 	require.NoError(t, err)
-	require.NotNil(t, run.Trajectory())
-	assert.Equal(t, []string{run.Trajectory().ID}, tool.seen)
+	require.NotNil(t, h.Trajectory())
+	assert.Equal(t, []string{h.Trajectory().ID}, tool.seen)
 }
 
 // The run's context is derived once and reused: two runs on the same
@@ -230,14 +232,14 @@ func TestToolSeesItsOwnRunID(t *testing.T) {
 	srv := llmtest.New(t, react("whoami", "a"), react("whoami", "b"), final("one"), react("whoami", "c"), final("two"))
 	tool := &runIDTool{}
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{tool})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithLogger(quietLogger))
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithLogger(quietLogger))
 	ctx := context.Background()
 	var ids []string
 	for range 2 {
-		run := &middleware.Run{}
-		_, err := chains.Run(middleware.ContextWithRun(ctx, run), exec, "who am I")
+		h := run.NewHandle()
+		_, err := chains.Run(run.ContextWithHandle(ctx, h), exec, "who am I")
 		require.NoError(t, err)
-		ids = append(ids, run.Trajectory().ID)
+		ids = append(ids, h.Trajectory().ID)
 	}
 	require.NotEqual(t, ids[0], ids[1])
 	assert.Equal(t, []string{ids[0], ids[0], ids[1]}, tool.seen)
@@ -274,13 +276,13 @@ func TestCancelledRunIsStored(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "a"), llmtest.Reply{Content: "never", Delay: 5 * time.Second})
 	store := openStore(t)
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store))
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store))
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	run := &middleware.Run{ID: "cancelled-run"}
-	_, err := chains.Run(middleware.ContextWithRun(ctx, run), exec, "slow question")
+	h := run.NewHandle(run.WithRunID("cancelled-run"))
+	_, err := chains.Run(run.ContextWithHandle(ctx, h), exec, "slow question")
 	require.Error(t, err)
-	tr := run.Trajectory()
+	tr := h.Trajectory()
 	require.NotNil(t, tr)
 	assert.Equal(t, trajectory.StatusCancelled, tr.Status)
 	require.NoError(t, store.Flush(context.Background()))
@@ -299,12 +301,12 @@ func TestConversationalAgent(t *testing.T) {
 	exec := middleware.Wrap(agents.NewExecutor(agent,
 		agents.WithMemory(memory.NewConversationBuffer(memory.WithOutputKey("output"))),
 		agents.WithReturnIntermediateSteps()))
-	run := &middleware.Run{}
-	out, err := chains.Call(middleware.ContextWithRun(context.Background(), run), exec, map[string]any{"input": "say hi"})
+	h := run.NewHandle()
+	out, err := chains.Call(run.ContextWithHandle(context.Background(), h), exec, map[string]any{"input": "say hi"})
 	require.NoError(t, err)
 	assert.Equal(t, " it said hi", out["output"])
 	assert.Len(t, out["intermediateSteps"], 1, "intermediate steps still work")
-	tr := run.Trajectory()
+	tr := h.Trajectory()
 	require.NotNil(t, tr)
 	assert.Equal(t, "ConversationalAgent", tr.Agent)
 	assert.Equal(t, "echo:hi", tr.Steps[0].Calls[0].Observation)
@@ -326,11 +328,11 @@ func TestOpenAIFunctionsAgent(t *testing.T) {
 	tool := &echoTool{name: "echo"}
 	agent := agents.NewOpenAIFunctionsAgent(newLLM(t, srv), []tools.Tool{tool})
 	exec := middleware.Wrap(agents.NewExecutor(agent))
-	run := &middleware.Run{}
-	out, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "echo x and y")
+	h := run.NewHandle()
+	out, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "echo x and y")
 	require.NoError(t, err)
 	assert.Equal(t, "both echoed", out)
-	tr := run.Trajectory()
+	tr := h.Trajectory()
 	require.Len(t, tr.Steps, 2)
 	calls := tr.Steps[0].Calls
 	require.Len(t, calls, 2)
@@ -358,20 +360,20 @@ func TestConcurrentRunsDoNotMix(t *testing.T) {
 	})
 	store := openStore(t)
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store))
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store))
 
 	const n = 16
 	var wg sync.WaitGroup
-	runs := make([]*middleware.Run, n)
+	runs := make([]*run.Handle, n)
 	outs := make([]string, n)
 	errs := make([]error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runs[i] = &middleware.Run{}
+			runs[i] = run.NewHandle()
 			// One shared context for all: runs must still not mix.
-			outs[i], errs[i] = chains.Run(middleware.ContextWithRun(context.Background(), runs[i]), exec, fmt.Sprintf("q%02d please", i))
+			outs[i], errs[i] = chains.Run(run.ContextWithHandle(context.Background(), runs[i]), exec, fmt.Sprintf("q%02d please", i))
 		}()
 	}
 	wg.Wait()
@@ -396,9 +398,9 @@ func TestStoredRunVerifies(t *testing.T) {
 	srv := llmtest.New(t, react("echo", "sk-abcdefghijklmnopqrstuvwx"), final("ok"))
 	store := openStore(t)
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}})
-	exec := middleware.Wrap(agents.NewExecutor(agent), middleware.WithStore(store))
-	run := &middleware.Run{ID: "with-secret"}
-	_, err := chains.Run(middleware.ContextWithRun(context.Background(), run), exec, "use my key")
+	exec := middleware.Wrap(agents.NewExecutor(agent), run.WithStore(store))
+	h := run.NewHandle(run.WithRunID("with-secret"))
+	_, err := chains.Run(run.ContextWithHandle(context.Background(), h), exec, "use my key")
 	require.NoError(t, err)
 	require.NoError(t, store.Flush(context.Background()))
 	got, err := store.Get(context.Background(), "with-secret")

@@ -3,17 +3,16 @@ package middleware
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/tmc/langchaingo/llms"
 
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// modelWrapper records the model calls of a run and injects pending
-// critiques into the prompt.
+// modelWrapper records the model calls of the run in their context and
+// shows the model the instructions the run's hooks add (critiques).
 type modelWrapper struct {
-	m     *Middleware
 	inner llms.Model
 }
 
@@ -21,38 +20,32 @@ var _ llms.Model = (*modelWrapper)(nil)
 
 // GenerateContent calls the wrapped model and records the call into the run
 // found in ctx. Calls outside a run pass through unrecorded.
-func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
-	r := runFromContext(ctx)
+func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (resp *llms.ContentResponse, err error) {
+	r := run.FromContext(ctx)
 	if r == nil {
 		return w.inner.GenerateContent(ctx, messages, options...)
 	}
-	r.mu.Lock()
-	if r.critique != "" {
-		// The feedback stays in every call of the run: agents rebuild their
-		// prompt each turn. The step records it once, where it first went in.
-		messages = injectCritique(messages, r.critique)
-		if !r.critiqueRecorded {
-			r.step().Critique = r.critique
-			r.critiqueRecorded = true
+	ctx, mc, err := r.StartModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(mc.Instructions) > 0 {
+		messages = injectInstructions(messages, mc.Instructions)
+	}
+	if r.CapturePrompt(mc) {
+		mc.Record.Messages = toMessages(messages)
+	}
+	mc.Record.Model = requestedModel(mc.Record.Model, options)
+	done := false
+	defer func() {
+		if !done { // the model panicked: record it, and let the panic go on
+			mc.Record.Error = "model panicked"
+			r.EndModel(ctx, mc)
 		}
-	}
-	first := len(r.t.Steps) == 1 && len(r.step().LLMCalls) == 0
-	stepStart := len(r.step().LLMCalls) == 0
-	r.mu.Unlock()
-	if stepStart && !first && w.m.cfg.critiqueJudge != nil {
-		messages = w.m.stepCritique(ctx, r, messages)
-	}
-
-	call := trajectory.LLMCall{StartedAt: now(), Model: requestedModel(w.m.cfg.modelName, options)}
-	if first && w.m.cfg.capturePrompt {
-		call.Messages = toMessages(messages)
-	}
-	spanCtx, span := w.m.tracer.startChat(ctx, r.span)
-	if span != nil {
-		ctx = spanCtx
-	}
-	resp, err := w.inner.GenerateContent(ctx, messages, options...)
-	call.Duration = time.Since(call.StartedAt)
+	}()
+	resp, err = w.inner.GenerateContent(ctx, messages, options...)
+	done = true
+	call := &mc.Record
 	if err != nil {
 		call.Error = err.Error()
 	} else if resp != nil && len(resp.Choices) > 0 {
@@ -75,14 +68,7 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 			call.ToolCalls = append(call.ToolCalls, trajectory.ToolCallSpec{Name: c.FuncCall.Name, Arguments: c.FuncCall.Arguments})
 		}
 	}
-	w.m.tracer.endChat(span, &call)
-	r.mu.Lock()
-	s := r.step()
-	s.LLMCalls = append(s.LLMCalls, call)
-	if call.Model != "" && r.t.Model == "" {
-		r.t.Model = call.Model
-	}
-	r.mu.Unlock()
+	r.EndModel(ctx, mc)
 	return resp, err
 }
 
@@ -92,14 +78,10 @@ func (w *modelWrapper) Call(ctx context.Context, prompt string, options ...llms.
 	return llms.GenerateFromSinglePrompt(ctx, w, prompt, options...)
 }
 
-// injectCritique adds the critique as a system message right before the
+// injectInstructions adds the notes as system messages right before the
 // last user message (the question, for every langchaingo agent kind), a
 // place that stays the same from one turn of the run to the next.
-func injectCritique(messages []llms.MessageContent, critique string) []llms.MessageContent {
-	note := llms.MessageContent{
-		Role:  llms.ChatMessageTypeSystem,
-		Parts: []llms.ContentPart{llms.TextContent{Text: CritiquePrefix + critique}},
-	}
+func injectInstructions(messages []llms.MessageContent, notes []string) []llms.MessageContent {
 	at := 0
 	for i := len(messages) - 1; i >= 0; i-- {
 		if messages[i].Role == llms.ChatMessageTypeHuman || messages[i].Role == llms.ChatMessageTypeGeneric {
@@ -107,14 +89,16 @@ func injectCritique(messages []llms.MessageContent, critique string) []llms.Mess
 			break
 		}
 	}
-	out := make([]llms.MessageContent, 0, len(messages)+1)
+	out := make([]llms.MessageContent, 0, len(messages)+len(notes))
 	out = append(out, messages[:at]...)
-	out = append(out, note)
+	for _, n := range notes {
+		out = append(out, llms.MessageContent{
+			Role:  llms.ChatMessageTypeSystem,
+			Parts: []llms.ContentPart{llms.TextContent{Text: n}},
+		})
+	}
 	return append(out, messages[at:]...)
 }
-
-// CritiquePrefix introduces an injected critique in the prompt.
-const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "
 
 func toMessages(in []llms.MessageContent) []trajectory.Message {
 	out := make([]trajectory.Message, 0, len(in))
@@ -198,26 +182,3 @@ func requestedModel(configured string, options []llms.CallOption) string {
 }
 
 var callOptionsPool = sync.Pool{New: func() any { return new(llms.CallOptions) }}
-
-// stepCritique judges the run so far and, as the critique mode says, adds
-// the critique to the messages of the step's first model call.
-func (m *Middleware) stepCritique(ctx context.Context, r *runState, messages []llms.MessageContent) []llms.MessageContent {
-	r.mu.Lock()
-	snap := r.t.Clone()
-	r.mu.Unlock()
-	snap.Steps = snap.Steps[:len(snap.Steps)-1] // the step about to start has nothing yet
-	snap.Status = trajectory.StatusRunning
-	a := m.judgeWith(ctx, m.cfg.critiqueJudge, snap)
-	a.Partial, a.Steps = true, len(snap.Steps)
-	inject := a.OK() && a.Critique != "" && (m.cfg.critiqueMode == CritiqueEveryStep || a.Score < m.cfg.critiqueBelow)
-	r.mu.Lock()
-	r.t.Assessments = append(r.t.Assessments, a)
-	if inject {
-		r.step().Critique = a.Critique
-	}
-	r.mu.Unlock()
-	if !inject {
-		return messages
-	}
-	return injectCritique(messages, a.Critique)
-}

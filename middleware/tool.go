@@ -2,20 +2,19 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
-	"time"
 
 	"github.com/tmc/langchaingo/tools"
 
-	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// toolWrapper guards, runs and records one tool.
+// toolWrapper runs one tool's calls through the hooks of the run in their
+// context (guards included) and records them.
 type toolWrapper struct {
-	m     *Middleware
 	inner tools.Tool
 	spec  trajectory.ToolSpec
 }
@@ -29,147 +28,56 @@ func (w *toolWrapper) Name() string                  { return w.inner.Name() }
 func (w *toolWrapper) Description() string           { return w.inner.Description() }
 func (w *toolWrapper) ToolSpec() trajectory.ToolSpec { return w.spec }
 
-// Call runs the guard chain, then the tool, then the result guards. A
-// blocked call never reaches the tool.
+// Call runs the BeforeTool hooks, then the tool, then the AfterTool hooks.
+// A refused call never reaches the tool. Tool errors and panics become the
+// observation "Tool error: …", unless the run's recorder has
+// WithToolErrorAbort(true): then they reach the caller exactly as without
+// reagent.
 func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
-	r := runFromContext(ctx)
+	r := run.FromContext(ctx)
 	if r == nil {
-		r = w.m.reg.forTool(ctx)
+		return w.inner.Call(ctx, input)
 	}
-	if r == nil {
-		return w.callOutsideRun(ctx, input)
-	}
-
-	// Guards and the tracer read a copy taken under the lock; without them
-	// (the common case) the copy is not made.
-	hooked := w.m.tracer != nil || w.m.chain != nil
-	var snapshot *trajectory.ToolCall
-	r.mu.Lock()
-	call := r.claim(w.spec.Name, input)
-	call.StartedAt = now()
-	if hooked {
-		snapshot = new(trajectory.ToolCall)
-		*snapshot = *call
-	}
-	r.mu.Unlock()
-
-	spanCtx, span := w.m.tracer.startTool(ctx, r.span, w.spec, snapshot)
-	if span != nil {
-		ctx = spanCtx
-		defer func() { w.m.tracer.endTool(span, call) }()
-	}
-	if w.m.chain != nil {
-		out := w.m.check(ctx, r, trajectory.EventToolCall, w.spec, snapshot, "")
-		if out.Verdict != trajectory.Allow {
-			return w.blocked(r, call, out.By, out.Reason)
-		}
-	}
-
-	obs, err, panicked := w.m.safeCall(withRunState(ctx, r), w.inner, input)
-	r.mu.Lock()
-	call.Duration = time.Since(call.StartedAt)
-	call.Panicked = panicked
+	ctx, tc, err := r.StartTool(ctx, w.spec, "", input)
 	if err != nil {
-		call.Error = err.Error()
-		if w.m.cfg.abortOnError {
-			call.Observation = "Tool error: " + err.Error()
-			r.mu.Unlock()
-			w.m.finish(r, trajectory.StatusError, fmt.Sprintf("tool %s: %v", w.spec.Name, err))
-			return "", err
+		var ref *run.Refusal
+		if errors.As(err, &ref) && !ref.Abort {
+			return ref.Message(), nil
 		}
-		obs = "Tool error: " + err.Error()
+		return "", err
 	}
-	call.Observation = obs
-	if hooked {
-		*snapshot = *call
-	}
-	r.mu.Unlock()
-
-	if w.m.chain != nil {
-		out := w.m.check(ctx, r, trajectory.EventToolResult, w.spec, snapshot, "")
-		if out.Verdict != trajectory.Allow {
-			return w.blocked(r, call, out.By, out.Reason)
-		}
-		if out.Observation != "" {
-			obs = out.Observation
-			r.mu.Lock()
-			call.Observation = obs
-			r.mu.Unlock()
-		}
-	}
-	w.m.afterCall(r)
-	return obs, nil
-}
-
-// blocked records a block and returns what the executor should see.
-func (w *toolWrapper) blocked(r *runState, call *trajectory.ToolCall, by, reason string) (string, error) {
-	msg := guardrails.BlockMessage(by, reason)
-	r.mu.Lock()
-	call.Blocked, call.BlockedBy, call.Observation = true, by, msg
-	if call.Duration == 0 {
-		call.Duration = time.Since(call.StartedAt)
-	}
-	r.mu.Unlock()
-	if w.m.cfg.abortOnBlock {
-		w.m.finish(r, trajectory.StatusError, msg)
-		return "", fmt.Errorf("%w %s: %s", ErrBlocked, by, reason)
-	}
-	w.m.afterCall(r)
-	return msg, nil
-}
-
-// callOutsideRun serves a call made outside any recorded run: it is still
-// guarded (as a one-off event with an empty trajectory) but not recorded.
-func (w *toolWrapper) callOutsideRun(ctx context.Context, input string) (string, error) {
-	if w.m.chain != nil {
-		t := &trajectory.Trajectory{Status: trajectory.StatusRunning}
-		call := &trajectory.ToolCall{Tool: w.spec.Name, Input: input}
-		out := w.m.checkDetached(ctx, t, trajectory.EventToolCall, w.spec, call)
-		if out.Verdict != trajectory.Allow {
-			msg := guardrails.BlockMessage(out.By, out.Reason)
-			if w.m.cfg.abortOnBlock {
-				return "", fmt.Errorf("%w %s: %s", ErrBlocked, out.By, out.Reason)
+	if r.Recorder().ToolErrorAbort() {
+		done := false
+		defer func() {
+			if !done { // the tool panicked: record it and let the panic go on
+				_, _ = r.EndTool(ctx, tc, "", errToolPanicked, true)
 			}
-			return msg, nil
+		}()
+		obs, err := w.inner.Call(ctx, input)
+		done = true
+		out, endErr := r.EndTool(ctx, tc, obs, err, false)
+		if err != nil {
+			return obs, err // the tool's own error, exactly as without reagent
 		}
+		return out, endErr
 	}
-	obs, err, _ := w.m.safeCall(ctx, w.inner, input)
-	if err != nil {
-		if w.m.cfg.abortOnError {
-			return "", err
-		}
-		return "Tool error: " + err.Error(), nil
-	}
-	return obs, nil
+	obs, err, panicked := safeCall(ctx, w.inner, input)
+	return r.EndTool(ctx, tc, obs, err, panicked)
 }
+
+var errToolPanicked = errors.New("tool panicked")
 
 // safeCall runs a tool, turning a panic into an error (and logging where
 // it happened, since the agent only sees the message).
-func (m *Middleware) safeCall(ctx context.Context, t tools.Tool, input string) (obs string, err error, panicked bool) {
+func safeCall(ctx context.Context, t tools.Tool, input string) (obs string, err error, panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			m.cfg.logger.Error("reagent: tool panicked", "tool", t.Name(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if r := run.FromContext(ctx); r != nil {
+				r.Recorder().Logger().Error("reagent: tool panicked", "tool", t.Name(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
 			obs, err, panicked = "", fmt.Errorf("tool %s panicked: %v", t.Name(), p), true
 		}
 	}()
 	obs, err = t.Call(ctx, input)
 	return obs, err, false
-}
-
-// claim returns the recorded call the executor is making now: the first
-// pending call to this tool. A call the recorder did not see planned (a
-// hand-built loop) is added to the current step.
-func (r *runState) claim(tool, input string) *trajectory.ToolCall {
-	for i, p := range r.pending {
-		if strings.EqualFold(p.tool, tool) {
-			r.pending = append(r.pending[:i], r.pending[i+1:]...)
-			return &r.t.Steps[p.step].Calls[p.call]
-		}
-	}
-	if len(r.t.Steps) == 0 {
-		r.t.Steps = append(r.t.Steps, trajectory.Step{StartedAt: now()})
-	}
-	s := r.step()
-	s.Calls = append(s.Calls, trajectory.ToolCall{Tool: tool, Input: input})
-	return &s.Calls[len(s.Calls)-1]
 }

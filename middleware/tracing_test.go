@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tmc/langchaingo/agents"
@@ -31,8 +33,8 @@ func tracedRun(t *testing.T, tp *sdktrace.TracerProvider, content bool) {
 	deny := &guardrails.ToolFilter{Deny: guardrails.ToolMatch{Names: []string{"wire"}}}
 	agent := agents.NewOneShotAgent(newLLM(t, srv), []tools.Tool{&echoTool{name: "echo"}, &echoTool{name: "wire"}})
 	exec := middleware.Wrap(agents.NewExecutor(agent),
-		middleware.WithTracerProvider(tp), middleware.WithContentCapture(content), middleware.WithModelName("policy-test"),
-		middleware.WithGuards(deny), middleware.WithJudge(rrm.NewHeuristic()), middleware.WithSyncJudge())
+		run.WithTracerProvider(tp), run.WithContentCapture(content), run.WithModelName("policy-test"),
+		withGuards(deny), run.WithJudge(rrm.NewHeuristic()), run.WithSyncJudge(true))
 	_, err := chains.Run(context.Background(), exec, "trace me")
 	require.NoError(t, err)
 	require.NoError(t, tp.ForceFlush(context.Background()))
@@ -48,7 +50,7 @@ func TestTracingSpansAndEvents(t *testing.T) {
 	for _, s := range spans {
 		byName[s.Name] = s
 	}
-	run, ok := byName["invoke_agent OneShotZeroAgent"]
+	runSpan, ok := byName["invoke_agent OneShotZeroAgent"]
 	require.True(t, ok, "spans: %v", names(spans))
 	chat, ok := byName["chat policy-test"]
 	require.True(t, ok, "spans: %v", names(spans))
@@ -57,19 +59,42 @@ func TestTracingSpansAndEvents(t *testing.T) {
 	wire, ok := byName["execute_tool wire"]
 	require.True(t, ok)
 	for _, child := range []tracetest.SpanStub{chat, tool, wire} {
-		assert.Equal(t, run.SpanContext.SpanID(), child.Parent.SpanID(), "%s is a child of the run", child.Name)
+		assert.Equal(t, runSpan.SpanContext.SpanID(), child.Parent.SpanID(), "%s is a child of the run", child.Name)
 	}
 	assert.Equal(t, "execute_tool", attr(tool, "gen_ai.operation.name"))
 	assert.Equal(t, "echo", attr(tool, "gen_ai.tool.name"))
 	assert.Empty(t, attr(tool, "gen_ai.tool.call.arguments"), "no content without opt-in")
 
-	var guardEvent, evalEvent bool
-	for _, e := range wire.Events {
-		if e.Name == "reagent.guard.decision" {
-			guardEvent = true
+	// Guard decisions: an apply_guardrail span per decision, a child of the
+	// tool's span, with a gen_ai.guardrail.result event (the draft
+	// guardrail conventions).
+	var guardSpan *tracetest.SpanStub
+	for i, s := range spans {
+		if s.Name == "apply_guardrail tools" && s.Parent.SpanID() == wire.SpanContext.SpanID() {
+			guardSpan = &spans[i]
 		}
 	}
-	for _, e := range run.Events {
+	require.NotNil(t, guardSpan, "spans: %v", names(spans))
+	assert.Equal(t, "apply_guardrail", attr(*guardSpan, "gen_ai.operation.name"))
+	assert.Equal(t, "tools", attr(*guardSpan, "gen_ai.guardrail.component.name"))
+	assert.Equal(t, "tool_input", attr(*guardSpan, "gen_ai.guardrail.source"))
+	guardEvent := false
+	for _, e := range guardSpan.Events {
+		if e.Name != "gen_ai.guardrail.result" {
+			continue
+		}
+		guardEvent = true
+		for _, kv := range e.Attributes {
+			switch kv.Key {
+			case "gen_ai.guardrail.result.value":
+				assert.Equal(t, "block", kv.Value.AsString())
+			case "gen_ai.guardrail.result.type":
+				assert.Equal(t, "verdict", kv.Value.AsString())
+			}
+		}
+	}
+	var evalEvent bool
+	for _, e := range runSpan.Events {
 		if e.Name == "gen_ai.evaluation.result" {
 			evalEvent = true
 			for _, kv := range e.Attributes {
@@ -79,7 +104,8 @@ func TestTracingSpansAndEvents(t *testing.T) {
 			}
 		}
 	}
-	assert.True(t, guardEvent, "guard decisions are events on the tool span")
+	assert.True(t, guardEvent, "a guard decision is a gen_ai.guardrail.result event")
+	assert.Equal(t, run.SchemaURL, tool.InstrumentationScope.SchemaURL, "the conventions' version is pinned in the schema URL")
 	assert.True(t, evalEvent, "assessments are gen_ai.evaluation.result events")
 }
 

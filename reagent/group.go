@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/tmc/langchaingo/agents"
+	"github.com/tmc/langchaingo/chains"
 
 	"github.com/reagent-go/reagent/ppo"
 	"github.com/reagent-go/reagent/reagent/reward"
@@ -41,7 +41,7 @@ func (g *Group) Attempts() []Attempt {
 // rewards share one mean and standard deviation (see Advantages). Options
 // are Refine's; WithParallel runs samples concurrently, and WithRunIDs and
 // WithPrevious are not allowed (use Refine per sample to resume).
-func SampleGroup(ctx context.Context, exec *agents.Executor, judge rrm.Judge, question string, g int, opts ...Option) (*Group, error) {
+func SampleGroup(ctx context.Context, exec chains.Chain, judge rrm.Judge, question string, g int, opts ...Option) (*Group, error) {
 	if g <= 0 {
 		return nil, fmt.Errorf("reagent: sample group: group size %d must be positive", g)
 	}

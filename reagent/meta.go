@@ -43,7 +43,7 @@ func Reward(t *trajectory.Trajectory, c reward.Combiner, overrideLambda bool) (r
 	if t == nil {
 		return reward.Result{}, false
 	}
-	if t.Status == trajectory.StatusError || t.Status == trajectory.StatusCancelled {
+	if t.Status.Broken() {
 		return reward.Result{Dropped: true, JudgeError: "the run failed: " + t.Error}, true
 	}
 	rule, err := strconv.ParseFloat(t.Metadata[MetaRuleReward], 64)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lcagents "github.com/tmc/langchaingo/agents"
@@ -28,7 +30,7 @@ import (
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-func newExec(t *testing.T, policy *llmtest.Server, opts ...middleware.Option) *lcagents.Executor {
+func newExec(t *testing.T, policy *llmtest.Server, opts ...run.Option) *middleware.Executor {
 	t.Helper()
 	llm, err := openai.New(openai.WithBaseURL(policy.URL), openai.WithToken("test"), openai.WithModel("policy"))
 	require.NoError(t, err)
@@ -65,7 +67,7 @@ func TestRefineFeedsTheCritiqueIntoTheSecondAttempt(t *testing.T) {
 	ctx := context.Background()
 	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	store := openStore(t)
-	exec := newExec(t, policy, middleware.WithStore(store))
+	exec := newExec(t, policy, run.WithStore(store))
 
 	res, err := reagent.Refine(ctx, exec, rrm.NewHeuristic(), "What is 17 * 23?",
 		reagent.WithStore(store), reagent.WithMetadata(map[string]string{"suite": "demo"}))
@@ -97,7 +99,7 @@ func TestRefineFeedsTheCritiqueIntoTheSecondAttempt(t *testing.T) {
 	var sawFeedback bool
 	for _, req := range policy.Requests() {
 		for _, m := range req.Messages {
-			if m.Role == "system" && strings.HasPrefix(m.Content, middleware.CritiquePrefix) {
+			if m.Role == "system" && strings.HasPrefix(m.Content, run.CritiquePrefix) {
 				sawFeedback = true
 				assert.Contains(t, m.Content, "Your previous answer was: I think it is 80.")
 				assert.Contains(t, m.Content, o1.Assessment.Critique)
@@ -127,7 +129,7 @@ func TestRefineUsesSyncJudgmentsAndStopsOnJudgeFailure(t *testing.T) {
 	// With the middleware judging synchronously, Refine reuses its
 	// assessments instead of judging again.
 	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
-	exec := newExec(t, policy, middleware.WithJudge(judge), middleware.WithSyncJudge())
+	exec := newExec(t, policy, run.WithJudge(judge), run.WithSyncJudge(true))
 	res, err := reagent.Refine(ctx, exec, judge, "What is 6 * 7?")
 	require.NoError(t, err)
 	require.Len(t, res.Attempts, 2)

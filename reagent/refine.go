@@ -14,11 +14,11 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/tmc/langchaingo/agents"
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/tmc/langchaingo/chains"
 
 	"github.com/reagent-go/reagent/audit"
-	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/rrm"
 	"github.com/reagent-go/reagent/trajectory"
@@ -83,7 +83,7 @@ type FeedbackFunc func(prev *trajectory.Trajectory, a trajectory.Assessment) str
 
 // Feedback is the default feedback: the previous answer and the critique,
 // so the next attempt is conditioned on both (o2 ~ π(·|q, o1, c)). The
-// middleware puts it before the question, after middleware.CritiquePrefix.
+// middleware puts it before the question, after run.CritiquePrefix.
 func Feedback(previousAnswer, critique string) string {
 	if previousAnswer == "" {
 		return "Your previous attempt ended without an answer. Critique: " + critique
@@ -151,7 +151,7 @@ func WithFeedback(f FeedbackFunc) Option {
 
 // WithStore appends the assessments the strategy makes to s, as records of
 // the runs they judge. Use it when the middleware stores the runs (with
-// middleware.WithStore) but does not judge them synchronously.
+// run.WithStore) but does not judge them synchronously.
 func WithStore(s audit.Store) Option { return func(c *config) { c.store = s } }
 
 // WithGroupID sets the GroupID of every attempt (default: a new id per
@@ -214,7 +214,7 @@ func WithParallel(n int) Option {
 // and is reported in Refinement.Stopped; it is never read as a score.
 // Refine returns an error only when it cannot work at all: a cancelled
 // context, an executor that does not record, no judge, or a failing hook.
-func Refine(ctx context.Context, exec *agents.Executor, judge rrm.Judge, question string, opts ...Option) (*Refinement, error) {
+func Refine(ctx context.Context, exec chains.Chain, judge rrm.Judge, question string, opts ...Option) (*Refinement, error) {
 	cfg := newConfig(opts)
 	if cfg.groupID == "" {
 		cfg.groupID = NewID()
@@ -222,7 +222,7 @@ func Refine(ctx context.Context, exec *agents.Executor, judge rrm.Judge, questio
 	return refine(ctx, exec, judge, question, cfg)
 }
 
-func refine(ctx context.Context, exec *agents.Executor, judge rrm.Judge, question string, cfg *config) (*Refinement, error) {
+func refine(ctx context.Context, exec chains.Chain, judge rrm.Judge, question string, cfg *config) (*Refinement, error) {
 	if exec == nil {
 		return nil, errors.New("reagent: refine: nil executor")
 	}
@@ -239,17 +239,18 @@ func refine(ctx context.Context, exec *agents.Executor, judge rrm.Judge, questio
 			at = cfg.previous[round]
 			at.Resumed = true
 		} else {
-			run := &middleware.Run{GroupID: cfg.groupID, Round: round, Metadata: cloneMeta(cfg.metadata)}
-			run.Metadata["round"] = fmt.Sprint(round)
+			md := cloneMeta(cfg.metadata)
+			md["round"] = fmt.Sprint(round)
+			opts := []run.StartOption{run.WithGroup(cfg.groupID), run.WithRunMetadata(md), run.WithParent("", round)}
 			if cfg.runID != nil {
-				run.ID = cfg.runID(round)
+				opts = append(opts, run.WithRunID(cfg.runID(round)))
 			}
 			if prev != nil {
-				run.ParentID = prev.Trajectory.ID
-				run.Critique = cfg.feedback(prev.Trajectory, *prev.Assessment)
+				opts = append(opts, run.WithParent(prev.Trajectory.ID, round), run.WithCritique(cfg.feedback(prev.Trajectory, *prev.Assessment)))
 			}
-			_, runErr := chains.Run(middleware.ContextWithRun(ctx, run), exec, question)
-			t := run.Trajectory()
+			h := run.NewHandle(opts...)
+			_, runErr := chains.Run(run.ContextWithHandle(ctx, h), exec, question)
+			t := h.Trajectory()
 			if t == nil {
 				if runErr != nil && ctx.Err() != nil {
 					return res, fmt.Errorf("reagent: refine: %w", ctx.Err())
@@ -321,7 +322,7 @@ func judgeNeeded(at Attempt, last bool, cfg *config) bool {
 }
 
 func failed(t *trajectory.Trajectory) bool {
-	return t.Status == trajectory.StatusError || t.Status == trajectory.StatusCancelled
+	return t.Status.Broken()
 }
 
 func judgeErrorText(a *trajectory.Assessment) string {

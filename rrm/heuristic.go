@@ -250,7 +250,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 	case trajectory.StatusParseError:
 		r.check("outcome", w.Unfinished, "the run stopped on output that could not be parsed.",
 			"Your output could not be parsed and the run stopped: follow the required action format exactly.")
-	case trajectory.StatusError:
+	case trajectory.StatusError, trajectory.StatusPanic:
 		r.check("outcome", w.Unfinished, "the run failed: "+clip(t.Error, 120),
 			"Your run ended in an error before you answered; handle tool failures and keep going to a final answer.")
 	case trajectory.StatusCancelled:

@@ -199,7 +199,7 @@ func renderEnd(t *trajectory.Trajectory, lim Limits) string {
 		b.WriteString("The run hit the step limit without a final answer.\n")
 	case trajectory.StatusParseError:
 		b.WriteString("The run stopped because the agent's output could not be parsed.\n")
-	case trajectory.StatusError:
+	case trajectory.StatusError, trajectory.StatusPanic:
 		b.WriteString("The run failed with an error.\n")
 	case trajectory.StatusCancelled:
 		b.WriteString("The run was cancelled before it finished.\n")

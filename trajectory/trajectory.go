@@ -24,6 +24,9 @@ const (
 	StatusParseError    Status = "parse-error"
 	StatusError         Status = "error"
 	StatusCancelled     Status = "cancelled"
+	// StatusPanic marks a run whose agent (or a tool, when tool errors
+	// abort) panicked; the panic went on to the caller.
+	StatusPanic Status = "panic"
 )
 
 // Trajectory is one run of an agent on one task.
@@ -233,6 +236,13 @@ type Decision struct {
 	Resolution string    `json:"resolution,omitempty"`
 	ResolvedBy string    `json:"resolved_by,omitempty"`
 	At         time.Time `json:"at"`
+}
+
+// Broken reports whether a run with this status broke rather than ended on
+// its own terms: an error, a cancellation or a panic. Such runs carry no
+// signal about the agent's reasoning and are left out of training by default.
+func (s Status) Broken() bool {
+	return s == StatusError || s == StatusCancelled || s == StatusPanic
 }
 
 // Ended reports whether the run has a final status.

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	lcagents "github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/reagent-go/reagent/agents/tinylm"
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/policyfile"
 	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent/reward"
@@ -193,24 +196,24 @@ func loadPolicy(dir string) (*tinylm.Model, error) {
 }
 
 // demoRun runs one task with the wrapped tool-calling agent.
-func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Policy, maxSteps int, extra []middleware.Option) (*trajectory.Trajectory, error) {
+func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Chain, maxSteps int, extra []run.Option) (*trajectory.Trajectory, error) {
 	ts, err := env.Tools(t)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	agent := agents.NewToolCalling(policy, ts, agents.WithSystemPrompt(env.SystemPrompt(t)))
 	exec := lcagents.NewExecutor(agent, lcagents.WithMaxIterations(maxSteps))
-	opts := append([]middleware.Option{
-		middleware.WithStore(store), middleware.WithJudge(judge), middleware.WithSyncJudge(),
-		middleware.WithGuards(guards), middleware.WithModelName(policy.Name()),
-		middleware.WithAgentName("ToolCalling"),
-		middleware.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": "demo"})}, extra...)
-	exec = middleware.Wrap(exec, opts...)
-	run := &middleware.Run{}
+	opts := append([]run.Option{
+		run.WithStore(store), run.WithJudge(judge), run.WithSyncJudge(true),
+		run.WithHooks(guards.Hooks()), run.WithModelName(policy.Name()),
+		run.WithAgentName("ToolCalling"),
+		run.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": "demo"})}, extra...)
+	wrapped := middleware.Wrap(exec, opts...)
+	h := run.NewHandle()
 	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err = chains.Run(middleware.ContextWithRun(runCtx, run), exec, t.Question)
-	tr := run.Trajectory()
+	_, err = chains.Run(run.ContextWithHandle(runCtx, h), wrapped, t.Question)
+	tr := h.Trajectory()
 	if tr == nil {
 		if err == nil {
 			err = errors.New("the run was not recorded")
@@ -221,8 +224,7 @@ func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.M
 }
 
 // demoGuards shows the default policy's decisions on risky calls.
-func demoGuards(ctx context.Context, w io.Writer, policy *guardrails.Policy) {
-	chain := guardrails.NewChain([]guardrails.Guard{policy})
+func demoGuards(ctx context.Context, w io.Writer, chain *guardrails.Chain) {
 	cases := []struct {
 		label string
 		ev    guardrails.Event
@@ -271,19 +273,19 @@ func excerpt(s string, n int) string {
 // demoPolicy is the default guard policy, with one exception: the web
 // suite's site is served on this machine, so its loopback address is
 // admitted for network tools (the browser itself may reach that one port only).
-func demoPolicy(env *suite.Env) (*guardrails.Policy, error) {
+func demoPolicy(env *suite.Env) (*guardrails.Chain, error) {
 	if env.SiteURL() == "" {
-		return guardrails.DefaultPolicy(), nil
+		return guardrails.NewChain(policyfile.Default()), nil
 	}
-	text := guardrails.DefaultPolicyYAML()
+	text := policyfile.DefaultYAML()
 	const network = "network:\n  tags: [egress]\n"
 	if !strings.Contains(text, network) {
 		return nil, errors.New("demo: the default policy has no network section to extend")
 	}
 	text = strings.Replace(text, network, network+"  allow_cidrs: [127.0.0.1/32]\n", 1)
-	p, err := guardrails.ParsePolicy([]byte(text), guardrails.WithSource("demo"))
+	p, err := policyfile.Parse([]byte(text), policyfile.WithSource("demo"))
 	if err != nil {
 		return nil, fmt.Errorf("demo: policy: %w", err)
 	}
-	return p, nil
+	return guardrails.NewChain(p), nil
 }

@@ -59,9 +59,8 @@ func TestDemoPolicyAdmitsOnlyTheLocalSite(t *testing.T) {
 	env, err := suite.StartEnv(context.Background(), tasks)
 	require.NoError(t, err)
 	defer env.Close()
-	policy, err := demoPolicy(env)
+	chain, err := demoPolicy(env)
 	require.NoError(t, err)
-	chain := guardrails.NewChain([]guardrails.Guard{policy})
 	check := func(url string) trajectory.Verdict {
 		ev := &guardrails.Event{Kind: trajectory.EventToolCall,
 			Tool:       trajectory.ToolSpec{Name: "browser", Tags: []string{"egress"}},

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/policyfile"
 )
 
 // runPolicyCheck validates a guardrail policy file and prints a summary:
@@ -24,9 +24,9 @@ func runPolicyCheck(_ context.Context, c *cli, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("policy check: want exactly one policy file, got %d arguments", fs.NArg())
 	}
-	p, err := guardrails.LoadPolicyFile(fs.Arg(0),
-		guardrails.WithGetenv(c.Getenv),
-		guardrails.WithTerminal(c.Stdin, c.Stderr))
+	p, err := policyfile.Load(fs.Arg(0),
+		policyfile.WithGetenv(c.Getenv),
+		policyfile.WithTerminal(c.Stdin, c.Stderr))
 	if err != nil {
 		return &exitError{code: 1, msg: "policy check: " + strings.Join(strings.Fields(err.Error()), " ")}
 	}
@@ -41,6 +41,6 @@ func runPolicyDefault(_ context.Context, c *cli, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprint(c.Stdout, guardrails.DefaultPolicyYAML())
+	fmt.Fprint(c.Stdout, policyfile.DefaultYAML())
 	return nil
 }

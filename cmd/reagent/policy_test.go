@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/policyfile"
 )
 
 func TestPolicyCheckExample(t *testing.T) {
@@ -43,7 +43,7 @@ func TestPolicyCheckBadFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 1, exitCode(err))
 	assert.NotContains(t, err.Error(), "\n")
-	assert.Contains(t, err.Error(), "line")
+	assert.Contains(t, err.Error(), yamlErr+":2: YAML syntax:", "the error names the line")
 
 	_, _, err = runCLI(runPolicyCheck, nil, filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.Equal(t, 1, exitCode(err))
@@ -71,7 +71,8 @@ func TestPolicyDefaultRoundTrips(t *testing.T) {
 	check, _, err := runCLI(runPolicyCheck, nil, path)
 	require.NoError(t, err)
 	assert.Contains(t, check, "guards (7):")
-	p, err := guardrails.ParsePolicy([]byte(out))
+	p, err := policyfile.Parse([]byte(out))
 	require.NoError(t, err)
-	assert.Len(t, p.Guards(), len(guardrails.DefaultPolicy().Guards()))
+	d := policyfile.Default()
+	assert.Equal(t, len(d.Guards)+len(d.Gates), len(p.Guards)+len(p.Gates))
 }

@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
-	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent/export"
 	"github.com/reagent-go/reagent/reagent/suite"
 )
@@ -36,7 +37,7 @@ func rlPolicy(t *testing.T, tasks []suite.Task) *llmtest.Server {
 			switch {
 			case m.Role == "user" && q == "":
 				q = m.Content
-			case m.Role == "system" && strings.HasPrefix(m.Content, middleware.CritiquePrefix):
+			case m.Role == "system" && strings.HasPrefix(m.Content, run.CritiquePrefix):
 				fixed = true
 			case m.Role == "tool":
 				tools++

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/reagent-go/reagent/internal/telemetry"
-	"github.com/reagent-go/reagent/middleware"
 )
 
 // tracing exports the agent runs of a command over OTLP/HTTP when
 // OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set. It returns the
 // middleware options to add and a function that flushes the exporter.
-func tracing(ctx context.Context, c *cli) ([]middleware.Option, func(), error) {
+func tracing(ctx context.Context, c *cli) ([]run.Option, func(), error) {
 	tp, shutdown, err := telemetry.Setup(ctx, c.Getenv, "reagent")
 	if err != nil {
 		return nil, nil, err
@@ -20,9 +21,9 @@ func tracing(ctx context.Context, c *cli) ([]middleware.Option, func(), error) {
 	if tp == nil {
 		return nil, func() {}, nil
 	}
-	opts := []middleware.Option{middleware.WithTracerProvider(tp)}
+	opts := []run.Option{run.WithTracerProvider(tp)}
 	if c.Getenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") == "true" {
-		opts = append(opts, middleware.WithContentCapture(true))
+		opts = append(opts, run.WithContentCapture(true))
 	}
 	return opts, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -24,7 +24,7 @@ func TestAPIExampleAnswersWithThreeTools(t *testing.T) {
 	)
 	env := map[string]string{"OPENAI_BASE_URL": srv.URL, "OPENAI_API_KEY": "test", "REAGENT_MODEL": "m", "DEMO_API_TOKEN": "tok-example-1234"}
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, func(k string) string { return env[k] }, nil))
+	require.NoError(t, runExample(context.Background(), &out, func(k string) string { return env[k] }, nil))
 	s := out.String()
 	t.Log(s)
 	assert.Contains(t, s, `get_weather {"city":"Paris"}`+"\n    -> HTTP 200 OK {\"city\":\"Paris\",\"conditions\":\"light rain\",\"temp_c\":14}")
@@ -43,7 +43,7 @@ func TestAPIExampleAnswersWithThreeTools(t *testing.T) {
 }
 
 func TestAPIExampleSaysWhatToSet(t *testing.T) {
-	err := run(context.Background(), &bytes.Buffer{}, func(string) string { return "" }, nil)
+	err := runExample(context.Background(), &bytes.Buffer{}, func(string) string { return "" }, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "OPENAI_BASE_URL")
 	assert.Contains(t, err.Error(), "REAGENT_MODEL")

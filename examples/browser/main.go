@@ -29,6 +29,7 @@ import (
 	"github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/rrm"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/tools/browser"
 	"github.com/reagent-go/reagent/tools/netsafe"
 )
@@ -39,13 +40,13 @@ const setup = `set the model endpoint first:
   REAGENT_MODEL    the model name the endpoint serves (it must support tool calling)`
 
 func main() {
-	if err := run(context.Background(), os.Stdout, os.Getenv, os.Args[1:]); err != nil {
+	if err := runExample(context.Background(), os.Stdout, os.Getenv, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "browser example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, stdout io.Writer, getenv func(string) string, args []string) error {
+func runExample(ctx context.Context, stdout io.Writer, getenv func(string) string, args []string) error {
 	baseURL, key, model := getenv("OPENAI_BASE_URL"), getenv("OPENAI_API_KEY"), getenv("REAGENT_MODEL")
 	if baseURL == "" || key == "" || model == "" {
 		return errors.New(setup)
@@ -78,13 +79,12 @@ func run(ctx context.Context, stdout io.Writer, getenv func(string) string, args
 		return fmt.Errorf("model client: %w", err)
 	}
 	agent := agents.NewToolCalling(llm, []tools.Tool{b})
-	exec := lcagents.NewExecutor(agent, lcagents.WithMaxIterations(8))
-	exec = middleware.Wrap(exec, middleware.WithJudge(rrm.NewHeuristic()), middleware.WithSyncJudge(),
-		middleware.WithModelName(model))
+	exec := middleware.Wrap(lcagents.NewExecutor(agent, lcagents.WithMaxIterations(8)),
+		run.WithJudge(rrm.NewHeuristic()), run.WithSyncJudge(true), run.WithModelName(model))
 
-	rec := &middleware.Run{}
+	rec := run.NewHandle()
 	fmt.Fprintln(stdout, "question:", question)
-	answer, err := chains.Run(middleware.ContextWithRun(ctx, rec), exec, question)
+	answer, err := chains.Run(run.ContextWithHandle(ctx, rec), exec, question)
 	if err != nil {
 		fmt.Fprintln(stdout, "the agent did not finish:", err)
 	}

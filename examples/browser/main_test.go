@@ -48,7 +48,7 @@ func TestBrowserExampleFindsThePrice(t *testing.T) {
 	})
 	env := map[string]string{"OPENAI_BASE_URL": srv.URL, "OPENAI_API_KEY": "test", "REAGENT_MODEL": "test-model"}
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, func(k string) string { return env[k] }, nil))
+	require.NoError(t, runExample(context.Background(), &out, func(k string) string { return env[k] }, nil))
 	t.Log(out.String())
 	assert.Contains(t, out.String(), "answer: The Widget Pro costs $42.50.")
 	assert.Contains(t, out.String(), `browser {"action":"click","text":"Widget Pro"}`)
@@ -60,7 +60,7 @@ func TestBrowserExampleFindsThePrice(t *testing.T) {
 
 func TestBrowserExampleSaysWhatToSet(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), &out, func(string) string { return "" }, nil)
+	err := runExample(context.Background(), &out, func(string) string { return "" }, nil)
 	require.Error(t, err)
 	for _, v := range []string{"OPENAI_BASE_URL", "OPENAI_API_KEY", "REAGENT_MODEL"} {
 		assert.Contains(t, err.Error(), v)

@@ -34,7 +34,10 @@ import (
 
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/approval"
+	"github.com/reagent-go/reagent/guardrails/policyfile"
 	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/tools/netsafe"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -49,7 +52,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer os.RemoveAll(dir)
-	if _, err := run(context.Background(), os.Stdout, filepath.Join(dir, "audit.db")); err != nil {
+	if _, err := runExample(context.Background(), os.Stdout, filepath.Join(dir, "audit.db")); err != nil {
 		fmt.Fprintln(os.Stderr, "guarded:", err)
 		os.Exit(1)
 	}
@@ -61,8 +64,8 @@ type scenario struct {
 	replies     []string
 }
 
-// run plays the three scenarios and returns their trajectories.
-func run(ctx context.Context, w io.Writer, auditPath string) ([]*trajectory.Trajectory, error) {
+// runExample plays the three scenarios and returns their trajectories.
+func runExample(ctx context.Context, w io.Writer, auditPath string) ([]*trajectory.Trajectory, error) {
 	// The "web": a news page with an injection hidden from human readers.
 	web := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(rw, `<html><body><h1>Weather in Paris</h1><p>Sunny, 21°C.</p>
@@ -75,17 +78,17 @@ func run(ctx context.Context, w io.Writer, auditPath string) ([]*trajectory.Traj
 	// The human approver, behind a signed webhook: transfers to known
 	// accounts are approved.
 	secret := []byte("example-webhook-secret")
-	hook := httptest.NewServer(guardrails.WebhookHandler(secret, func(_ context.Context, req guardrails.Request) guardrails.Resolution {
+	hook := httptest.NewServer(approval.WebhookHandler(secret, func(_ context.Context, req approval.Request) approval.Resolution {
 		ok := strings.Contains(req.Input, `"acct-1"`)
 		fmt.Fprintf(w, "  [webhook] %s asks to run %s %s: approved=%v\n", req.Escalations[0].Guard, req.Tool, req.Input, ok)
-		return guardrails.Resolution{Approved: ok, By: "alice@example.com"}
+		return approval.Resolution{Approved: ok, By: "alice@example.com"}
 	}))
 	defer hook.Close()
 
 	// The policy from policy.yaml; its webhook secret comes from the
 	// environment (here, a function standing in for it).
-	policy, err := guardrails.ParsePolicy(policyYAML, guardrails.WithSource("examples/guarded/policy.yaml"),
-		guardrails.WithGetenv(func(k string) string {
+	policy, err := policyfile.Parse(policyYAML, policyfile.WithSource("examples/guarded/policy.yaml"),
+		policyfile.WithGetenv(func(k string) string {
 			if k == "REAGENT_APPROVAL_SECRET" {
 				return string(secret)
 			}
@@ -96,10 +99,11 @@ func run(ctx context.Context, w io.Writer, auditPath string) ([]*trajectory.Traj
 	}
 	// The file names a fixed webhook address; this offline example uses
 	// the one it just started, with the same secret.
-	approver, err := guardrails.NewWebhookApprover(hook.URL, secret)
+	approver, err := approval.NewWebhookApprover(hook.URL, secret)
 	if err != nil {
 		return nil, err
 	}
+	policy.Approver = approver
 
 	// Tools. The HTTP tool dials through netsafe; "news.example" stands for
 	// a public site and resolves to the local web server, the one address
@@ -142,16 +146,15 @@ func run(ctx context.Context, w io.Writer, auditPath string) ([]*trajectory.Traj
 
 	agent := agents.NewOneShotAgent(llm, []tools.Tool{httpTool, transfer})
 	exec := middleware.Wrap(agents.NewExecutor(agent, agents.WithMaxIterations(3)),
-		middleware.WithGuards(policy),
-		middleware.WithApprover(approver),
-		middleware.WithStore(store),
-		middleware.WithLogger(slog.New(slog.DiscardHandler)))
+		run.WithHooks(guardrails.NewChain(policy).Hooks()),
+		run.WithStore(store),
+		run.WithLogger(slog.New(slog.DiscardHandler)))
 
 	var out []*trajectory.Trajectory
 	for i, s := range scenarios {
 		fmt.Fprintf(w, "\n== %s\ntask: %s\n", s.title, s.task)
-		r := &middleware.Run{ID: fmt.Sprintf("guarded-%d", i+1)}
-		answer, err := chains.Run(middleware.ContextWithRun(ctx, r), exec, s.task)
+		r := run.NewHandle(run.WithRunID(fmt.Sprintf("guarded-%d", i+1)))
+		answer, err := chains.Run(run.ContextWithHandle(ctx, r), exec, s.task)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %d: %w", i+1, err)
 		}

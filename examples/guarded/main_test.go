@@ -16,7 +16,7 @@ import (
 func TestGuardedExample(t *testing.T) {
 	var out bytes.Buffer
 	dbPath := filepath.Join(t.TempDir(), "audit.db")
-	runs, err := run(context.Background(), &out, dbPath)
+	runs, err := runExample(context.Background(), &out, dbPath)
 	require.NoError(t, err)
 	require.Len(t, runs, 3)
 

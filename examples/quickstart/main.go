@@ -23,17 +23,18 @@ import (
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/rrm"
+	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/tools/calculator"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	if err := runExample(context.Background(), os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
+func runExample(ctx context.Context, args []string) error {
 	baseURL, key, model := os.Getenv("OPENAI_BASE_URL"), os.Getenv("OPENAI_API_KEY"), os.Getenv("REAGENT_MODEL")
 	if baseURL == "" || key == "" || model == "" {
 		return fmt.Errorf(`set the model endpoint first:
@@ -58,17 +59,17 @@ func run(ctx context.Context, args []string) error {
 	defer store.Close()
 
 	agent := agents.NewOneShotAgent(llm, []tools.Tool{calculator.New()})
-	exec := agents.NewExecutor(agent, agents.WithMaxIterations(8))
-	exec = middleware.Wrap(exec, middleware.WithStore(store), // the one line
-		middleware.WithJudge(rrm.NewHeuristic()), middleware.WithSyncJudge(), middleware.WithModelName(model))
+	exec := middleware.Wrap(agents.NewExecutor(agent, agents.WithMaxIterations(8)), // the one line
+		run.WithStore(store), run.WithJudge(rrm.NewHeuristic()), run.WithSyncJudge(true), run.WithModelName(model))
+	defer exec.Shutdown(ctx)
 
-	run := &middleware.Run{}
-	out, err := chains.Run(middleware.ContextWithRun(ctx, run), exec, question)
+	h := run.NewHandle()
+	out, err := chains.Run(run.ContextWithHandle(ctx, h), exec, question)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "the agent did not finish:", err)
 	}
 	fmt.Println("answer:", out)
-	if t := run.Trajectory(); t != nil {
+	if t := h.Trajectory(); t != nil {
 		fmt.Printf("run %s: %s in %d steps\n", t.ID, t.Status, len(t.Steps))
 		if a, ok := t.LastAssessment(); ok && a.OK() {
 			fmt.Printf("RRM score %.2f: %s\n", a.Score, a.Critique)

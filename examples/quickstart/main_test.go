@@ -21,7 +21,7 @@ func TestQuickstartRecordsAJudgedRun(t *testing.T) {
 	t.Setenv("OPENAI_BASE_URL", srv.URL)
 	t.Setenv("OPENAI_API_KEY", "test")
 	t.Setenv("REAGENT_MODEL", "test-model")
-	require.NoError(t, run(context.Background(), nil))
+	require.NoError(t, runExample(context.Background(), nil))
 
 	store, err := audit.OpenSQLite("reagent.db")
 	require.NoError(t, err)
@@ -38,7 +38,7 @@ func TestQuickstartRecordsAJudgedRun(t *testing.T) {
 
 func TestQuickstartSaysWhatToSet(t *testing.T) {
 	t.Setenv("OPENAI_BASE_URL", "")
-	err := run(context.Background(), nil)
+	err := runExample(context.Background(), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "OPENAI_BASE_URL")
 	assert.Contains(t, err.Error(), "REAGENT_MODEL")

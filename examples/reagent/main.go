@@ -34,13 +34,13 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+	if err := runExample(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "reagent-example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+func runExample(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("reagent-example", flag.ContinueOnError)
 	baseURL := fs.String("base-url", "http://127.0.0.1:8091/v1", "policy endpoint (OpenAI-compatible, with /v1)")
 	model := fs.String("model", "tiny", "policy model name")

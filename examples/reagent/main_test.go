@@ -17,7 +17,7 @@ import (
 func TestExampleRuns(t *testing.T) {
 	policy := llmtest.NewFunc(t, policytest.Arith("12"))
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"--base-url", policy.URL, "--model", "scripted", "--dir", t.TempDir(), "--tasks", "2"}, &out)
+	err := runExample(context.Background(), []string{"--base-url", policy.URL, "--model", "scripted", "--dir", t.TempDir(), "--tasks", "2"}, &out)
 	require.NoError(t, err)
 	s := out.String()
 	t.Log(s)

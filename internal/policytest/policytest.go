@@ -1,5 +1,7 @@
-// Package policytest holds scripted agent models that tests of several
-// packages share: reply functions for an internal/llmtest server.
+// Package policytest holds what tests of several packages share: scripted
+// agent models (reply functions for an internal/llmtest server), the
+// adversarial guardrail table (AdversarialPolicy, Adversarial) and runs in
+// progress for guards to check (History).
 package policytest
 
 import (
@@ -7,12 +9,12 @@ import (
 	"strings"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
-	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/run"
 )
 
 // Arith answers "What is EXPR?" like a tool-calling agent model: it
 // answers guess until a reviewer's critique (a system message starting
-// with middleware.CritiquePrefix) is in the prompt, then calls the
+// with run.CritiquePrefix) is in the prompt, then calls the
 // calculator tool with EXPR, and answers with the tool's result once it has
 // it. With an empty guess it uses the calculator at once.
 func Arith(guess string) func(llmtest.Request) llmtest.Reply {
@@ -26,7 +28,7 @@ func Arith(guess string) func(llmtest.Request) llmtest.Reply {
 		}
 		critiqued := guess == ""
 		for _, m := range req.Messages {
-			if m.Role == "system" && strings.HasPrefix(m.Content, middleware.CritiquePrefix) {
+			if m.Role == "system" && strings.HasPrefix(m.Content, run.CritiquePrefix) {
 				critiqued = true
 			}
 		}

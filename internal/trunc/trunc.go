@@ -2,7 +2,12 @@
 // characters (runes) rather than bytes so a cut never splits one.
 package trunc
 
-import "unicode/utf8"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Runes returns at most the first n runes of s, the rune count of s, and
 // whether anything was cut.
@@ -19,4 +24,27 @@ func Runes(s string, n int) (head string, total int, cut bool) {
 		i++
 	}
 	return s, total, false
+}
+
+// Quote escapes control and format characters and truncates s to n
+// runes.
+func Quote(s string, n int) string {
+	var b strings.Builder
+	count := 0
+	for _, r := range s {
+		if count == n {
+			b.WriteString("…")
+			break
+		}
+		count++
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\uFFFD`)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -10,7 +10,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/trajectory"
@@ -141,7 +142,7 @@ func Write(w io.Writer, f Format, runs []*trajectory.Trajectory, opts ...Option)
 			continue
 		}
 		rep.Runs++
-		if !cfg.failed && (t.Status == trajectory.StatusError || t.Status == trajectory.StatusCancelled) {
+		if !cfg.failed && (t.Status.Broken()) {
 			rep.Failed++
 			continue
 		}
@@ -229,7 +230,7 @@ func Chat(t *trajectory.Trajectory) trajectory.Chat {
 	if crit == "" {
 		return c
 	}
-	injected := middleware.CritiquePrefix + crit
+	injected := run.CritiquePrefix + crit
 	seen := false
 	for _, m := range c.Messages {
 		if m.Role == "system" && m.Content == injected {

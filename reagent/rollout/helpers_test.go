@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/require"
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/openai"
 
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/internal/llmtest"
-	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/reagent/suite"
 	"github.com/reagent-go/reagent/rrm"
 )
@@ -73,7 +74,7 @@ func (p *policy) reply(req llmtest.Request) llmtest.Reply {
 				question = m.Content
 			}
 		case "system":
-			if strings.HasPrefix(m.Content, middleware.CritiquePrefix) {
+			if strings.HasPrefix(m.Content, run.CritiquePrefix) {
 				critiqued = true
 			}
 		case "tool":

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/reagent-go/reagent/run"
+
 	lcagents "github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/llms"
 
@@ -92,12 +94,12 @@ type config struct {
 	judge       rrm.Judge
 	progress    io.Writer
 	logger      *slog.Logger
-	wrapOpts    []middleware.Option
+	wrapOpts    []run.Option
 }
 
 // WithMiddleware adds options to the middleware that wraps every run (a
 // tracer provider, guards).
-func WithMiddleware(opts ...middleware.Option) Option {
+func WithMiddleware(opts ...run.Option) Option {
 	return func(c *config) { c.wrapOpts = append(c.wrapOpts, opts...) }
 }
 
@@ -335,7 +337,7 @@ func (c *config) loadDone(ctx context.Context) (map[doneKey]map[int]*trajectory.
 		if c.tag == "" && t.Metadata[MetaTag] != "" {
 			return nil
 		}
-		if t.Status == trajectory.StatusError || t.Status == trajectory.StatusCancelled {
+		if t.Status.Broken() {
 			return nil
 		}
 		sample, err1 := strconv.Atoi(t.Metadata[reagent.MetaSample])
@@ -383,7 +385,7 @@ type attemptResult struct {
 }
 
 // executor builds the wrapped agent for one task.
-func (c *config) executor(llm llms.Model, env *suite.Env, t suite.Task) (*lcagents.Executor, error) {
+func (c *config) executor(llm llms.Model, env *suite.Env, t suite.Task) (*middleware.Executor, error) {
 	ts, err := env.Tools(t)
 	if err != nil {
 		return nil, err
@@ -396,7 +398,7 @@ func (c *config) executor(llm llms.Model, env *suite.Env, t suite.Task) (*lcagen
 		agent := agents.NewToolCalling(llm, ts, agents.WithSystemPrompt(env.SystemPrompt(t)), agents.WithCallOptions(c.callOptions...))
 		exec = lcagents.NewExecutor(agent, lcagents.WithMaxIterations(c.maxSteps))
 	}
-	opts := append([]middleware.Option{middleware.WithAgentName("reagent-rollout"), middleware.WithLogger(c.logger)}, c.wrapOpts...)
+	opts := append([]run.Option{run.WithAgentName("reagent-rollout"), run.WithLogger(c.logger)}, c.wrapOpts...)
 	return middleware.Wrap(exec, opts...), nil
 }
 
@@ -480,7 +482,7 @@ func (c *config) result(t suite.Task, a reagent.Attempt, comb reward.Combiner) a
 		round:       a.Trajectory.Round,
 		rule:        rule,
 		reward:      comb.Combine(rule, a.Assessment),
-		failed:      a.Trajectory.Status == trajectory.StatusError || a.Trajectory.Status == trajectory.StatusCancelled,
+		failed:      a.Trajectory.Status.Broken(),
 		judgeFailed: a.Assessment != nil && !a.Assessment.OK(),
 	}
 	if res.failed {

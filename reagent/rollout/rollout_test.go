@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/audit"
-	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/ppo"
 	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/export"
@@ -357,7 +358,7 @@ func TestExportsOfACollection(t *testing.T) {
 	require.NoError(t, err)
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		if strings.Contains(line, `"round":"1"`) {
-			assert.Equal(t, 1, strings.Count(line, middleware.CritiquePrefix))
+			assert.Equal(t, 1, strings.Count(line, run.CritiquePrefix))
 			assert.NotContains(t, line, "Critique of your reasoning so far")
 		}
 	}

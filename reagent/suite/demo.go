@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -67,7 +68,7 @@ func (e *Env) Demonstrate(ctx context.Context, t Task) (*Demonstration, error) {
 	d.Feedback = reagent.Feedback(f.Answer, f.Critique)
 	refinedHead := []trajectory.Message{
 		{Role: "system", Content: sys},
-		{Role: "system", Content: middleware.CritiquePrefix + d.Feedback},
+		{Role: "system", Content: run.CritiquePrefix + d.Feedback},
 		{Role: "user", Content: t.Question},
 	}
 	refined, err := e.play(trajectory.ContextWithRunID(ctx, "demo-refined-"+t.ID), t, len(t.Solution.Calls))

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reagent-go/reagent/run"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/tools/calculator"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -72,7 +73,7 @@ func TestArithDemonstration(t *testing.T) {
 		require.Len(t, d.Flawed.Messages, 3)
 		assert.Equal(t, tk.Solution.Flawed.Answer, d.Flawed.Messages[2].Content)
 		assert.Equal(t, "system", d.Refined.Messages[1].Role)
-		assert.Equal(t, middleware.CritiquePrefix+d.Feedback, d.Refined.Messages[1].Content)
+		assert.Equal(t, run.CritiquePrefix+d.Feedback, d.Refined.Messages[1].Content)
 		assert.Contains(t, d.Feedback, tk.Solution.Flawed.Answer)
 		assert.Contains(t, d.Feedback, d.Critique)
 		assert.Equal(t, d.Ideal.Messages[2:], d.Refined.Messages[3:])

@@ -1,4 +1,7 @@
-package guardrails
+// Package approval resolves guard escalations: an Approver (a person at a
+// terminal, a signed webhook, a channel your own code answers) approves or
+// denies a pending tool call described by a Request.
+package approval
 
 import (
 	"bufio"
@@ -11,25 +14,40 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
 // Approver resolves an escalation: a human (or a service acting for one)
 // approves or denies the pending call. An error, or a context that ends
-// first, blocks the call.
+// first, blocks the call. Name identifies it in decisions and summaries.
 type Approver interface {
+	Name() string
 	Approve(ctx context.Context, req Request) (Resolution, error)
 }
 
-// ApproverFunc adapts a function to Approver.
-type ApproverFunc func(ctx context.Context, req Request) (Resolution, error)
+// Func makes an Approver of a function.
+type Func struct {
+	// Label names the approver (default "func").
+	Label string
+	Fn    func(ctx context.Context, req Request) (Resolution, error)
+}
 
-// Approve calls f.
-func (f ApproverFunc) Approve(ctx context.Context, req Request) (Resolution, error) {
-	return f(ctx, req)
+// Name returns f.Label, or "func".
+func (f Func) Name() string {
+	if f.Label == "" {
+		return "func"
+	}
+	return f.Label
+}
+
+// Approve calls f.Fn; a Func without one denies.
+func (f Func) Approve(ctx context.Context, req Request) (Resolution, error) {
+	if f.Fn == nil {
+		return Resolution{}, errors.New("approval: approver has no function")
+	}
+	return f.Fn(ctx, req)
 }
 
 // Request is a pending call that needs approval, as sent to an approver
@@ -64,24 +82,11 @@ type Resolution struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-func newRequest(ev *Event, now time.Time) Request {
+// NewRequestID returns a random request ID.
+func NewRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	r := Request{
-		ID:          hex.EncodeToString(b[:]),
-		Event:       ev.Kind,
-		Tool:        toolName(ev),
-		Answer:      ev.Answer,
-		Step:        ev.Step,
-		RequestedAt: now.UTC(),
-	}
-	if ev.Call != nil {
-		r.CallID, r.Input, r.Observation = ev.Call.ID, ev.Call.Input, ev.Call.Observation
-	}
-	if ev.Trajectory != nil {
-		r.RunID, r.Task = ev.Trajectory.ID, ev.Trajectory.Task
-	}
-	return r
+	return hex.EncodeToString(b[:])
 }
 
 // TerminalApprover asks a person at a terminal: it writes the pending call
@@ -163,7 +168,7 @@ func (a *TerminalApprover) Approve(ctx context.Context, req Request) (Resolution
 			if ans == "y" || ans == "yes" {
 				return Resolution{Approved: true, By: "terminal"}, nil
 			}
-			return Resolution{Approved: false, By: "terminal", Reason: "operator answered " + quoteShort(strings.TrimSpace(r.line), 40)}, nil
+			return Resolution{Approved: false, By: "terminal", Reason: "operator answered " + trunc.Quote(strings.TrimSpace(r.line), 40)}, nil
 		case <-ctx.Done():
 			a.timedOut = true
 			fmt.Fprintln(a.out, "\n(no answer in time: blocked)")
@@ -206,41 +211,18 @@ func formatPrompt(req Request) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nreagent: approval needed (%s, step %d)\n", req.Event, req.Step)
 	if req.Tool != "" {
-		fmt.Fprintf(&b, "  tool:   %s\n", quoteShort(req.Tool, 80))
+		fmt.Fprintf(&b, "  tool:   %s\n", trunc.Quote(req.Tool, 80))
 	}
 	if req.Input != "" {
-		fmt.Fprintf(&b, "  input:  %s\n", quoteShort(req.Input, 600))
+		fmt.Fprintf(&b, "  input:  %s\n", trunc.Quote(req.Input, 600))
 	}
 	if req.Answer != "" {
-		fmt.Fprintf(&b, "  answer: %s\n", quoteShort(req.Answer, 600))
+		fmt.Fprintf(&b, "  answer: %s\n", trunc.Quote(req.Answer, 600))
 	}
 	for _, e := range req.Escalations {
-		fmt.Fprintf(&b, "  reason: [%s] %s\n", e.Guard, quoteShort(e.Reason, 400))
+		fmt.Fprintf(&b, "  reason: [%s] %s\n", e.Guard, trunc.Quote(e.Reason, 400))
 	}
 	b.WriteString("Approve? [y/N]: ")
-	return b.String()
-}
-
-// quoteShort escapes control and format characters and truncates s to n
-// runes.
-func quoteShort(s string, n int) string {
-	var b strings.Builder
-	count := 0
-	for _, r := range s {
-		if count == n {
-			b.WriteString("…")
-			break
-		}
-		count++
-		switch {
-		case r == utf8.RuneError:
-			b.WriteString(`\uFFFD`)
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
 	return b.String()
 }
 

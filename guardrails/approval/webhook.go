@@ -1,4 +1,4 @@
-package guardrails
+package approval
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reagent-go/reagent/internal/trunc"
 	"io"
 	"net/http"
 	"strings"
@@ -100,6 +101,9 @@ func (w *WebhookApprover) Name() string { return "webhook" }
 // URL returns the endpoint.
 func (w *WebhookApprover) URL() string { return w.url }
 
+// String describes the approver for policy summaries: "webhook URL".
+func (w *WebhookApprover) String() string { return "webhook " + w.url }
+
 // webhookAnswer is the JSON a webhook returns.
 type webhookAnswer struct {
 	ID       string `json:"id"`
@@ -136,7 +140,7 @@ func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution,
 		return Resolution{}, errors.New("webhook approval: answer larger than 1 MiB")
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Resolution{}, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, quoteShort(string(data), 200))
+		return Resolution{}, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, trunc.Quote(string(data), 200))
 	}
 	sig := resp.Header.Get(SignatureHeader)
 	if (sig != "" || w.requireSigned) && !VerifySignature(w.secret, data, sig) {

@@ -1,0 +1,73 @@
+package policyfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// BenchmarkDefaultPolicy measures the default policy's checks of one tool
+// call and of its result (a 1.5 KB page, fenced), against the same checks
+// by a chain with no guards, interleaved in the same loop. It reports the
+// median time of each check, guarded and unguarded, and the medians of
+// the overhead.
+func BenchmarkDefaultPolicy(b *testing.B) {
+	guarded, bare := guardrails.NewChain(Default()), guardrails.NewChain(guardrails.Policy{})
+	spec := trajectory.ToolSpec{Name: "http", Tags: []string{guardrails.TagEgress},
+		Parameters: json.RawMessage(`{"type":"object","required":["method","url"],"properties":{"method":{"type":"string"},"url":{"type":"string"}}}`)}
+	hist := history(
+		trajectory.ToolCall{Tool: "browser", Input: "https://example.com/a"},
+		trajectory.ToolCall{Tool: "http", Input: `{"method":"GET","url":"https://api.example.com/x"}`},
+		trajectory.ToolCall{Tool: "calculator", Input: "2+2"},
+	)
+	hist.Tools = []trajectory.ToolSpec{spec, {Name: "browser", Tags: []string{guardrails.TagEgress}}, {Name: "calculator"}}
+	input := `{"method":"GET","url":"https://api.example.com/v1/items?q=weather&page=2"}`
+	var page strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&page, "item %d: a weather report for city %d with temperature %d C and light wind.\n", i, i, 10+i)
+	}
+	one := func(c *guardrails.Chain, i int) (call, result time.Duration) {
+		tc := &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input}
+		ev := &guardrails.Event{Kind: trajectory.EventToolCall, Tool: spec, Call: tc, Step: 3, Trajectory: hist}
+		t0 := time.Now()
+		if out := c.Check(ctx, ev); out.Verdict != trajectory.Allow {
+			b.Fatalf("call blocked: %s", out.Reason)
+		}
+		t1 := time.Now()
+		res := &guardrails.Event{Kind: trajectory.EventToolResult, Tool: spec, Step: 3, Trajectory: hist,
+			Call: &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input, Observation: page.String() + fmt.Sprint(i)}}
+		t2 := time.Now()
+		if out := c.Check(ctx, res); out.Verdict != trajectory.Allow {
+			b.Fatalf("result blocked: %s", out.Reason)
+		}
+		return t1.Sub(t0), time.Since(t2)
+	}
+	one(guarded, -1) // compile the tool's schema once, as a long-lived chain would
+	gc, gr, bc, br := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, r := one(bare, i)
+		bc, br = append(bc, c), append(br, r)
+		c, r = one(guarded, i)
+		gc, gr = append(gc, c), append(gr, r)
+	}
+	b.StopTimer()
+	median := func(ds []time.Duration) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[len(s)/2].Nanoseconds())
+	}
+	b.ReportMetric(median(gc), "ns-call-guarded/median")
+	b.ReportMetric(median(bc), "ns-call-unguarded/median")
+	b.ReportMetric(median(gc)-median(bc), "ns-call-check/median")
+	b.ReportMetric(median(gr), "ns-result-guarded/median")
+	b.ReportMetric(median(br), "ns-result-unguarded/median")
+	b.ReportMetric(median(gr)-median(br), "ns-result-check/median")
+}

@@ -1,0 +1,717 @@
+// Package run is reagent's host-agnostic recorder: a host adapter (or a
+// hand-built agent loop) opens a run where the host starts one and ends it
+// exactly once, in the shape of an OpenTelemetry span:
+//
+//	rec := run.New(run.WithStore(store), run.WithJudge(judge))
+//	ctx, r := rec.Start(ctx, task)
+//	defer func() { r.End(err) }()
+//
+// Model calls, tool calls and nested runs find their run in ctx. Every
+// point of a run (start, model call, tool call, tool result, final answer,
+// end) calls the recorder's Hooks: guards, critique injection, tracing and
+// the audit store are built on them, and users add their own. Nothing here
+// guesses which run a call belongs to: it is the run in the call's context.
+package run
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// Recorder opens runs and owns what outlives them: asynchronous judgments.
+// Make one with New, share it between the hosts of a process, and call
+// Shutdown before exit. Its methods are safe for concurrent use.
+type Recorder struct {
+	cfg     config
+	hooks   hookList
+	tracer  *tracer
+	judging sync.WaitGroup
+	slots   chan struct{}
+}
+
+// New returns a Recorder configured by opts.
+func New(opts ...Option) *Recorder {
+	rec := &Recorder{cfg: newConfig(opts)}
+	rec.slots = make(chan struct{}, rec.cfg.judgeLimit)
+	rec.tracer = newTracer(&rec.cfg)
+	if rec.tracer != nil {
+		rec.hooks.add(rec.tracer.hooks())
+	}
+	for _, h := range rec.cfg.hooks {
+		rec.hooks.add(h)
+	}
+	return rec
+}
+
+// ToolErrorAbort reports whether tool errors and panics reach the caller as
+// they would without reagent (WithToolErrorAbort).
+func (rec *Recorder) ToolErrorAbort() bool { return rec.cfg.toolErrorAbort }
+
+// Logger returns the logger set by WithLogger (slog.Default otherwise).
+func (rec *Recorder) Logger() *slog.Logger { return rec.cfg.logger }
+
+// AgentName is the name set by WithAgentName, or "".
+func (rec *Recorder) AgentName() string { return rec.cfg.agentName }
+
+// Shutdown waits until every asynchronous judgment has been stored, then
+// flushes the store; it returns early with an error when ctx ends. The
+// recorder stays usable.
+func (rec *Recorder) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		rec.judging.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("run: waiting for judgments: %w", ctx.Err())
+	}
+	if rec.cfg.store != nil {
+		if err := rec.cfg.store.Flush(ctx); err != nil {
+			return fmt.Errorf("run: flushing the store: %w", err)
+		}
+	}
+	return nil
+}
+
+type runKey struct{}
+
+// FromContext returns the run that ctx belongs to, or nil.
+func FromContext(ctx context.Context) *Run {
+	r, _ := ctx.Value(runKey{}).(*Run)
+	return r
+}
+
+// Run is one run being recorded. Its methods are for host adapters; hooks
+// read it through View. Safe for concurrent use.
+type Run struct {
+	rec    *Recorder
+	handle *Handle
+	ctx    context.Context // the run's own context, as Start returned it
+
+	mu               sync.Mutex
+	t                *trajectory.Trajectory
+	critique         string
+	critiqueRecorded bool
+	managed          bool // the host begins steps itself
+	pending          []pendingCall
+	ended            bool
+	// Per-run backing arrays: each step takes its calls from them, so that
+	// recording a step does not allocate.
+	llmBuf  []trajectory.LLMCall
+	callBuf []trajectory.ToolCall
+}
+
+type pendingCall struct {
+	step, call int
+	tool       string
+}
+
+// Start opens a run for task and returns a context that carries it. The
+// run must be ended with End (or EndStatus) exactly once; later calls do
+// nothing. Options from a Handle in ctx (ContextWithHandle) apply after
+// opts.
+func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption) (context.Context, *Run) {
+	var sc startConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&sc)
+		}
+	}
+	h := take(ctx)
+	if h != nil {
+		for _, o := range h.opts {
+			if o != nil {
+				o(&sc)
+			}
+		}
+	}
+	t := &trajectory.Trajectory{
+		SchemaVersion: trajectory.SchemaVersion,
+		ID:            sc.id,
+		Task:          task,
+		Inputs:        sc.inputs,
+		Agent:         sc.agent,
+		Tools:         sc.tools,
+		Status:        trajectory.StatusRunning,
+		StartedAt:     now(),
+		Steps:         make([]trajectory.Step, 0, 8),
+		ParentID:      sc.parentID,
+		Round:         sc.round,
+		GroupID:       sc.groupID,
+	}
+	if rec.cfg.agentName != "" {
+		t.Agent = rec.cfg.agentName
+	}
+	if t.ID == "" {
+		t.ID = newID()
+	}
+	if n := len(rec.cfg.metadata) + len(sc.metadata); n > 0 {
+		t.Metadata = make(map[string]string, n)
+		for k, v := range rec.cfg.metadata {
+			t.Metadata[k] = v
+		}
+		for k, v := range sc.metadata {
+			t.Metadata[k] = v
+		}
+	}
+	r := &Run{rec: rec, handle: h, t: t, critique: sc.critique}
+	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
+	for _, fn := range rec.hooks.onStart {
+		if c := fn(ctx, r); c != nil {
+			ctx = c
+		}
+	}
+	r.ctx = ctx
+	return ctx, r
+}
+
+// ID returns the run's ID.
+func (r *Run) ID() string { return r.t.ID }
+
+// Recorder returns the recorder that opened the run.
+func (r *Run) Recorder() *Recorder { return r.rec }
+
+// View returns the trajectory being recorded, for hooks to read while they
+// run. It must not be modified or kept: use Snapshot for a copy.
+func (r *Run) View() *trajectory.Trajectory { return r.t }
+
+// Snapshot returns a deep copy of the trajectory so far.
+func (r *Run) Snapshot() *trajectory.Trajectory {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.t.Clone()
+}
+
+// NoteStep records what the host learned about the current step: the
+// agent's thought, and the text it could not parse (empty when it parsed).
+func (r *Run) NoteStep(thought, parseError string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.t.Steps) == 0 {
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	s.Thought = thought
+	if parseError != "" {
+		s.ParseError = parseError
+	}
+}
+
+// LastCompletion returns the completion of the current step's last model
+// call, and whether the step has a model call.
+func (r *Run) LastCompletion() (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.t.Steps) == 0 {
+		return "", false
+	}
+	s := r.stepLocked()
+	if n := len(s.LLMCalls); n > 0 {
+		return s.LLMCalls[n-1].Completion, true
+	}
+	return "", false
+}
+
+// BeginStep starts the next step (one iteration of the agent loop). A host
+// that calls it says where steps begin; otherwise each model call after a
+// step with calls in it begins a new one.
+func (r *Run) BeginStep() {
+	r.mu.Lock()
+	r.managed = true
+	r.beginStepLocked()
+	r.mu.Unlock()
+}
+
+func (r *Run) beginStepLocked() {
+	i := len(r.t.Steps)
+	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: now()})
+	s := &r.t.Steps[i]
+	if len(r.llmBuf) == cap(r.llmBuf) {
+		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
+	}
+	if len(r.callBuf) == cap(r.callBuf) {
+		r.callBuf = make([]trajectory.ToolCall, 0, 16)
+	}
+	// Each step gets room for one model call and one tool call without
+	// allocating; a second one of either grows that step's slice alone.
+	n := len(r.llmBuf)
+	s.LLMCalls = r.llmBuf[n:n:min(n+1, cap(r.llmBuf))]
+	r.llmBuf = r.llmBuf[:min(n+1, cap(r.llmBuf))]
+	n = len(r.callBuf)
+	s.Calls = r.callBuf[n:n:min(n+1, cap(r.callBuf))]
+	r.callBuf = r.callBuf[:min(n+1, cap(r.callBuf))]
+}
+
+func (r *Run) stepLocked() *trajectory.Step { return &r.t.Steps[len(r.t.Steps)-1] }
+
+// finishStepLocked sets the current step's duration.
+func (r *Run) finishStepLocked() {
+	if n := len(r.t.Steps); n > 0 {
+		s := &r.t.Steps[n-1]
+		if s.Duration == 0 {
+			s.Duration = time.Since(s.StartedAt)
+		}
+	}
+}
+
+// AddCall records a tool call the agent asked for in the current step.
+// With willRun the host is about to make it, and the matching StartTool
+// fills it in; otherwise it is recorded as it is (an unknown tool the host
+// answered itself, say).
+func (r *Run) AddCall(call trajectory.ToolCall, willRun bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.t.Steps) == 0 {
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	if willRun {
+		r.pending = append(r.pending, pendingCall{step: len(r.t.Steps) - 1, call: len(s.Calls), tool: call.Tool})
+	}
+	s.Calls = append(s.Calls, call)
+}
+
+// Pending reports how many calls added with willRun have not started yet.
+func (r *Run) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+var (
+	modelCalls = sync.Pool{New: func() any { return new(ModelCall) }}
+	toolCalls  = sync.Pool{New: func() any { return new(ToolCall) }}
+)
+
+// StartModel records the start of a model call and runs the BeforeModel
+// hooks. The host shows the model call.Instructions (system notes before
+// the task), makes the call with the returned context, and then calls
+// EndModel. An error from a hook means the call must not be made: return
+// it to the agent.
+func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, error) {
+	mc := modelCalls.Get().(*ModelCall)
+	*mc = ModelCall{Instructions: mc.Instructions[:0]}
+	r.mu.Lock()
+	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
+		if len(r.t.Steps) > 0 {
+			r.finishStepLocked()
+		}
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	mc.Step = s.Index
+	mc.First = s.Index == 0 && len(s.LLMCalls) == 0
+	mc.StepStart = len(s.LLMCalls) == 0
+	if r.critique != "" {
+		mc.Instructions = append(mc.Instructions, CritiquePrefix+r.critique)
+		if !r.critiqueRecorded {
+			s.Critique = r.critique
+			r.critiqueRecorded = true
+		}
+	}
+	r.mu.Unlock()
+	mc.Record.StartedAt = now()
+	mc.Record.Model = r.rec.cfg.modelName
+	for _, fn := range r.rec.hooks.beforeModel {
+		c, err := fn(ctx, r, mc)
+		if c != nil {
+			ctx = c
+		}
+		if err != nil {
+			mc.Record.Error = err.Error()
+			r.EndModel(ctx, mc)
+			return ctx, nil, err
+		}
+	}
+	return ctx, mc, nil
+}
+
+// CapturePrompt reports whether the host should record the messages of
+// call (the run's first model call, unless WithPromptCapture(false)).
+func (r *Run) CapturePrompt(call *ModelCall) bool { return call.First && r.rec.cfg.capturePrompt }
+
+// EndModel records a finished model call (the host fills call.Record:
+// completion, tool calls, usage, error) and runs the AfterModel hooks.
+// call must not be used afterwards.
+func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
+	call.Record.Duration = time.Since(call.Record.StartedAt)
+	hs := r.rec.hooks.afterModel
+	for i := len(hs) - 1; i >= 0; i-- {
+		hs[i](ctx, r, call)
+	}
+	r.mu.Lock()
+	if call.Step < len(r.t.Steps) {
+		s := &r.t.Steps[call.Step]
+		s.LLMCalls = append(s.LLMCalls, call.Record)
+	}
+	if r.t.Model == "" && call.Record.Model != "" {
+		r.t.Model = call.Record.Model
+	}
+	r.mu.Unlock()
+	*call = ModelCall{Instructions: call.Instructions[:0]}
+	modelCalls.Put(call)
+}
+
+// StartTool records the start of a tool call and runs the BeforeTool
+// hooks. It returns the context to call the tool with. When it returns an
+// error the tool must not run: a *Refusal without Abort carries the
+// observation to show the agent (Message); anything else goes back to the
+// host as the call's error. In both cases the call is already finished and
+// recorded.
+func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, input string) (context.Context, *ToolCall, error) {
+	tc := toolCalls.Get().(*ToolCall)
+	r.mu.Lock()
+	step, idx := r.claimLocked(spec.Name, input)
+	rec := &r.t.Steps[step].Calls[idx]
+	if rec.ID == "" {
+		rec.ID = callID
+	}
+	rec.StartedAt = now()
+	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx}
+	r.mu.Unlock()
+	for _, fn := range r.rec.hooks.beforeTool {
+		c, err := fn(ctx, r, tc)
+		if c != nil {
+			ctx = c
+		}
+		if err != nil {
+			return ctx, nil, r.refuseTool(ctx, tc, err)
+		}
+	}
+	return ctx, tc, nil
+}
+
+// claimLocked returns the recorded call the host is making now: the first
+// pending call to this tool, or a new call in the current step.
+func (r *Run) claimLocked(tool, input string) (step, idx int) {
+	for i, p := range r.pending {
+		if p.tool == tool || strings.EqualFold(p.tool, tool) {
+			r.pending = slices.Delete(r.pending, i, i+1)
+			return p.step, p.call
+		}
+	}
+	if len(r.t.Steps) == 0 {
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	s.Calls = append(s.Calls, trajectory.ToolCall{Tool: tool, Input: input})
+	return len(r.t.Steps) - 1, len(s.Calls) - 1
+}
+
+// refuseTool finishes a call that a hook refused (before or after it ran)
+// and returns the error for the host.
+func (r *Run) refuseTool(ctx context.Context, tc *ToolCall, err error) error {
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		tc.Record.Blocked, tc.Record.BlockedBy, tc.Record.Observation = true, ref.By, ref.Message()
+	} else {
+		tc.Record.Error = err.Error()
+	}
+	r.finishTool(ctx, tc, false)
+	return err
+}
+
+// EndTool records what the tool returned and runs the AfterTool hooks. It
+// returns what the host should hand the agent: the observation (a tool
+// error becomes "Tool error: …" unless WithToolErrorAbort, in which case
+// the error itself comes back), or a hook's refusal. call must not be used
+// afterwards.
+func (r *Run) EndTool(ctx context.Context, call *ToolCall, observation string, err error, panicked bool) (string, error) {
+	call.Record.Panicked = panicked
+	if err != nil {
+		call.Record.Error = err.Error()
+		observation = "Tool error: " + err.Error()
+		if r.rec.cfg.toolErrorAbort {
+			call.Record.Observation = observation
+			r.finishTool(ctx, call, true)
+			return "", err
+		}
+	}
+	call.Record.Observation = observation
+	hs := r.rec.hooks.afterTool
+	for i := len(hs) - 1; i >= 0; i-- {
+		if herr := hs[i](ctx, r, call); herr != nil {
+			var ref *Refusal
+			if errors.As(herr, &ref) && !ref.Abort {
+				msg := ref.Message()
+				_ = r.refuseTool(ctx, call, herr)
+				return msg, nil
+			}
+			return "", r.refuseTool(ctx, call, herr)
+		}
+	}
+	obs := call.Record.Observation
+	r.finishTool(ctx, call, true)
+	return obs, nil
+}
+
+// finishTool writes the call back into the trajectory and releases it.
+// after says whether the AfterTool hooks have had their turn.
+func (r *Run) finishTool(ctx context.Context, call *ToolCall, after bool) {
+	if call.Record.Duration == 0 {
+		call.Record.Duration = time.Since(call.Record.StartedAt)
+	}
+	if !after {
+		// A call refused before it ran still ends the spans and hooks that
+		// its BeforeTool hooks began.
+		hs := r.rec.hooks.afterTool
+		for i := len(hs) - 1; i >= 0; i-- {
+			_ = hs[i](ctx, r, call)
+		}
+	}
+	r.mu.Lock()
+	if call.Step < len(r.t.Steps) && call.index < len(r.t.Steps[call.Step].Calls) {
+		r.t.Steps[call.Step].Calls[call.index] = call.Record
+	}
+	r.mu.Unlock()
+	*call = ToolCall{}
+	toolCalls.Put(call)
+}
+
+// Answer runs the BeforeAnswer hooks on the final answer and records it. It
+// returns the answer to hand back (a hook may have replaced or withheld
+// it); an error means the run must end with it (a refusal with Abort).
+func (r *Run) Answer(ctx context.Context, text string) (string, error) {
+	r.mu.Lock()
+	if len(r.t.Steps) == 0 {
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	s.Final, s.Answer = true, text
+	step := s.Index
+	r.mu.Unlock()
+	ans := Answer{Text: text, Step: step}
+	for _, fn := range r.rec.hooks.beforeAnswer {
+		if err := fn(ctx, r, &ans); err != nil {
+			var ref *Refusal
+			if !errors.As(err, &ref) || ref.Abort {
+				return "", err
+			}
+			ans.Text = ref.Message()
+			break
+		}
+	}
+	r.mu.Lock()
+	r.t.FinalAnswer = ans.Text
+	r.mu.Unlock()
+	return ans.Text, nil
+}
+
+// AddDecisions keeps guard decisions in the trajectory (every guard's own
+// decision, not only the combined one) and on the current span.
+func (r *Run) AddDecisions(ctx context.Context, ds ...trajectory.Decision) {
+	if len(ds) == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.t.Decisions = append(r.t.Decisions, ds...)
+	r.mu.Unlock()
+	r.rec.tracer.decisions(ctx, ds)
+}
+
+// AddToolTags adds the tags tags(name) gives each of the run's tools to its
+// recorded spec (a policy's tags, so that judges and the UI see them).
+func (r *Run) AddToolTags(tags func(tool string) []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.t.Tools {
+		spec := &r.t.Tools[i]
+		extra := tags(spec.Name)
+		if len(extra) == 0 {
+			continue
+		}
+		merged := append([]string(nil), spec.Tags...)
+		for _, tag := range extra {
+			if !slices.Contains(merged, tag) {
+				merged = append(merged, tag)
+			}
+		}
+		spec.Tags = merged
+	}
+}
+
+// AddAssessment keeps an assessment made during the run (a per-step
+// critique, a gate's judgment).
+func (r *Run) AddAssessment(ctx context.Context, a trajectory.Assessment) {
+	r.mu.Lock()
+	r.t.Assessments = append(r.t.Assessments, a)
+	r.mu.Unlock()
+	r.rec.tracer.evaluation(ctx, a, false)
+}
+
+// PanicError is what End is given for a run whose agent panicked: the host
+// recovers the panic, ends the run with it, and panics again.
+type PanicError struct{ Value any }
+
+func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
+
+// End ends the run with the status err implies: nil is finished; a
+// cancelled or expired context is cancelled; a *PanicError is panic;
+// anything else is error. Only the first End (or EndStatus) counts.
+func (r *Run) End(err error) {
+	status := trajectory.StatusFinished
+	var p *PanicError
+	switch {
+	case err == nil:
+	case errors.As(err, &p):
+		status = trajectory.StatusPanic
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		status = trajectory.StatusCancelled
+	default:
+		status = trajectory.StatusError
+	}
+	r.EndStatus(status, err)
+}
+
+// EndStatus ends the run with the given status (for hosts that know more
+// than the error says: an iteration limit, a parse error). A run whose
+// context is done when it fails is recorded as cancelled.
+func (r *Run) EndStatus(status trajectory.Status, err error) {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = true
+	t := r.t
+	if status != trajectory.StatusFinished && status != trajectory.StatusPanic && r.ctx.Err() != nil {
+		status = trajectory.StatusCancelled
+	}
+	t.Status, t.EndedAt = status, now()
+	if err != nil {
+		t.Error = err.Error()
+	}
+	r.finishStepLocked()
+	var usage trajectory.Usage
+	for _, s := range t.Steps {
+		for _, c := range s.LLMCalls {
+			usage = usage.Add(c.Usage)
+		}
+	}
+	t.Usage = usage
+	r.pending = nil
+	r.mu.Unlock()
+	r.rec.end(r.ctx, r, t)
+}
+
+// end judges (when synchronous), stores and reports a finished run, then
+// starts its asynchronous judgment.
+func (rec *Recorder) end(ctx context.Context, r *Run, t *trajectory.Trajectory) {
+	if rec.cfg.judge != nil && rec.cfg.syncJudge {
+		a := rec.judge(ctx, rec.cfg.judge, t)
+		t.Assessments = append(t.Assessments, a)
+		rec.tracer.evaluation(ctx, a, false)
+	}
+	var storeErr error
+	if rec.cfg.store != nil {
+		if storeErr = rec.cfg.store.Append(ctx, t); storeErr != nil {
+			rec.cfg.logger.Error("reagent: run not stored", "run", t.ID, "err", storeErr)
+		}
+	}
+	if r.handle != nil {
+		r.handle.finish(t, storeErr)
+	}
+	hs := rec.hooks.onEnd
+	for i := len(hs) - 1; i >= 0; i-- {
+		hs[i](ctx, r, t)
+	}
+	if rec.cfg.judge != nil && !rec.cfg.syncJudge {
+		rec.judgeAsync(ctx, t)
+	}
+}
+
+// judge runs j on t, turning a panicking judge into an error assessment.
+func (rec *Recorder) judge(ctx context.Context, j Judge, t *trajectory.Trajectory) (a trajectory.Assessment) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			a = trajectory.Assessment{
+				Judge:     fmt.Sprintf("%T", j),
+				Status:    trajectory.AssessmentError,
+				Error:     fmt.Sprintf("judge panicked: %v", p),
+				Steps:     len(t.Steps),
+				Latency:   time.Since(start),
+				CreatedAt: now(),
+			}
+		}
+	}()
+	return j.Judge(ctx, t)
+}
+
+// judgeAsync judges t in the background, at most judgeLimit at a time, and
+// appends the assessment to the store. It waits for a free slot only while
+// ctx lasts; a run that gets none is recorded as not judged. t is not
+// modified: its readers may hold it already.
+func (rec *Recorder) judgeAsync(ctx context.Context, t *trajectory.Trajectory) {
+	select {
+	case rec.slots <- struct{}{}:
+	default:
+		select {
+		case rec.slots <- struct{}{}:
+		case <-ctx.Done():
+			a := trajectory.Assessment{
+				Judge:     fmt.Sprintf("%T", rec.cfg.judge),
+				Status:    trajectory.AssessmentError,
+				Error:     "not judged: every judge slot was busy until the caller's context ended (" + ctx.Err().Error() + ")",
+				Steps:     len(t.Steps),
+				CreatedAt: now(),
+			}
+			rec.storeAssessment(context.WithoutCancel(ctx), t.ID, a)
+			return
+		}
+	}
+	rec.judging.Add(1)
+	jctx := context.WithoutCancel(ctx)
+	go func() {
+		defer func() {
+			<-rec.slots
+			rec.judging.Done()
+		}()
+		a := rec.judge(jctx, rec.cfg.judge, t)
+		rec.tracer.evaluation(jctx, a, true)
+		rec.storeAssessment(jctx, t.ID, a)
+	}()
+}
+
+func (rec *Recorder) storeAssessment(ctx context.Context, runID string, a trajectory.Assessment) {
+	if rec.cfg.store == nil {
+		return
+	}
+	if err := rec.cfg.store.AppendAssessment(ctx, runID, a); err != nil {
+		rec.cfg.logger.Error("reagent: assessment not stored", "run", runID, "err", err)
+	}
+}
+
+// Judge judges the run so far with j (a partial trajectory, status
+// running), for hooks that gate or critique. A panicking judge gives an
+// error assessment.
+func (r *Run) Judge(ctx context.Context, j Judge) trajectory.Assessment {
+	snap := r.Snapshot()
+	snap.Status = trajectory.StatusRunning
+	a := r.rec.judge(ctx, j, snap)
+	a.Partial, a.Steps = true, len(snap.Steps)
+	return a
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+// CritiquePrefix introduces a critique shown to the agent.
+const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "

@@ -1,0 +1,284 @@
+package run_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reagent-go/reagent/run"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// ended collects finished runs through an OnEnd hook.
+type ended struct {
+	mu   sync.Mutex
+	runs []*trajectory.Trajectory
+}
+
+func (e *ended) option() run.Option {
+	return run.WithOnEnd(func(t *trajectory.Trajectory) {
+		e.mu.Lock()
+		e.runs = append(e.runs, t)
+		e.mu.Unlock()
+	})
+}
+
+func (e *ended) all() []*trajectory.Trajectory {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*trajectory.Trajectory(nil), e.runs...)
+}
+
+// loop is a hand-built agent loop: one model call and one tool call per
+// step, then an answer.
+func loop(ctx context.Context, r *run.Run, steps int) (string, error) {
+	for i := 0; i < steps; i++ {
+		mctx, mc, err := r.StartModel(ctx)
+		if err != nil {
+			return "", err
+		}
+		mc.Record.Completion = "use the tool"
+		r.EndModel(mctx, mc)
+		r.AddCall(trajectory.ToolCall{Tool: "echo", Input: "x"}, true)
+		tctx, tc, err := r.StartTool(ctx, trajectory.ToolSpec{Name: "echo"}, "", "x")
+		if err != nil {
+			var ref *run.Refusal
+			if errors.As(err, &ref) && !ref.Abort {
+				continue
+			}
+			return "", err
+		}
+		if _, err := r.EndTool(tctx, tc, "echo:x", nil, false); err != nil {
+			return "", err
+		}
+	}
+	return r.Answer(ctx, "done")
+}
+
+func TestHandBuiltLoopIsRecorded(t *testing.T) {
+	var got ended
+	rec := run.New(got.option(), run.WithAgentName("loop"))
+	ctx, r := rec.Start(context.Background(), "task", run.WithRunID("r1"))
+	assert.Same(t, r, run.FromContext(ctx))
+	id, ok := trajectory.RunIDFromContext(ctx)
+	assert.True(t, ok)
+	assert.Equal(t, "r1", id)
+	answer, err := loop(ctx, r, 3)
+	require.NoError(t, err)
+	r.End(nil)
+	r.End(errors.New("ignored: a run ends once"))
+
+	runs := got.all()
+	require.Len(t, runs, 1)
+	tr := runs[0]
+	assert.Equal(t, "done", answer)
+	assert.Equal(t, trajectory.StatusFinished, tr.Status)
+	assert.Equal(t, "loop", tr.Agent)
+	assert.Equal(t, "done", tr.FinalAnswer)
+	require.Len(t, tr.Steps, 3, "each model call after a tool call begins a step")
+	for i, s := range tr.Steps {
+		assert.Equal(t, i, s.Index)
+		require.Len(t, s.LLMCalls, 1)
+		require.Len(t, s.Calls, 1)
+		assert.Equal(t, "echo:x", s.Calls[0].Observation)
+	}
+	assert.True(t, tr.Steps[2].Final, "the answer lands in the last step")
+}
+
+func TestEndStatuses(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want trajectory.Status
+	}{
+		{"finished", context.Background(), nil, trajectory.StatusFinished},
+		{"error", context.Background(), errors.New("boom"), trajectory.StatusError},
+		{"cancelled error", context.Background(), context.Canceled, trajectory.StatusCancelled},
+		{"deadline", context.Background(), context.DeadlineExceeded, trajectory.StatusCancelled},
+		{"context done", cancelled, errors.New("transport closed"), trajectory.StatusCancelled},
+		{"panic", context.Background(), &run.PanicError{Value: "x"}, trajectory.StatusPanic},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got ended
+			_, r := run.New(got.option()).Start(c.ctx, "t")
+			r.End(c.err)
+			require.Len(t, got.all(), 1)
+			assert.Equal(t, c.want, got.all()[0].Status)
+		})
+	}
+}
+
+func TestHooksOrderAndRefusal(t *testing.T) {
+	var order []string
+	mark := func(name string) run.Hooks {
+		return run.Hooks{
+			OnStart: func(ctx context.Context, _ *run.Run) context.Context {
+				order = append(order, name+".start")
+				return ctx
+			},
+			BeforeTool: func(ctx context.Context, _ *run.Run, _ *run.ToolCall) (context.Context, error) {
+				order = append(order, name+".before")
+				return ctx, nil
+			},
+			AfterTool: func(context.Context, *run.Run, *run.ToolCall) error {
+				order = append(order, name+".after")
+				return nil
+			},
+			OnEnd: func(context.Context, *run.Run, *trajectory.Trajectory) { order = append(order, name+".end") },
+		}
+	}
+	refuse := run.Hooks{BeforeTool: func(ctx context.Context, _ *run.Run, tc *run.ToolCall) (context.Context, error) {
+		return ctx, &run.Refusal{By: "policy", Reason: "echo is not allowed"}
+	}}
+	var got ended
+	rec := run.New(run.WithHooks(mark("a"), refuse, mark("b")), got.option())
+	ctx, r := rec.Start(context.Background(), "t")
+	_, _, err := r.StartTool(ctx, trajectory.ToolSpec{Name: "echo"}, "c1", "x")
+	var ref *run.Refusal
+	require.ErrorAs(t, err, &ref)
+	assert.Equal(t, "Blocked by guardrail policy: echo is not allowed", ref.Message())
+	assert.NotErrorIs(t, err, run.ErrRefused, "a refusal that does not abort is not an abort")
+	r.End(nil)
+	assert.Equal(t, []string{"a.start", "b.start", "a.before", "b.after", "a.after", "b.end", "a.end"}, order,
+		"Before hooks in order, a refused call never reaches later Before hooks, After hooks in reverse")
+	tr := got.all()[0]
+	call := tr.Steps[0].Calls[0]
+	assert.True(t, call.Blocked)
+	assert.Equal(t, "policy", call.BlockedBy)
+	assert.Equal(t, "c1", call.ID)
+}
+
+func TestToolErrorsBecomeObservationsUnlessAbort(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		_, r := run.New(run.WithToolErrorAbort(abort)).Start(context.Background(), "t")
+		ctx := context.Background()
+		_, tc, err := r.StartTool(ctx, trajectory.ToolSpec{Name: "db"}, "", "q")
+		require.NoError(t, err)
+		obs, err := r.EndTool(ctx, tc, "", errors.New("connection refused"), false)
+		if abort {
+			assert.EqualError(t, err, "connection refused")
+			assert.Empty(t, obs)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, "Tool error: connection refused", obs)
+		}
+		r.End(nil)
+	}
+}
+
+func TestHandleTakesOnlyTheFirstRun(t *testing.T) {
+	var got ended
+	rec := run.New(got.option())
+	h := run.NewHandle(run.WithRunID("outer"), run.WithGroup("g"), run.WithCritique("try harder"))
+	ctx := run.ContextWithHandle(context.Background(), h)
+	octx, outer := rec.Start(ctx, "outer task")
+	_, inner := rec.Start(octx, "inner task") // an agent used as a tool
+	inner.End(nil)
+	outer.End(nil)
+	require.NotNil(t, h.Trajectory())
+	assert.Equal(t, "outer", h.Trajectory().ID)
+	assert.Equal(t, "g", h.Trajectory().GroupID)
+	assert.NotEqual(t, "outer", got.all()[0].ID, "the nested run got its own ID")
+	assert.Empty(t, got.all()[0].GroupID)
+}
+
+func TestCritiqueStartOptionBecomesAnInstruction(t *testing.T) {
+	var got ended
+	ctx, r := run.New(got.option()).Start(context.Background(), "t", run.WithCritique("check the sum"))
+	for i := 0; i < 2; i++ {
+		mctx, mc, err := r.StartModel(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{run.CritiquePrefix + "check the sum"}, mc.Instructions, "call %d", i)
+		r.EndModel(mctx, mc)
+	}
+	r.End(nil)
+	assert.Equal(t, "check the sum", got.all()[0].Steps[0].Critique)
+}
+
+// slowJudge blocks until released, to fill every judge slot.
+type slowJudge struct{ release chan struct{} }
+
+func (j slowJudge) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory.Assessment {
+	<-j.release
+	return trajectory.Assessment{Judge: "slow", Status: trajectory.AssessmentOK, Score: 1}
+}
+
+// memStore keeps assessments in memory.
+type memStore struct {
+	mu          sync.Mutex
+	runs        []string
+	assessments map[string][]trajectory.Assessment
+}
+
+func (s *memStore) Append(_ context.Context, t *trajectory.Trajectory) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs = append(s.runs, t.ID)
+	return nil
+}
+
+func (s *memStore) AppendAssessment(_ context.Context, id string, a trajectory.Assessment) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.assessments == nil {
+		s.assessments = map[string][]trajectory.Assessment{}
+	}
+	s.assessments[id] = append(s.assessments[id], a)
+	return nil
+}
+
+func (s *memStore) Flush(context.Context) error { return nil }
+
+func TestBusyJudgeSlotsNeverHoldACallerPastItsContext(t *testing.T) {
+	j := slowJudge{release: make(chan struct{})}
+	store := &memStore{}
+	rec := run.New(run.WithJudge(j), run.WithJudgeConcurrency(1), run.WithStore(store))
+	_, first := rec.Start(context.Background(), "t", run.WithRunID("first"))
+	first.End(nil) // takes the only slot and waits in the judge
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the second caller's context has ended
+	_, second := rec.Start(ctx, "t", run.WithRunID("second"))
+	second.End(nil) // must return: no slot, context done
+	close(j.release)
+	require.NoError(t, rec.Shutdown(context.Background()))
+
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	assert.Equal(t, []string{"first", "second"}, store.runs, "both runs are stored")
+	require.Len(t, store.assessments["second"], 1)
+	assert.Equal(t, trajectory.AssessmentError, store.assessments["second"][0].Status)
+	assert.Contains(t, store.assessments["second"][0].Error, "not judged")
+	require.Len(t, store.assessments["first"], 1)
+	assert.True(t, store.assessments["first"][0].OK())
+}
+
+// Example shows a hand-built agent loop recorded as a run: open it where
+// the loop starts, end it exactly once.
+func Example() {
+	rec := run.New(run.WithOnEnd(func(t *trajectory.Trajectory) {
+		fmt.Println(t.Status, len(t.Steps), "step(s):", t.FinalAnswer)
+	}))
+	ctx, r := rec.Start(context.Background(), "What is 2+2?")
+	answer, err := func() (string, error) {
+		mctx, mc, err := r.StartModel(ctx)
+		if err != nil {
+			return "", err
+		}
+		mc.Record.Completion = "4" // your model's reply
+		r.EndModel(mctx, mc)
+		return r.Answer(ctx, "4")
+	}()
+	r.End(err)
+	_ = answer
+	// Output: finished 1 step(s): 4
+}
