@@ -528,9 +528,8 @@ func TestPlanPanic(t *testing.T) {
 	require.Equal(t, "result 10", got.Answer)
 	require.Empty(t, got.Err)
 
-	ended := w.endedRuns()
-	require.Len(t, ended, 2, "each run ends exactly once")
 	runs := w.stored(t)
+	require.Len(t, w.endedRuns(), 2, "each run ends exactly once")
 	require.Len(t, runs, 2)
 	require.Equal(t, "add 1+2", runs[0].Task)
 	require.Equal(t, trajectory.StatusPanic, runs[0].Status)

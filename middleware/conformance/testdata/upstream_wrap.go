@@ -1,7 +1,8 @@
-// This file is not compiled with reagent: upstream_test.go adds it, through
-// go test -overlay, to langchaingo's agents_test package, whose executors the
-// rewritten test files build with reagentWrap and reagentInitialize. It is the
-// only part of the upstream harness that names the middleware's API.
+// This file is not compiled with reagent: upstream_test.go writes it into a
+// temporary copy of langchaingo's agents package (package agents_test), whose
+// rewritten test files build their executors with reagentWrap and
+// reagentInitialize. It is the only part of the upstream harness that names
+// the middleware's API.
 
 package agents_test
 
