@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/reagent-go/reagent/guardrails/injectclf"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -281,7 +282,46 @@ func lowerAt(s string, i int) bool { return uint(i) < uint(len(s)) && byteClass[
 // gapAt: a space, a line break, or either end of the text.
 func gapAt(s string, i int) bool { return uint(i) >= uint(len(s)) || s[i] == ' ' || s[i] == '\n' }
 
-// DetectInjection scans text for prompt-injection signals: known phrases
+// DetectInjection scores text for prompt injection with the embedded
+// learned classifier (package injectclf) combined with the rule-based
+// signals of DetectRules: Score = 1 − (1 − rules)(1 − classifier), so the
+// combination flags everything the rules flag. The classifier also reads
+// text the rules decode (base64, hex and binary runs, Unicode tag
+// characters). If the embedded model cannot be loaded (a damaged build),
+// every text scores 1 (fail closed).
+func DetectInjection(text string) Detection {
+	m, err := injectclf.Default()
+	if err != nil {
+		return Detection{Score: 1, Signals: []string{"classifier-unavailable"}}
+	}
+	return DetectInjectionWith(m, text)
+}
+
+// DetectInjectionWith is DetectInjection with a given classifier model.
+func DetectInjectionWith(m *injectclf.Model, text string) Detection {
+	if len(text) > maxScanBytes {
+		text = text[:maxScanBytes]
+	}
+	var d detector
+	d.rules(text)
+	p := m.Score(text)
+	for _, dec := range decodedPayloads(text) {
+		p = max(p, m.Score(dec.text))
+	}
+	if tags := tagText(text); tags != "" {
+		p = max(p, m.Score(tags))
+	}
+	if p >= classifierFloor {
+		d.hit("learned-classifier", "learned-classifier", math.Round(p*1000)/1000)
+	}
+	return d.result()
+}
+
+// classifierFloor: classifier probabilities below it are not reported as
+// a signal (they would only add noise to the combined score).
+const classifierFloor = 0.05
+
+// DetectRules scans text for prompt-injection signals with rules only: known phrases
 // (ignoring previous instructions, new instructions, role-play, asking for
 // the system prompt, fake chat-template role markers, smuggled tool calls
 // or final answers, exfiltration links, hiding things from the user),
@@ -289,11 +329,16 @@ func gapAt(s string, i int) bool { return uint(i) >= uint(len(s)) || s[i] == ' '
 // controls, CSS-hidden elements, instructions in HTML comments), and the
 // same phrases written in leetspeak, spaced out, percent- or
 // HTML-encoded, in invisible tag characters or in base64.
-func DetectInjection(text string) Detection {
+func DetectRules(text string) Detection {
 	if len(text) > maxScanBytes {
 		text = text[:maxScanBytes]
 	}
 	var d detector
+	d.rules(text)
+	return d.result()
+}
+
+func (d *detector) rules(text string) {
 	d.phrases(text, "", 1)
 	if dec := decodeLayers(text); dec != text {
 		d.phrases(dec, "encoded:", 1)
@@ -317,12 +362,131 @@ func DetectInjection(text string) Detection {
 			}
 		}
 	}
-	for _, m := range base64Runs(text, 8) {
-		if dec, ok := decodeBase64Text(m); ok {
-			d.phrases(dec, "base64:", 0.9)
+	for _, p := range decodedPayloads(text) {
+		d.phrases(p.text, p.kind+":", 0.9)
+	}
+}
+
+// payload is text decoded from an encoded run in a page.
+type payload struct{ kind, text string }
+
+// Limits on decoding: runs that decode to text count, runs that do not
+// (commit hashes, digests, binary data) are skipped without using them up.
+const (
+	maxPayloads     = 16
+	maxPayloadBytes = 64 << 10
+)
+
+var (
+	spacedHexRun = regexp.MustCompile(`(?:(?:\\x|0x)?[0-9a-fA-F]{2}[ :,]?){16,}`)
+	binaryRun    = regexp.MustCompile(`(?:[01]{8}[ ,]?){8,}`)
+)
+
+// decodedPayloads finds base64, hex (plain, spaced or \x-escaped) and binary
+// runs in text and returns those that decode to mostly printable text.
+func decodedPayloads(text string) []payload {
+	var out []payload
+	total := 0
+	add := func(kind, dec string) bool {
+		if len(out) >= maxPayloads || total+len(dec) > maxPayloadBytes {
+			return false
+		}
+		out = append(out, payload{kind, dec})
+		total += len(dec)
+		return true
+	}
+	for _, m := range base64Runs(text, 0) {
+		var dec string
+		var ok bool
+		kind := "base64"
+		if isHexRun(m) {
+			dec, ok = decodeHexText(m)
+			kind = "hex"
+		} else {
+			dec, ok = decodeBase64Text(m)
+		}
+		if ok && !add(kind, dec) {
+			return out
 		}
 	}
-	return d.result()
+	if strings.Count(text, " ") > 8 || strings.Contains(text, `\x`) {
+		for _, m := range spacedHexRun.FindAllString(text, 64) {
+			if !strings.ContainsAny(m, " :,x") {
+				continue // plain runs were handled above
+			}
+			if dec, ok := decodeHexText(m); ok && !add("hex", dec) {
+				return out
+			}
+		}
+		for _, m := range binaryRun.FindAllString(text, 64) {
+			if dec, ok := decodeBinaryText(m); ok && !add("binary", dec) {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+func isHexRun(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeHexText decodes the hex digits of s (separators and \x or 0x
+// prefixes dropped) when they spell mostly printable text.
+func decodeHexText(s string) (string, bool) {
+	s = strings.NewReplacer(`\x`, "", "0x", "", " ", "", ":", "", ",", "").Replace(s)
+	if len(s)%2 != 0 {
+		s = s[:len(s)-1]
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return "", false
+	}
+	return printableText(b)
+}
+
+// decodeBinaryText decodes groups of eight 0/1 digits.
+func decodeBinaryText(s string) (string, bool) {
+	var b []byte
+	var cur byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '0' || c == '1' {
+			cur = cur<<1 | (c - '0')
+			if n++; n == 8 {
+				b = append(b, cur)
+				cur, n = 0, 0
+			}
+		}
+	}
+	return printableText(b)
+}
+
+// printableText accepts valid UTF-8 that is at least 90% printable and
+// has a letter.
+func printableText(b []byte) (string, bool) {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	printable, letters := 0, 0
+	for _, r := range string(b) {
+		if unicode.IsPrint(r) || unicode.IsSpace(r) {
+			printable++
+		}
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return string(b), letters > 0 && printable*10 >= utf8.RuneCount(b)*9
 }
 
 // detector accumulates findings: one per signal, however many forms of
@@ -376,6 +540,20 @@ func (d *detector) phrases(t, prefix string, scale float64) {
 	}
 }
 
+// tagText returns the text spelled in Unicode tag characters, if any.
+func tagText(text string) string {
+	if isASCII(text) {
+		return ""
+	}
+	var tags strings.Builder
+	for _, r := range text {
+		if r >= 0xE0020 && r <= 0xE007E {
+			tags.WriteRune(r - 0xE0000)
+		}
+	}
+	return tags.String()
+}
+
 // hiddenUnicode looks for invisible characters: Unicode tag characters
 // (which can spell out whole instructions, decoded and scanned here),
 // zero-width characters and bidi controls.
@@ -425,7 +603,7 @@ func (d *detector) result() Detection {
 	return det
 }
 
-// base64Runs returns up to n runs of at least 40 base64 characters (with
+// base64Runs returns up to n (n ≤ 0: all) runs of at least 40 base64 characters (with
 // their "=" padding). It probes every 40th byte: a run that long must
 // cover the probe, so prose is skipped 40 bytes at a time.
 func base64Runs(text string, n int) []string {
@@ -449,7 +627,7 @@ func base64Runs(text string, n int) []string {
 			for end < len(text) && end-k < 2 && text[end] == '=' {
 				end++
 			}
-			if out = append(out, text[j:end]); len(out) == n {
+			if out = append(out, text[j:end]); n > 0 && len(out) == n {
 				return out
 			}
 		}
