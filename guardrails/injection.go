@@ -67,7 +67,7 @@ func phrase(p string) *regexp.Regexp {
 var injectionSignals = []signal{
 	{"ignore-instructions", 0.9,
 		[]string{"ignore", "disregard", "forget", "override", "bypass", "skip", "drop", "abandon", "neglect"},
-		phrase(`\b(ignore|disregard|forget|override|bypass|skip|drop|abandon|neglect)\b[^.\n]*?\b(previous|prior|above|earlier|preceding|former|all|any|your|the|system|original|initial|these|those)\b[^.\n]*?\b(instructions?|prompts?|rules|directions|directives|guidelines|messages|context|constraints|commands|guardrails|polic(y|ies))\b`)},
+		phrase(`\b(ignore|disregard|forget|override|bypass|skip|drop|abandon|neglect)(?:(?:\s|,)[^.\n]*?)?\b(previous|prior|above|earlier|preceding|former|all|any|your|the|system|original|initial|these|those)\b[^.\n]*?\b(instructions?|prompts?|rules|directions|directives|guidelines|messages|context|constraints|commands|guardrails|polic(y|ies))\b`)},
 	{"new-instructions", 0.6,
 		[]string{"instruction", "task", "objective", "orders", "directive", "system prompt", "from now on", "purpose"},
 		phrase(`\b(new|updated|real|actual|true|revised|secret|hidden|additional) (instructions?|task|objective|orders|directives?|system prompt)\b ?:|\bfrom now on,? (you|your|the assistant)\b|\byour (new|real|true|actual) (task|goal|objective|purpose|instructions?) (is|are)\b`)},
@@ -81,13 +81,19 @@ var injectionSignals = []signal{
 		[]string{"<|", "[inst", "[/inst", "<<sys", "<</sys", "system", "assistant", "developer", "##", "<instruction", "</instruction"},
 		// Role names count at the start of a line (the text is given a
 		// leading line break) or right after a tag.
-		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|#{2,} ?(system|instructions?|new instructions?)\b|</?(system|system-prompt|instructions?)>`)},
+		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|#{2,} ?\(?(system|new instructions?)(( |_)(message|prompt|override|note|instructions?))?\)? ?(:|#|\n|$)|#{2,} ?instructions? ?:|#{2,} ?\(system_message\)|</?(system|system-prompt|instructions?)>`)},
 	{"tool-call-smuggling", 0.7,
 		[]string{"action", "tool_call", "function_call", "final answer", "observation", "<|", `"name"`, `"tool"`},
 		phrase(`\baction ?: ?[\w.-]+ ?action input ?:|"tool_calls" ?:|</?tool_call>|</?function_call>|"function_call" ?:|\bfinal answer ?:|\bobservation ?:|<\|(tool|function|call)[^|>]*\|>|\{ ?"(name|tool)" ?: ?"[\w.-]+" ?, ?"(arguments|parameters|input)" ?:`)},
 	{"exfiltration", 0.6,
 		[]string{"](http", "send", "post", "upload", "forward", "exfiltrate", "transmit", "email", "leak", "submit", "curl", "wget"},
-		phrase(`!\[[^\]]*\]\(https?://[^)\s]*[?&][^)\s]*=|\b(send|post|upload|forward|exfiltrate|transmit|email|leak|submit)\b[^.\n]*?\b(to|via|at)\b[^.\n]*?(https?://|\b[\w.+-]+@[\w-]+\.[\w.]+)|\bcurl [^\n]*https?://|\bwget [^\n]*https?://`)},
+		phrase(`\b(send|post|upload|forward|exfiltrate|transmit|email|leak|submit)\b[^.\n]*?\b(to|via|at)\b[^.\n]*?(https?://|\b[\w.+-]+@[\w-]+\.[\w.]+)|\bcurl [^\n]*https?://|\bwget [^\n]*https?://`)},
+	{"image-exfiltration", 0.6,
+		[]string{"]("},
+		// A markdown image whose URL carries a query: the model's client
+		// fetches it, with whatever the model wrote into it. Badges whose
+		// query only sets their look (?style=flat) are left alone (check).
+		regexp.MustCompile(`!\[[^\]]*\]\(https?://[^)\s]*[?&][^)\s]*=[^)\s]*`)},
 	{"addressing-the-model", 0.4,
 		[]string{"ai", "assistant", "llm", "language model", "agent", "chatbot", "gpt", "model", "bot"},
 		phrase(`\b(attention|note to|message to|dear|hey|instructions for|important (note |message )?for|to the|hello) (the )?(ai|assistant|llm|language model|agent|chatbot|gpt|model|bot|ai agent|ai assistant)\b|\bif you are an? (ai|llm|language model|assistant|agent|bot)\b|\b(ai|llm|assistant|agent)s? (reading|processing|summari[sz]ing) this\b`)},
@@ -128,12 +134,56 @@ func (s *signal) matchSpans(text string, spans [][2]int) bool {
 			hi = max(hi, b)
 			continue
 		}
-		if s.re.MatchString(text[lo:hi]) {
+		if s.match(text[lo:hi]) {
 			return true
 		}
 		lo, hi = a, b
 	}
-	return s.re.MatchString(text[lo:hi])
+	return s.match(text[lo:hi])
+}
+
+// match runs the signal's pattern on a window, and its check on each match
+// when the signal has one.
+func (s *signal) match(w string) bool {
+	check := signalChecks[s.name]
+	if check == nil {
+		return s.re.MatchString(w)
+	}
+	for _, m := range s.re.FindAllString(w, 16) {
+		if check(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// signalChecks refine a signal's matches.
+var signalChecks = map[string]func(string) bool{
+	"image-exfiltration": queryCarriesData,
+}
+
+// cosmeticParams are query parameters that only style a badge or image.
+var cosmeticParams = map[string]bool{
+	"style": true, "logo": true, "logocolor": true, "logowidth": true, "color": true, "colora": true, "colorb": true,
+	"label": true, "labelcolor": true, "branch": true, "maxage": true, "cacheseconds": true, "link": true,
+	"width": true, "height": true, "w": true, "h": true, "size": true, "s": true, "v": true, "sanitize": true,
+	"raw": true, "format": true, "theme": true,
+}
+
+// queryCarriesData reports whether a markdown image link's query has a
+// parameter other than cosmetic ones.
+func queryCarriesData(m string) bool {
+	i := strings.IndexAny(m, "?&")
+	if i < 0 {
+		return false
+	}
+	for _, kv := range strings.FieldsFunc(m[i+1:], func(r rune) bool { return r == '&' || r == ';' }) {
+		k, _, _ := strings.Cut(kv, "=")
+		if !cosmeticParams[strings.ToLower(k)] {
+			return true
+		}
+	}
+	return false
 }
 
 // Byte classes, looked up in one table on the hot loops.
@@ -409,7 +459,7 @@ func decodedPayloads(text string) []payload {
 			return out
 		}
 	}
-	if strings.Count(text, " ") > 8 || strings.Contains(text, `\x`) {
+	if hasSeparatedRun(text) {
 		for _, m := range spacedHexRun.FindAllString(text, 64) {
 			if !strings.ContainsAny(m, " :,x") {
 				continue // plain runs were handled above
@@ -425,6 +475,37 @@ func decodedPayloads(text string) []payload {
 		}
 	}
 	return out
+}
+
+// hasSeparatedRun is a one-pass filter for the two regular expressions
+// above: it reports whether text has 8 binary digits in a row, or 16 hex
+// pairs in a row each followed by a separator (space, ':', ',' or a \\x).
+func hasSeparatedRun(text string) bool {
+	bits, pairs := 0, 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '0' || c == '1' {
+			if bits++; bits >= 8 {
+				return true
+			}
+		} else {
+			bits = 0
+		}
+		if i+2 < len(text) && isHexDigit(c) && isHexDigit(text[i+1]) && (i == 0 || !isHexDigit(text[i-1])) {
+			switch sep := text[i+2]; {
+			case sep == ' ' || sep == ':' || sep == ',' || sep == '\\':
+				if pairs++; pairs >= 16 {
+					return true
+				}
+				i++
+				continue
+			}
+		}
+		if !isHexDigit(c) && c != ' ' && c != ':' && c != ',' && c != '\\' && c != 'x' {
+			pairs = 0
+		}
+	}
+	return false
 }
 
 func isHexRun(s string) bool {

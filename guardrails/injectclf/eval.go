@@ -136,3 +136,48 @@ func (r Report) Table(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 }
+
+// Languages returns the set of languages in samples.
+func Languages(samples []Sample) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range samples {
+		out[s.Lang] = true
+	}
+	return out
+}
+
+// Split returns the samples whose language is in langs, and the others.
+func Split(samples []Sample, langs map[string]bool) (in, out []Sample) {
+	for _, s := range samples {
+		if langs[s.Lang] {
+			in = append(in, s)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return in, out
+}
+
+// DevPercent is the share of the held-out set (by a hash of each text)
+// used to choose the operating point; the figures are reported on the
+// rest.
+const DevPercent = 30
+
+// DevTest splits samples into the dev part (DevPercent, chosen by the FNV-1a
+// hash of the text, so the split is the same on every machine) and the
+// test part.
+func DevTest(samples []Sample) (dev, test []Sample) {
+	for _, s := range samples {
+		h := uint32(fnvOffset)
+		for i := 0; i < len(s.Text); i++ {
+			h ^= uint32(s.Text[i])
+			h *= fnvPrime
+		}
+		if h%100 < DevPercent {
+			dev = append(dev, s)
+		} else {
+			test = append(test, s)
+		}
+	}
+	return dev, test
+}

