@@ -24,7 +24,7 @@ type Sample struct {
 // the defaults noted.
 type TrainOptions struct {
 	Bits      uint32  // log2 of the weight table (20: 1 MiB of int8)
-	Window    int     // window length in bytes of normalized text (128)
+	Window    int     // window length in bytes of normalized text (96)
 	Stride    int     // bytes between windows (Window/4)
 	Epochs    int     // passes over the data (6)
 	Rate      float64 // AdaGrad learning rate (0.2)
@@ -40,7 +40,7 @@ func (o *TrainOptions) defaults() {
 		o.Bits = 20
 	}
 	if o.Window == 0 {
-		o.Window = 128
+		o.Window = 96
 	}
 	if o.Stride == 0 {
 		o.Stride = max(1, o.Window/4)

@@ -375,14 +375,14 @@ def build_train(w, rng):
             for _ in range(24):
                 a = fill(tpl, rng, rng.choice(own.TRAIN_GOALS))
                 rows.append(sample(embed(a, ctx(), rng), 1, "own:train", fam))
-                if rng.random() < 0.25:
+                if rng.random() < 0.5:
                     rows.append(sample(embed(add_typos(a, rng), ctx(), rng), 1, "own:train", "typos"))
     for _ in range(2500):
         a = (rng.choice(own.GRAMMAR_OPENERS) + rng.choice(own.GRAMMAR_ADDRESSEES) + rng.choice(own.GRAMMAR_PRETEXTS)
              + rng.choice(own.GRAMMAR_ACTIONS).replace("{goal}", rng.choice(own.GRAMMAR_GOALS))
              + rng.choice(own.GRAMMAR_CONCEALMENT))
         a = fill(a[:1].upper() + a[1:], rng)
-        if rng.random() < 0.15:
+        if rng.random() < 0.3:
             a = add_typos(a, rng)
         rows.append(sample(embed(a, ctx(), rng), 1, "own:train", "grammar"))
     for _ in range(600):
@@ -396,6 +396,10 @@ def build_train(w, rng):
         for _ in range(200):
             a = fill(rng.choice(opens) + rng.choice(goals) + "." + rng.choice(tails), rng)
             rows.append(sample(embed(a, ctx(), rng), 1, "own:train", "non-english", lang))
+    for lang, ts in own.LANG_JAILBREAKS.items():
+        for t in ts:
+            for _ in range(10):
+                rows.append(sample(embed(t, ctx(), rng), 1, "own:train", "jailbreak", lang))
     for lang, ts in own.TRAIN_LANG_ATTACKS.items():
         for t in ts:
             for _ in range(10):

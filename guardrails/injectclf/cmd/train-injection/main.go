@@ -114,6 +114,8 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 			slog.Info("operating point from the held-out dev part", "samples", len(devIn), "bias-shift", fmt.Sprintf("%.3f", shift))
 		}
 		m = m.WithBias(shift)
+		dr := injectclf.Evaluate(devIn, func(s string) float64 { return guardrails.DetectInjectionWith(m, s).Score }, 0.5)
+		slog.Info("dev part, rules + classifier", "recall", fmt.Sprintf("%.3f", dr.Recall.Rate()), "false-positives", fmt.Sprintf("%.4f", dr.FalsePos.Rate()))
 		if len(val) > 0 {
 			vr := injectclf.Evaluate(val, m.Score, 0.5)
 			fmt.Printf("validation (training sources): recall %.1f%%, false positives %.2f%%\n", 100*vr.Recall.Rate(), 100*vr.FalsePos.Rate())
@@ -138,7 +140,7 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 	in, outside := injectclf.Split(held, injectclf.Languages(train))
 	if os.Getenv("INJECTCLF_DUMP") != "" {
 		for _, s := range held {
-			fmt.Fprintf(os.Stderr, "DUMP\t%d\t%.3f\t%s\t%s\t%s\t%q\n", s.Label, m.Score(s.Text), s.Source, s.Family, s.Lang, s.Text)
+			fmt.Fprintf(os.Stderr, "DUMP\t%d\t%.3f\t%s\t%s\t%s\t%q\t%.3f\n", s.Label, m.Score(s.Text), s.Source, s.Family, s.Lang, s.Text, guardrails.DetectInjectionWith(m, s.Text).Score)
 		}
 	}
 	fmt.Printf("Test part: %d samples in the training set's languages, %d in other languages.\n", len(in), len(outside))
