@@ -78,15 +78,21 @@ var injectionSignals = []signal{
 		[]string{"prompt", "system message", "instructions", "rules", "guidelines", "configuration", "developer message", "everything above", "text above", "api key", "secret", "credential", "environment variable"},
 		phrase(`\b(reveal|print|show|repeat|output|display|leak|tell me|give me|write out|copy|dump|recite|share)\b[^.\n]*?\b(system prompt|system message|initial prompt|hidden prompt|original (instructions|prompt)|your (instructions|prompt|rules|guidelines|configuration)|developer (message|prompt)|(the )?prompt above|everything above|text above|api keys?|secrets?|credentials|environment variables)\b`)},
 	{"fake-role-marker", 0.7,
-		[]string{"<|", "[inst", "[/inst", "<<sys", "<</sys", "system", "assistant", "developer", "##", "<instruction", "</instruction"},
+		[]string{"<|", "[inst", "[/inst", "<<sys", "<</sys", "system", "assistant", "developer", "<instruction", "</instruction"},
 		// Role names count at the start of a line (the text is given a
 		// leading line break) or right after a tag.
-		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|#{2,} ?\(?(system|new instructions?)(( |_)(message|prompt|override|note|instructions?))?\)? ?(:|#|\n|$)|#{2,} ?instructions? ?:|#{2,} ?\(system_message\)|</?(system|system-prompt|instructions?)>`)},
+		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|</?(system|system-prompt|instructions?)>`)},
+	{"fake-heading-marker", 0.7,
+		[]string{"##"},
+		// A markdown heading that poses as a system or instruction block;
+		// ordinary headings that start with the word ("## System-Level
+		// Safeguards", "### System overview") are not.
+		phrase(`#{2,} ?\(?(system|new instructions?)([_\s](message|prompt|override|note|instructions?))?\)? ?[:#\n]|#{2,} ?instructions? ?:|#{2,} ?\(system[_\s]message\)`)},
 	{"tool-call-smuggling", 0.7,
 		[]string{"action", "tool_call", "function_call", "final answer", "observation", "<|", `"name"`, `"tool"`},
 		phrase(`\baction ?: ?[\w.-]+ ?action input ?:|"tool_calls" ?:|</?tool_call>|</?function_call>|"function_call" ?:|\bfinal answer ?:|\bobservation ?:|<\|(tool|function|call)[^|>]*\|>|\{ ?"(name|tool)" ?: ?"[\w.-]+" ?, ?"(arguments|parameters|input)" ?:`)},
 	{"exfiltration", 0.6,
-		[]string{"](http", "send", "post", "upload", "forward", "exfiltrate", "transmit", "email", "leak", "submit", "curl", "wget"},
+		[]string{"send", "post", "upload", "forward", "exfiltrate", "transmit", "email", "leak", "submit", "curl", "wget"},
 		phrase(`\b(send|post|upload|forward|exfiltrate|transmit|email|leak|submit)\b[^.\n]*?\b(to|via|at)\b[^.\n]*?(https?://|\b[\w.+-]+@[\w-]+\.[\w.]+)|\bcurl [^\n]*https?://|\bwget [^\n]*https?://`)},
 	{"image-exfiltration", 0.6,
 		[]string{"]("},

@@ -173,22 +173,34 @@ func TestClassifierOnKnownFamilies(t *testing.T) {
 
 // BenchmarkInjectionDetect measures the rule-only detector (the baseline)
 // and the rules+classifier combination on the same 1.5 KB pages, in the
-// same loop, and reports both and their ratio (ASCII and non-ASCII pages).
+// same loop, and reports both and their ratio: the tool page of
+// BenchmarkGuardChain, a README page (badges, a "System-Level Safeguards"
+// heading, prose) and a German and Chinese page.
 func BenchmarkInjectionDetect(b *testing.B) {
 	pages := map[string]string{
-		"ascii": benchPage("The museum's new wing opens on Saturday. [![docs](https://img.shields.io/badge/docs-latest-blue?style=flat)](https://docs.example.org) " +
-			"Tickets cost 12 euros; children under 12 enter free. ## System-Level Safeguards Every exhibit is monitored. "),
-		"mixed": benchPage("Das Museum öffnet am Samstag einen neuen Flügel. Eintritt 12 €. 博物馆的新翼将于周六开放。门票12欧元。 "),
+		"tool": benchTool(`{"method":"GET","url":"https://api.example.com/v1/items?q=weather&page=2"}`)[:1500],
+		"readme": benchPage("# museum-tickets\n\n[![build](https://github.com/example/museum/actions/workflows/ci.yml/badge.svg)](https://github.com/example/museum/actions) " +
+			"[![docs](https://img.shields.io/badge/docs-latest-blue?style=flat)](https://docs.example.org)\n\n" +
+			"A small service that sells museum tickets online. It keeps a queue of orders, charges cards through the payment " +
+			"provider and mails a PDF ticket with a QR code. Opening hours, prices and special exhibitions are read from a YAML file " +
+			"that the museum staff edit.\n\n## System-Level Safeguards\n\nEvery order is checked against the daily capacity of each " +
+			"room; refunds need a second person's approval; card numbers never reach our database. To run it locally, copy " +
+			"config.example.yaml to config.yaml, set the payment provider's test key and start the server with make run. " +
+			"Tests need PostgreSQL 16 and take about a minute. Pull requests are welcome: please add a test for every change, " +
+			"keep functions short and describe the user-visible effect in CHANGELOG.md. "),
+		"de+zh": benchPage("Das Museum öffnet am Samstag einen neuen Flügel mit Gemälden aus dem 19. Jahrhundert. Der Eintritt kostet 12 €, " +
+			"Kinder unter 12 Jahren sind frei. 博物馆的新翼将于周六开放，展出十九世纪的绘画。门票12欧元，12岁以下儿童免费。 "),
 	}
 	if _, err := injectclf.Default(); err != nil {
 		b.Fatal(err)
 	}
-	for name, page := range pages {
+	for _, name := range []string{"tool", "readme", "de+zh"} {
+		page := pages[name]
 		b.Run(name, func(b *testing.B) {
 			var tr, tc time.Duration
 			b.SetBytes(int64(len(page)))
 			for i := 0; i < b.N; i++ {
-				p := page + fmt.Sprint(i) // no reuse of a previous scan
+				p := page[:len(page)-4] + fmt.Sprintf("%4d", i%10000) // no reuse of a previous scan
 				t0 := time.Now()
 				DetectRules(p)
 				t1 := time.Now()
@@ -203,11 +215,12 @@ func BenchmarkInjectionDetect(b *testing.B) {
 	}
 }
 
-// benchPage repeats s to about 1.5 KB.
+// benchPage repeats s to 1.5 KB (1500 bytes, cut at a character boundary).
 func benchPage(s string) string {
 	var b strings.Builder
 	for b.Len() < 1500 {
 		b.WriteString(s)
 	}
-	return b.String()[:1500]
+	out := b.String()[:1500]
+	return strings.ToValidUTF8(out, "")
 }
