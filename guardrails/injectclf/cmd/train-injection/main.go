@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/reagent-go/reagent/guardrails"
@@ -173,9 +174,45 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 		}
 		fmt.Println()
 	}
-	for _, d := range detectors {
-		fmt.Printf("\n## %s, every held-out sample, by family, language and source\n\n", d.name)
-		injectclf.Evaluate(held, d.score, 0.5).Table(os.Stdout)
+	reports := make([]injectclf.Report, len(detectors))
+	for i, d := range detectors {
+		reports[i] = injectclf.Evaluate(held, d.score, 0.5)
+	}
+	for _, g := range []string{"family", "lang", "source"} {
+		fmt.Printf("\n## Test part by %s: attacks detected (benign flagged) — rules | classifier | combined\n\n", g)
+		fmt.Printf("| %s | rules | classifier | rules + classifier |\n|---|---|---|---|\n", g)
+		keys := map[string]bool{}
+		for k := range reports[0].RecallBy {
+			keys[k] = true
+		}
+		for k := range reports[0].FalsePosBy {
+			keys[k] = true
+		}
+		var ks []string
+		for k := range keys {
+			if strings.HasPrefix(k, g+":") {
+				ks = append(ks, k)
+			}
+		}
+		sort.Strings(ks)
+		for _, k := range ks {
+			fmt.Printf("| %s", strings.TrimPrefix(k, g+":"))
+			for _, r := range reports {
+				a, b := r.RecallBy[k], r.FalsePosBy[k]
+				cell := ""
+				if a.Total > 0 {
+					cell = fmt.Sprintf("%d/%d (%.0f%%)", a.Hit, a.Total, 100*a.Rate())
+				}
+				if b.Total > 0 {
+					if cell != "" {
+						cell += " "
+					}
+					cell += fmt.Sprintf("benign %d/%d flagged", b.Hit, b.Total)
+				}
+				fmt.Printf(" | %s", cell)
+			}
+			fmt.Println(" |")
+		}
 	}
 	return nil
 }
