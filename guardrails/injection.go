@@ -484,10 +484,11 @@ func decodedPayloads(text string) []payload {
 }
 
 // hasSeparatedRun is a one-pass filter for the two regular expressions
-// above: it reports whether text has 8 binary digits in a row, or 16 hex
-// pairs in a row each followed by a separator (space, ':', ',' or a \\x).
+// above (it accepts every text they match with a separator): 8 binary
+// digits in a row, or a run of hex digits and separators (space, ':', ',',
+// '\\', 'x') holding at least 32 hex digits and a separator.
 func hasSeparatedRun(text string) bool {
-	bits, pairs := 0, 0
+	bits, digits, sep := 0, 0, false
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if c == '0' || c == '1' {
@@ -497,18 +498,16 @@ func hasSeparatedRun(text string) bool {
 		} else {
 			bits = 0
 		}
-		if i+2 < len(text) && isHexDigit(c) && isHexDigit(text[i+1]) && (i == 0 || !isHexDigit(text[i-1])) {
-			switch sep := text[i+2]; {
-			case sep == ' ' || sep == ':' || sep == ',' || sep == '\\':
-				if pairs++; pairs >= 16 {
-					return true
-				}
-				i++
-				continue
-			}
+		switch {
+		case isHexDigit(c):
+			digits++
+		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
+			sep = true
+		default:
+			digits, sep = 0, false
 		}
-		if !isHexDigit(c) && c != ' ' && c != ':' && c != ',' && c != '\\' && c != 'x' {
-			pairs = 0
+		if digits >= 32 && sep {
+			return true
 		}
 	}
 	return false
