@@ -624,6 +624,82 @@ func (d *detector) phrases(t, prefix string, scale float64) {
 	if spaced {
 		record(matchSignals("\n"+joinSpacedLetters(base[1:]), &strongSignals))
 	}
+	if folded, ok := typoFold(base); ok {
+		record(matchSignals(folded, &strongSignals))
+	}
+}
+
+// typoTriggers are the words the strong signals hinge on; typoFold maps a
+// word one edit away from one of them (a letter changed, added, dropped or
+// two letters swapped) to it. Only triggers of six letters or more:
+// shorter ones have too many benign neighbours.
+var typoTriggers = []string{"ignore", "forget", "bypass", "system", "prompt", "reveal", "previous", "earlier",
+	"disregard", "override", "instructions", "instruction", "directions", "guidelines"}
+
+// typoFold returns s with every misspelt trigger word corrected, and
+// whether it changed anything. s is normalized text (lower case).
+func typoFold(s string) (string, bool) {
+	var b []byte
+	last := 0
+	for i := 0; i < len(s); {
+		if byteClass[s[i]]&clsLower == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && byteClass[s[j]]&clsLower != 0 {
+			j++
+		}
+		if w := s[i:j]; len(w) >= 5 && len(w) <= 13 {
+			if t := nearTrigger(w); t != "" {
+				if b == nil {
+					b = make([]byte, 0, len(s))
+				}
+				b = append(append(b, s[last:i]...), t...)
+				last = j
+			}
+		}
+		i = j
+	}
+	if b == nil {
+		return s, false
+	}
+	return string(append(b, s[last:]...)), true
+}
+
+// nearTrigger returns the trigger word one edit away from w, if any.
+func nearTrigger(w string) string {
+	for _, t := range typoTriggers {
+		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && w[0] == t[0] && oneEdit(w, t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// oneEdit reports whether a and b differ by one substitution, insertion,
+// deletion or swap of adjacent letters.
+func oneEdit(a, b string) bool {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for i < len(b) && a[i] == b[i] {
+		i++
+	}
+	switch {
+	case len(a) == len(b)+1:
+		return a[i+1:] == b[i:]
+	case len(a) == len(b):
+		if i == len(a) {
+			return false
+		}
+		if a[i+1:] == b[i+1:] {
+			return true
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	}
+	return false
 }
 
 // tagText returns the text spelled in Unicode tag characters, if any.
