@@ -83,10 +83,10 @@ func TestInjectionHeldOut(t *testing.T) {
 	both.Table(&b)
 	t.Log("test part, training languages:\n" + b.String())
 
-	// Shipped model: combined 84.2% recall (378/449), 1.71% false positives (9/526).
-	assert.GreaterOrEqual(t, both.Recall.Rate(), 0.82, "combined recall on the held-out attacks")
+	// Shipped model: combined 87.8% recall (394/449), 1.71% false positives (9/526).
+	assert.GreaterOrEqual(t, both.Recall.Rate(), 0.86, "combined recall on the held-out attacks")
 	assert.LessOrEqual(t, both.FalsePos.Rate(), 0.02, "combined false positives on the held-out benign pages")
-	assert.GreaterOrEqual(t, both.Recall.Rate(), rules.Recall.Rate()+0.3, "the classifier adds to the rules")
+	assert.GreaterOrEqual(t, both.Recall.Rate(), rules.Recall.Rate()+0.4, "the classifier adds to the rules")
 	assert.LessOrEqual(t, rules.FalsePos.Rate(), 0.005, "rule false positives (badges, System-Level headings)")
 }
 
