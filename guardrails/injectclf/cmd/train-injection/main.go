@@ -5,6 +5,10 @@
 //
 //	go run ./guardrails/injectclf/cmd/train-injection -data .cache/injection-data -out guardrails/injectclf/model.bin
 //	go run ./guardrails/injectclf/cmd/train-injection -data .cache/injection-data -eval
+//
+// With INJECTCLF_DUMP=1 it also writes every held-out sample's scores to
+// standard error (tab-separated: label, classifier, source, family,
+// language, text, combined), to read the errors.
 package main
 
 import (
