@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/reagent-go/reagent/guardrails/injectclf"
 	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -67,7 +68,7 @@ func phrase(p string) *regexp.Regexp {
 var injectionSignals = []signal{
 	{"ignore-instructions", 0.9,
 		[]string{"ignore", "disregard", "forget", "override", "bypass", "skip", "drop", "abandon", "neglect"},
-		phrase(`\b(ignore|disregard|forget|override|bypass|skip|drop|abandon|neglect)\b[^.\n]*?\b(previous|prior|above|earlier|preceding|former|all|any|your|the|system|original|initial|these|those)\b[^.\n]*?\b(instructions?|prompts?|rules|directions|directives|guidelines|messages|context|constraints|commands|guardrails|polic(y|ies))\b`)},
+		phrase(`\b(ignore|disregard|forget|override|bypass|skip|drop|abandon|neglect)(?:(?:\s|,)[^.\n]*?)?\b(previous|prior|above|earlier|preceding|former|all|any|your|the|system|original|initial|these|those)\b[^.\n]*?\b(instructions?|prompts?|rules|directions|directives|guidelines|messages|context|constraints|commands|guardrails|polic(y|ies))\b`)},
 	{"new-instructions", 0.6,
 		[]string{"instruction", "task", "objective", "orders", "directive", "system prompt", "from now on", "purpose"},
 		phrase(`\b(new|updated|real|actual|true|revised|secret|hidden|additional) (instructions?|task|objective|orders|directives?|system prompt)\b ?:|\bfrom now on,? (you|your|the assistant)\b|\byour (new|real|true|actual) (task|goal|objective|purpose|instructions?) (is|are)\b`)},
@@ -78,16 +79,28 @@ var injectionSignals = []signal{
 		[]string{"prompt", "system message", "instructions", "rules", "guidelines", "configuration", "developer message", "everything above", "text above", "api key", "secret", "credential", "environment variable"},
 		phrase(`\b(reveal|print|show|repeat|output|display|leak|tell me|give me|write out|copy|dump|recite|share)\b[^.\n]*?\b(system prompt|system message|initial prompt|hidden prompt|original (instructions|prompt)|your (instructions|prompt|rules|guidelines|configuration)|developer (message|prompt)|(the )?prompt above|everything above|text above|api keys?|secrets?|credentials|environment variables)\b`)},
 	{"fake-role-marker", 0.7,
-		[]string{"<|", "[inst", "[/inst", "<<sys", "<</sys", "system", "assistant", "developer", "##", "<instruction", "</instruction"},
+		[]string{"<|", "[inst", "[/inst", "<<sys", "<</sys", "system", "assistant", "developer", "<instruction", "</instruction"},
 		// Role names count at the start of a line (the text is given a
 		// leading line break) or right after a tag.
-		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|#{2,} ?(system|instructions?|new instructions?)\b|</?(system|system-prompt|instructions?)>`)},
+		phrase(`<\|(im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|<</?sys>>|[\n>] ?(system|assistant|developer) ?:|</?(system|system-prompt|instructions?)>`)},
+	{"fake-heading-marker", 0.7,
+		[]string{"##"},
+		// A markdown heading that poses as a system or instruction block;
+		// ordinary headings that start with the word ("## System-Level
+		// Safeguards", "### System overview") are not.
+		phrase(`#{2,} ?\(?(system|new instructions?)([_\s](message|prompt|override|note|instructions?))?\)? ?[:#\n]|#{2,} ?instructions? ?:|#{2,} ?\(system[_\s]message\)`)},
 	{"tool-call-smuggling", 0.7,
 		[]string{"action", "tool_call", "function_call", "final answer", "observation", "<|", `"name"`, `"tool"`},
 		phrase(`\baction ?: ?[\w.-]+ ?action input ?:|"tool_calls" ?:|</?tool_call>|</?function_call>|"function_call" ?:|\bfinal answer ?:|\bobservation ?:|<\|(tool|function|call)[^|>]*\|>|\{ ?"(name|tool)" ?: ?"[\w.-]+" ?, ?"(arguments|parameters|input)" ?:`)},
 	{"exfiltration", 0.6,
-		[]string{"](http", "send", "post", "upload", "forward", "exfiltrate", "transmit", "email", "leak", "submit", "curl", "wget"},
-		phrase(`!\[[^\]]*\]\(https?://[^)\s]*[?&][^)\s]*=|\b(send|post|upload|forward|exfiltrate|transmit|email|leak|submit)\b[^.\n]*?\b(to|via|at)\b[^.\n]*?(https?://|\b[\w.+-]+@[\w-]+\.[\w.]+)|\bcurl [^\n]*https?://|\bwget [^\n]*https?://`)},
+		[]string{"send", "post", "upload", "forward", "exfiltrate", "transmit", "email", "leak", "submit", "curl", "wget"},
+		phrase(`\b(send|post|upload|forward|exfiltrate|transmit|email|leak|submit)\b[^.\n]*?\b(to|via|at)\b[^.\n]*?(https?://|\b[\w.+-]+@[\w-]+\.[\w.]+)|\bcurl [^\n]*https?://|\bwget [^\n]*https?://`)},
+	{"image-exfiltration", 0.6,
+		[]string{"]("},
+		// A markdown image whose URL carries a query: the model's client
+		// fetches it, with whatever the model wrote into it. Badges whose
+		// query only sets their look (?style=flat) are left alone (check).
+		regexp.MustCompile(`!\[[^\]]*\]\(https?://[^)\s]*[?&][^)\s]*=[^)\s]*`)},
 	{"addressing-the-model", 0.4,
 		[]string{"ai", "assistant", "llm", "language model", "agent", "chatbot", "gpt", "model", "bot"},
 		phrase(`\b(attention|note to|message to|dear|hey|instructions for|important (note |message )?for|to the|hello) (the )?(ai|assistant|llm|language model|agent|chatbot|gpt|model|bot|ai agent|ai assistant)\b|\bif you are an? (ai|llm|language model|assistant|agent|bot)\b|\b(ai|llm|assistant|agent)s? (reading|processing|summari[sz]ing) this\b`)},
@@ -128,12 +141,56 @@ func (s *signal) matchSpans(text string, spans [][2]int) bool {
 			hi = max(hi, b)
 			continue
 		}
-		if s.re.MatchString(text[lo:hi]) {
+		if s.match(text[lo:hi]) {
 			return true
 		}
 		lo, hi = a, b
 	}
-	return s.re.MatchString(text[lo:hi])
+	return s.match(text[lo:hi])
+}
+
+// match runs the signal's pattern on a window, and its check on each match
+// when the signal has one.
+func (s *signal) match(w string) bool {
+	check := signalChecks[s.name]
+	if check == nil {
+		return s.re.MatchString(w)
+	}
+	for _, m := range s.re.FindAllString(w, 16) {
+		if check(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// signalChecks refine a signal's matches.
+var signalChecks = map[string]func(string) bool{
+	"image-exfiltration": queryCarriesData,
+}
+
+// cosmeticParams are query parameters that only style a badge or image.
+var cosmeticParams = map[string]bool{
+	"style": true, "logo": true, "logocolor": true, "logowidth": true, "color": true, "colora": true, "colorb": true,
+	"label": true, "labelcolor": true, "branch": true, "maxage": true, "cacheseconds": true, "link": true,
+	"width": true, "height": true, "w": true, "h": true, "size": true, "s": true, "v": true, "sanitize": true,
+	"raw": true, "format": true, "theme": true,
+}
+
+// queryCarriesData reports whether a markdown image link's query has a
+// parameter other than cosmetic ones.
+func queryCarriesData(m string) bool {
+	i := strings.IndexAny(m, "?&")
+	if i < 0 {
+		return false
+	}
+	for _, kv := range strings.FieldsFunc(m[i+1:], func(r rune) bool { return r == '&' || r == ';' }) {
+		k, _, _ := strings.Cut(kv, "=")
+		if !cosmeticParams[strings.ToLower(k)] {
+			return true
+		}
+	}
+	return false
 }
 
 // Byte classes, looked up in one table on the hot loops.
@@ -282,7 +339,46 @@ func lowerAt(s string, i int) bool { return uint(i) < uint(len(s)) && byteClass[
 // gapAt: a space, a line break, or either end of the text.
 func gapAt(s string, i int) bool { return uint(i) >= uint(len(s)) || s[i] == ' ' || s[i] == '\n' }
 
-// DetectInjection scans text for prompt-injection signals: known phrases
+// DetectInjection scores text for prompt injection with the embedded
+// learned classifier (package injectclf) combined with the rule-based
+// signals of DetectRules: Score = 1 − (1 − rules)(1 − classifier), so the
+// combination flags everything the rules flag. The classifier also reads
+// text the rules decode (base64, hex and binary runs, Unicode tag
+// characters). If the embedded model cannot be loaded (a damaged build),
+// every text scores 1 (fail closed).
+func DetectInjection(text string) Detection {
+	m, err := injectclf.Default()
+	if err != nil {
+		return Detection{Score: 1, Signals: []string{"classifier-unavailable"}}
+	}
+	return DetectInjectionWith(m, text)
+}
+
+// DetectInjectionWith is DetectInjection with a given classifier model.
+func DetectInjectionWith(m *injectclf.Model, text string) Detection {
+	if len(text) > maxScanBytes {
+		text = text[:maxScanBytes]
+	}
+	var d detector
+	d.rules(text)
+	p := m.Score(text)
+	for _, dec := range decodedPayloads(text) {
+		p = max(p, m.Score(dec.text))
+	}
+	if tags := tagText(text); tags != "" {
+		p = max(p, m.Score(tags))
+	}
+	if p >= classifierFloor {
+		d.hit("learned-classifier", "learned-classifier", math.Round(p*1000)/1000)
+	}
+	return d.result()
+}
+
+// classifierFloor: classifier probabilities below it are not reported as
+// a signal (they would only add noise to the combined score).
+const classifierFloor = 0.05
+
+// DetectRules scans text for prompt-injection signals with rules only: known phrases
 // (ignoring previous instructions, new instructions, role-play, asking for
 // the system prompt, fake chat-template role markers, smuggled tool calls
 // or final answers, exfiltration links, hiding things from the user),
@@ -290,11 +386,16 @@ func gapAt(s string, i int) bool { return uint(i) >= uint(len(s)) || s[i] == ' '
 // controls, CSS-hidden elements, instructions in HTML comments), and the
 // same phrases written in leetspeak, spaced out, percent- or
 // HTML-encoded, in invisible tag characters or in base64.
-func DetectInjection(text string) Detection {
+func DetectRules(text string) Detection {
 	if len(text) > maxScanBytes {
 		text = text[:maxScanBytes]
 	}
 	var d detector
+	d.rules(text)
+	return d.result()
+}
+
+func (d *detector) rules(text string) {
 	d.phrases(text, "", 1)
 	if dec := decodeLayers(text); dec != text {
 		d.phrases(dec, "encoded:", 1)
@@ -318,12 +419,161 @@ func DetectInjection(text string) Detection {
 			}
 		}
 	}
-	for _, m := range base64Runs(text, 8) {
-		if dec, ok := decodeBase64Text(m); ok {
-			d.phrases(dec, "base64:", 0.9)
+	for _, p := range decodedPayloads(text) {
+		d.phrases(p.text, p.kind+":", 0.9)
+	}
+}
+
+// payload is text decoded from an encoded run in a page.
+type payload struct{ kind, text string }
+
+// Limits on decoding: runs that decode to text count, runs that do not
+// (commit hashes, digests, binary data) are skipped without using them up.
+const (
+	maxPayloads     = 16
+	maxPayloadBytes = 64 << 10
+)
+
+var (
+	spacedHexRun = regexp.MustCompile(`(?:(?:\\x|0x)?[0-9a-fA-F]{2}[ :,]?){16,}`)
+	binaryRun    = regexp.MustCompile(`(?:[01]{8}[ ,]?){8,}`)
+)
+
+// decodedPayloads finds base64, hex (plain, spaced or \x-escaped) and binary
+// runs in text and returns those that decode to mostly printable text.
+func decodedPayloads(text string) []payload {
+	var out []payload
+	total := 0
+	add := func(kind, dec string) bool {
+		if len(out) >= maxPayloads || total+len(dec) > maxPayloadBytes {
+			return false
+		}
+		out = append(out, payload{kind, dec})
+		total += len(dec)
+		return true
+	}
+	for _, m := range base64Runs(text, 0) {
+		var dec string
+		var ok bool
+		kind := "base64"
+		if isHexRun(m) {
+			dec, ok = decodeHexText(m)
+			kind = "hex"
+		} else {
+			dec, ok = decodeBase64Text(m)
+		}
+		if ok && !add(kind, dec) {
+			return out
 		}
 	}
-	return d.result()
+	if hasSeparatedRun(text) {
+		for _, m := range spacedHexRun.FindAllString(text, 64) {
+			if !strings.ContainsAny(m, " :,x") {
+				continue // plain runs were handled above
+			}
+			if dec, ok := decodeHexText(m); ok && !add("hex", dec) {
+				return out
+			}
+		}
+		for _, m := range binaryRun.FindAllString(text, 64) {
+			if dec, ok := decodeBinaryText(m); ok && !add("binary", dec) {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// hasSeparatedRun is a one-pass filter for the two regular expressions
+// above (it accepts every text they match with a separator): 8 binary
+// digits in a row, or a run of hex digits and separators (space, ':', ',',
+// '\\', 'x') holding at least 32 hex digits and a separator.
+func hasSeparatedRun(text string) bool {
+	bits, digits, sep := 0, 0, false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '0' || c == '1' {
+			if bits++; bits >= 8 {
+				return true
+			}
+		} else {
+			bits = 0
+		}
+		switch {
+		case isHexDigit(c):
+			digits++
+		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
+			sep = true
+		default:
+			digits, sep = 0, false
+		}
+		if digits >= 32 && sep {
+			return true
+		}
+	}
+	return false
+}
+
+func isHexRun(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeHexText decodes the hex digits of s (separators and \x or 0x
+// prefixes dropped) when they spell mostly printable text.
+func decodeHexText(s string) (string, bool) {
+	s = strings.NewReplacer(`\x`, "", "0x", "", " ", "", ":", "", ",", "").Replace(s)
+	if len(s)%2 != 0 {
+		s = s[:len(s)-1]
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return "", false
+	}
+	return printableText(b)
+}
+
+// decodeBinaryText decodes groups of eight 0/1 digits.
+func decodeBinaryText(s string) (string, bool) {
+	var b []byte
+	var cur byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '0' || c == '1' {
+			cur = cur<<1 | (c - '0')
+			if n++; n == 8 {
+				b = append(b, cur)
+				cur, n = 0, 0
+			}
+		}
+	}
+	return printableText(b)
+}
+
+// printableText accepts valid UTF-8 that is at least 90% printable and
+// has a letter.
+func printableText(b []byte) (string, bool) {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	printable, letters := 0, 0
+	for _, r := range string(b) {
+		if unicode.IsPrint(r) || unicode.IsSpace(r) {
+			printable++
+		}
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return string(b), letters > 0 && printable*10 >= utf8.RuneCount(b)*9
 }
 
 // detector accumulates findings: one per signal, however many forms of
@@ -375,6 +625,96 @@ func (d *detector) phrases(t, prefix string, scale float64) {
 	if spaced {
 		record(matchSignals("\n"+joinSpacedLetters(base[1:]), &strongSignals))
 	}
+	if folded, ok := typoFold(base); ok {
+		record(matchSignals(folded, &strongSignals))
+	}
+}
+
+// typoTriggers are the words the strong signals hinge on; typoFold maps a
+// word one edit away from one of them (a letter changed, added, dropped or
+// two letters swapped) to it. Only triggers of six letters or more:
+// shorter ones have too many benign neighbours.
+var typoTriggers = []string{"ignore", "forget", "bypass", "system", "prompt", "reveal", "previous", "earlier",
+	"disregard", "override", "instructions", "instruction", "directions", "guidelines"}
+
+// typoFold returns s with every misspelt trigger word corrected, and
+// whether it changed anything. s is normalized text (lower case).
+func typoFold(s string) (string, bool) {
+	var b []byte
+	last := 0
+	for i := 0; i < len(s); {
+		if byteClass[s[i]]&clsLower == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && byteClass[s[j]]&clsLower != 0 {
+			j++
+		}
+		if w := s[i:j]; len(w) >= 5 && len(w) <= 13 {
+			if t := nearTrigger(w); t != "" {
+				if b == nil {
+					b = make([]byte, 0, len(s))
+				}
+				b = append(append(b, s[last:i]...), t...)
+				last = j
+			}
+		}
+		i = j
+	}
+	if b == nil {
+		return s, false
+	}
+	return string(append(b, s[last:]...)), true
+}
+
+// nearTrigger returns the trigger word one edit away from w, if any.
+func nearTrigger(w string) string {
+	for _, t := range typoTriggers {
+		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && w[0] == t[0] && oneEdit(w, t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// oneEdit reports whether a and b differ by one substitution, insertion,
+// deletion or swap of adjacent letters.
+func oneEdit(a, b string) bool {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for i < len(b) && a[i] == b[i] {
+		i++
+	}
+	switch {
+	case len(a) == len(b)+1:
+		return a[i+1:] == b[i:]
+	case len(a) == len(b):
+		if i == len(a) {
+			return false
+		}
+		if a[i+1:] == b[i+1:] {
+			return true
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	}
+	return false
+}
+
+// tagText returns the text spelled in Unicode tag characters, if any.
+func tagText(text string) string {
+	if isASCII(text) {
+		return ""
+	}
+	var tags strings.Builder
+	for _, r := range text {
+		if r >= 0xE0020 && r <= 0xE007E {
+			tags.WriteRune(r - 0xE0000)
+		}
+	}
+	return tags.String()
 }
 
 // hiddenUnicode looks for invisible characters: Unicode tag characters
@@ -426,7 +766,7 @@ func (d *detector) result() Detection {
 	return det
 }
 
-// base64Runs returns up to n runs of at least 40 base64 characters (with
+// base64Runs returns up to n (n ≤ 0: all) runs of at least 40 base64 characters (with
 // their "=" padding). It probes every 40th byte: a run that long must
 // cover the probe, so prose is skipped 40 bytes at a time.
 func base64Runs(text string, n int) []string {
@@ -450,7 +790,7 @@ func base64Runs(text string, n int) []string {
 			for end < len(text) && end-k < 2 && text[end] == '=' {
 				end++
 			}
-			if out = append(out, text[j:end]); len(out) == n {
+			if out = append(out, text[j:end]); n > 0 && len(out) == n {
 				return out
 			}
 		}

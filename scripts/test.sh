@@ -11,6 +11,8 @@ need_pkgs=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_pkgs+=(python3-torch)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || need_pkgs+=(python3-yaml)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -33,6 +35,12 @@ su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'reagent'\"" >/dev/nul
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='reagent_test'\"" | grep -q 1 ||
 	su postgres -c "psql -q -c 'CREATE DATABASE reagent_test'" >/dev/null
 export REAGENT_TEST_POSTGRES="postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable"
+
+# The prompt-injection detector's held-out set (pinned PyPI wheels, checked
+# by SHA-256): guardrails' TestInjectionHeldOut scores it.
+log "building the injection detector's evaluation set"
+/usr/bin/python3 scripts/injectdata/build.py --out .cache/injection-data
+export REAGENT_INJECTION_DATA="$PWD/.cache/injection-data"
 
 log "go vet"
 go vet ./...

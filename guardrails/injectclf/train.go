@@ -1,0 +1,236 @@
+package injectclf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// Sample is one labelled text for training or evaluation.
+type Sample struct {
+	Text string `json:"text"`
+	// Label is 1 for an attack, 0 for benign text.
+	Label  int    `json:"label"`
+	Source string `json:"source"`
+	Family string `json:"family"`
+	Lang   string `json:"lang"`
+}
+
+// TrainOptions set the model's shape and the optimizer. Zero fields take
+// the defaults noted.
+type TrainOptions struct {
+	Bits      uint32  // log2 of the weight table (20: 1 MiB of int8)
+	Window    int     // window length in bytes of normalized text (96)
+	Stride    int     // bytes between windows (Window/4)
+	Epochs    int     // passes over the data (6)
+	Rate      float64 // AdaGrad learning rate (0.2)
+	L2        float64 // L2 penalty on the weights a step touches (1e-5)
+	NegWeight float64 // extra weight of benign samples, against false positives (4)
+	Seed      uint64  // shuffling seed (17)
+	// Progress, if set, is called after each epoch with the mean loss.
+	Progress func(epoch int, loss float64)
+}
+
+func (o *TrainOptions) defaults() {
+	if o.Bits == 0 {
+		o.Bits = 20
+	}
+	if o.Window == 0 {
+		o.Window = 96
+	}
+	if o.Stride == 0 {
+		o.Stride = max(1, o.Window/4)
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 6
+	}
+	if o.Rate == 0 {
+		o.Rate = 0.2
+	}
+	if o.L2 == 0 {
+		o.L2 = 1e-5
+	}
+	if o.NegWeight == 0 {
+		o.NegWeight = 4
+	}
+	if o.Seed == 0 {
+		o.Seed = 17
+	}
+}
+
+// encoded is a sample as feature indexes sorted by position.
+type encoded struct {
+	pos   []int32
+	idx   []uint32
+	n     int // normalized length
+	label float64
+	w     float64
+}
+
+func encode(s Sample, mask uint32) encoded {
+	b := normalize(nil, s.Text)
+	type f struct {
+		pos int32
+		idx uint32
+	}
+	var fs []f
+	visit(b, mask, func(pos int, idx uint32) { fs = append(fs, f{int32(pos), idx}) })
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].pos < fs[j].pos })
+	e := encoded{n: len(b), label: float64(s.Label)}
+	e.pos = make([]int32, len(fs))
+	e.idx = make([]uint32, len(fs))
+	for i, x := range fs {
+		e.pos[i], e.idx[i] = x.pos, x.idx
+	}
+	return e
+}
+
+// windows returns the feature ranges [a,b) of e's windows.
+func (e *encoded) windows(length, stride int) [][2]int {
+	var out [][2]int
+	eachWindow(e.n, length, stride, func(lo, hi int) {
+		a, _ := slices.BinarySearch(e.pos, int32(lo))
+		b, _ := slices.BinarySearch(e.pos, int32(hi))
+		if b > a {
+			out = append(out, [2]int{a, b})
+		}
+	})
+	return out
+}
+
+// Train fits a model on samples: logistic regression on the most suspicious
+// window of each sample (max pooling, as Score reads a page), AdaGrad,
+// samples shuffled by a seeded generator, one goroutine: the same data and
+// options give the same model. The weights are then quantized to int8.
+func Train(ctx context.Context, samples []Sample, opt TrainOptions) (*Model, error) {
+	opt.defaults()
+	if len(samples) == 0 {
+		return nil, errors.New("injectclf: no training samples")
+	}
+	var pos, neg float64
+	for _, s := range samples {
+		switch s.Label {
+		case 1:
+			pos++
+		case 0:
+			neg++
+		default:
+			return nil, fmt.Errorf("injectclf: sample label %d: want 0 or 1", s.Label)
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return nil, errors.New("injectclf: training needs both attacks and benign samples")
+	}
+	mask := uint32(1)<<opt.Bits - 1
+	data := make([]encoded, len(samples))
+	for i, s := range samples {
+		data[i] = encode(s, mask)
+		if s.Label == 1 {
+			data[i].w = (pos + neg) / (2 * pos)
+		} else {
+			data[i].w = opt.NegWeight * (pos + neg) / (2 * neg)
+		}
+	}
+	wts := make([]float64, 1<<opt.Bits)
+	g2 := make([]float64, 1<<opt.Bits)
+	var bias, biasG2 float64
+	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x5eed))
+	order := make([]int, len(data))
+	for i := range order {
+		order[i] = i
+	}
+	for epoch := 1; epoch <= opt.Epochs; epoch++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("injectclf: training stopped at epoch %d: %w", epoch, err)
+		}
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var loss float64
+		for _, k := range order {
+			e := &data[k]
+			ws := e.windows(opt.Window, opt.Stride)
+			if len(ws) == 0 {
+				continue
+			}
+			bestZ, best := math.Inf(-1), ws[0]
+			for _, r := range ws {
+				var s float64
+				for _, ix := range e.idx[r[0]:r[1]] {
+					s += wts[ix]
+				}
+				if z := bias + s/math.Sqrt(float64(r[1]-r[0])); z > bestZ {
+					bestZ, best = z, r
+				}
+			}
+			p := 1 / (1 + math.Exp(-bestZ))
+			loss -= e.w * (e.label*math.Log(max(p, 1e-12)) + (1-e.label)*math.Log(max(1-p, 1e-12)))
+			g := e.w * (p - e.label)
+			norm := 1 / math.Sqrt(float64(best[1]-best[0]))
+			for _, ix := range e.idx[best[0]:best[1]] {
+				gi := g*norm + opt.L2*wts[ix]
+				g2[ix] += gi * gi
+				wts[ix] -= opt.Rate * gi / (math.Sqrt(g2[ix]) + 1e-8)
+			}
+			biasG2 += g * g
+			bias -= opt.Rate * g / (math.Sqrt(biasG2) + 1e-8)
+		}
+		if opt.Progress != nil {
+			opt.Progress(epoch, loss/float64(len(data)))
+		}
+	}
+	return quantize(wts, bias, opt), nil
+}
+
+// quantize maps the weights to int8 with one scale, set by the 99.99th
+// percentile of their magnitudes (the few larger ones are clipped).
+func quantize(wts []float64, bias float64, opt TrainOptions) *Model {
+	var mags []float64
+	for _, w := range wts {
+		if w != 0 {
+			mags = append(mags, math.Abs(w))
+		}
+	}
+	scale := 1.0 / 127
+	if len(mags) > 0 {
+		slices.Sort(mags)
+		if top := mags[min(len(mags)-1, int(float64(len(mags))*0.9999))]; top > 0 {
+			scale = top / 127
+		}
+	}
+	m := &Model{bits: opt.Bits, window: opt.Window, stride: opt.Stride, scale: float32(scale), bias: float32(bias),
+		weights: make([]int8, len(wts))}
+	for i, w := range wts {
+		m.weights[i] = int8(max(-127, min(127, math.Round(w/scale))))
+	}
+	return m
+}
+
+// WithBias returns a copy of m whose bias is shifted by delta (moves the
+// operating point: a negative delta trades recall for fewer false positives).
+func (m *Model) WithBias(delta float64) *Model {
+	c := &Model{bits: m.bits, window: m.window, stride: m.stride, scale: m.scale, bias: m.bias + float32(delta),
+		weights: m.weights, MaxBytes: m.MaxBytes}
+	return c
+}
+
+// Calibrate returns the bias shift that puts score 0.5 just above the
+// benign samples of val except a target fraction (the most suspicious
+// ones), within [-4, 4]. Attacks in val are not used.
+func Calibrate(m *Model, val []Sample, target float64) float64 {
+	var zs []float64
+	for _, s := range val {
+		if s.Label == 0 {
+			p := min(max(m.Score(s.Text), 1e-9), 1-1e-9)
+			zs = append(zs, math.Log(p/(1-p)))
+		}
+	}
+	if len(zs) == 0 {
+		return 0
+	}
+	slices.Sort(zs)
+	k := min(len(zs)-1, int(math.Floor(float64(len(zs))*(1-target))))
+	return max(-4, min(4, -zs[k]-1e-3))
+}
