@@ -52,6 +52,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		cfg:     cfg,
 		wrapErr: func(err error) error { return postgresError(where, err) },
 		onClose: db.Close,
+		txSetup: fmt.Sprintf(`SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d`,
+			cfg.writeTimeout.Milliseconds(), cfg.writeTimeout.Milliseconds()),
 	}
 	if err := p.migrate(ctx, where); err != nil {
 		_ = db.Close()
@@ -80,7 +82,7 @@ func postgresError(where string, err error) error {
 var postgresSchemaV1 = schemaV1("BIGINT", "BOOLEAN", "DOUBLE PRECISION")
 
 // postgresMigrations[i] upgrades schema version i+1 to i+2.
-var postgresMigrations [][]string
+var postgresMigrations = [][]string{migrationV2}
 
 func (p *Postgres) migrate(ctx context.Context, where string) (err error) {
 	tx, err := p.pool.BeginTx(ctx, nil)
