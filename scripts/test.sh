@@ -11,6 +11,7 @@ need_pkgs=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_pkgs+=(python3-torch)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -33,6 +34,15 @@ su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'reagent'\"" >/dev/nul
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='reagent_test'\"" | grep -q 1 ||
 	su postgres -c "psql -q -c 'CREATE DATABASE reagent_test'" >/dev/null
 export REAGENT_TEST_POSTGRES="postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable"
+
+# Python's RFC 8785 library, pinned, for the audit chain's Python recipe test
+# (audit/python_test.go runs docs/verify_chain.py with it).
+jcsdir="${XDG_CACHE_HOME:-$HOME/.cache}/reagent/pyjcs-rfc8785-0.1.4"
+if ! PYTHONPATH="$jcsdir" /usr/bin/python3 -c 'import rfc8785' >/dev/null 2>&1; then
+	log "installing rfc8785==0.1.4 (PyPI) into $jcsdir"
+	/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$jcsdir" rfc8785==0.1.4
+fi
+export REAGENT_TEST_PYTHON=/usr/bin/python3 REAGENT_JCS_PYTHONPATH="$jcsdir"
 
 log "go vet"
 go vet ./...
