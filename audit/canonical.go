@@ -174,7 +174,12 @@ func (c *canon) array() error {
 	if err := c.enter(); err != nil {
 		return err
 	}
-	defer func() { c.depth-- }()
+	err := c.arrayBody()
+	c.depth--
+	return err
+}
+
+func (c *canon) arrayBody() error {
 	c.pos++ // [
 	c.out = append(c.out, '[')
 	c.skipWS()
@@ -210,12 +215,17 @@ func (c *canon) object() error {
 	if err := c.enter(); err != nil {
 		return err
 	}
-	defer func() { c.depth-- }()
+	mbase, kbase := len(c.ms), len(c.keys)
+	err := c.objectBody(mbase)
+	c.ms, c.keys = c.ms[:mbase], c.keys[:kbase]
+	c.depth--
+	return err
+}
+
+func (c *canon) objectBody(mbase int) error {
 	c.pos++ // {
 	c.out = append(c.out, '{')
 	base := len(c.out)
-	mbase, kbase := len(c.ms), len(c.keys)
-	defer func() { c.ms, c.keys = c.ms[:mbase], c.keys[:kbase] }()
 	c.skipWS()
 	if c.pos < len(c.src) && c.src[c.pos] == '}' {
 		c.pos++
@@ -226,6 +236,9 @@ func (c *canon) object() error {
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
 			return c.errorf("object key must be a string")
+		}
+		if len(c.ms) > mbase {
+			c.out = append(c.out, ',')
 		}
 		m := member{start: len(c.out), keyStart: len(c.keys)}
 		if err := c.str(true); err != nil {
@@ -261,24 +274,42 @@ func (c *canon) object() error {
 	// Members were written back to back without commas; write them again in
 	// key order.
 	ms := c.ms[mbase:]
-	key := func(m member) []byte { return c.keys[m.keyStart:m.keyEnd] }
+	keys := c.keys
+	cmp := compareUTF16
 	if c.form == FormLegacy {
-		slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(key(a), key(b)) })
-	} else {
-		slices.SortFunc(ms, func(a, b member) int { return compareUTF16(key(a), key(b)) })
+		cmp = bytes.Compare
 	}
+	order := func(a, b member) int {
+		return cmp(keys[a.keyStart:a.keyEnd], keys[b.keyStart:b.keyEnd])
+	}
+	sorted := true
 	for i := 1; i < len(ms); i++ {
-		if bytes.Equal(key(ms[i-1]), key(ms[i])) {
-			return c.errorf("duplicate object key %q", key(ms[i]))
+		d := order(ms[i-1], ms[i])
+		if d == 0 {
+			return c.errorf("duplicate object key %q", keys[ms[i].keyStart:ms[i].keyEnd])
+		}
+		if d > 0 {
+			sorted = false
 		}
 	}
-	c.tmp = append(c.tmp[:0], c.out[base:]...)
-	c.out = c.out[:base]
-	for i, m := range ms {
-		if i > 0 {
-			c.out = append(c.out, ',')
+	if !sorted {
+		slices.SortFunc(ms, order)
+		for i := 1; i < len(ms); i++ {
+			if order(ms[i-1], ms[i]) == 0 {
+				return c.errorf("duplicate object key %q", keys[ms[i].keyStart:ms[i].keyEnd])
+			}
 		}
-		c.out = append(c.out, c.tmp[m.start-base:m.end-base]...)
+	}
+	if !sorted {
+		// Write the members again in key order.
+		c.tmp = append(c.tmp[:0], c.out[base:]...)
+		c.out = c.out[:base]
+		for i, m := range ms {
+			if i > 0 {
+				c.out = append(c.out, ',')
+			}
+			c.out = append(c.out, c.tmp[m.start-base:m.end-base]...)
+		}
 	}
 	c.out = append(c.out, '}')
 	return nil
