@@ -53,6 +53,9 @@ go test -count=1 -timeout 20m ./...
 log "go test -race (concurrency-critical packages)"
 go test -count=1 -race -timeout 15m ./middleware/... ./audit/... ./rrm/... ./guardrails/... ./metrics/... ./agents/tinylm/... ./internal/... ./reagent/...
 
+log "audit fault suite"
+bash scripts/audit-faults.sh
+
 log "python backend tests (Debian torch)"
 pylog=$(mktemp)
 if ! (cd ppo/backend && /usr/bin/python3 -m unittest discover -v -s tests) >"$pylog" 2>&1; then

@@ -118,11 +118,12 @@ func (t *tally) check(tb testing.TB, name, dsn string) {
 	require.True(tb, rep.OK, rep.String())
 }
 
-// writer appends n runs named prefix-00000… to s, each Append and Flush
-// under its own deadline, and flushes every flushEvery runs; a Flush that
-// returns nil acknowledges every run it covers. onFail is called after a
-// failed Flush. A last Flush is retried until it succeeds or tries runs out.
-func writer(s audit.Store, t *tally, prefix string, n, flushEvery int, deadline time.Duration, onFail func(err error)) {
+// writer appends runs named prefix-00000… to s, n of them or, when stop is
+// not nil, until it is closed; each Append and Flush runs under its own
+// deadline, and it flushes every flushEvery runs; a Flush that returns nil
+// acknowledges every run it covers. onFail is called after a failed Flush.
+// A last Flush is retried until it succeeds or tries run out.
+func writer(s audit.Store, t *tally, prefix string, n, flushEvery int, deadline time.Duration, stop <-chan struct{}, onFail func(err error)) {
 	var pending []string
 	attempted, refused := 0, 0
 	flush := func() error {
@@ -137,7 +138,20 @@ func writer(s audit.Store, t *tally, prefix string, n, flushEvery int, deadline 
 		}
 		return err
 	}
-	for i := range n {
+	for i := 0; ; i++ {
+		if stop == nil && i >= n {
+			break
+		}
+		if stop != nil {
+			select {
+			case <-stop:
+				n = -1
+			default:
+			}
+			if n < 0 {
+				break
+			}
+		}
 		id := fmt.Sprintf("%s-%05d", prefix, i)
 		attempted++
 		c, cancel := context.WithTimeout(bg, deadline)
