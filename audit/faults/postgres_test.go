@@ -87,7 +87,9 @@ func (p *pgServer) ctlArgs(action string, extra ...string) []string {
 	return append(append(args, extra...), action)
 }
 
-func (p *pgServer) ctl(action string, extra ...string) { p.run("pg_ctl", p.ctlArgs(action, extra...)...) }
+func (p *pgServer) ctl(action string, extra ...string) {
+	p.run("pg_ctl", p.ctlArgs(action, extra...)...)
+}
 
 func (p *pgServer) ctlQuiet(action string, extra ...string) {
 	_ = p.command("pg_ctl", p.ctlArgs(action, extra...)...).Run()
