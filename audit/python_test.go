@@ -148,3 +148,44 @@ print("vectors", n)
 	require.NoError(t, err, string(out))
 	assert.Equal(t, "vectors 26\n", string(out))
 }
+
+// TestReadmePythonRecipe runs the Python snippet of the README's audit
+// section, as printed there, against a chain written by Go.
+func TestReadmePythonRecipe(t *testing.T) {
+	py, env := pythonJCS(t)
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "**Verifying a chain in Python**")
+	require.True(t, ok, "the README's audit section shows the Python recipe")
+	_, rest, ok = strings.Cut(rest, "```python\n")
+	require.True(t, ok)
+	code, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+
+	e := newSQLiteEnv(t)
+	s := e.open(t)
+	for i := range 4 {
+		r := sampleRun(i, 2)
+		r.Metadata["\U0001F600"] = "emoji key"
+		require.NoError(t, s.Append(ctx, r))
+		require.NoError(t, s.AppendAssessment(ctx, r.ID, assessment("j", 0.5)))
+	}
+	require.NoError(t, s.Flush(ctx))
+	rep, err := s.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+	script := filepath.Join(t.TempDir(), "recipe.py")
+	require.NoError(t, os.WriteFile(script, []byte(strings.ReplaceAll(code, "reagent.db", e.dsn)), 0o600))
+	cmd := exec.Command(py, script)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Equal(t, "intact, head "+rep.Head+"\n", string(out))
+
+	e.exec(t, `UPDATE audit_records SET payload = replace(payload, 'emoji key', 'emoji kez') WHERE seq = 3`)
+	cmd = exec.Command(py, script)
+	cmd.Env = env
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "AssertionError: seq 3: edited")
+}
