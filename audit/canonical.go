@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -101,8 +102,23 @@ type member struct {
 	start, end       int // the member "key":value in out
 }
 
+// canonPool keeps the scratch stacks of finished canonicalisations, so
+// that a busy writer does not regrow them for every record.
+var canonPool = sync.Pool{New: func() any { return new(canon) }}
+
 func appendCanonical(dst, src []byte, f Form) ([]byte, error) {
-	c := &canon{src: src, out: dst, form: f}
+	c := canonPool.Get().(*canon)
+	c.src, c.pos, c.out, c.form, c.depth = src, 0, dst, f, 0
+	out, err := c.run()
+	c.src, c.out = nil, nil
+	c.ms, c.keys, c.tmp = c.ms[:0], c.keys[:0], c.tmp[:0]
+	if cap(c.tmp) <= 1<<20 {
+		canonPool.Put(c)
+	}
+	return out, err
+}
+
+func (c *canon) run() ([]byte, error) {
 	c.skipWS()
 	if err := c.value(); err != nil {
 		return nil, err
