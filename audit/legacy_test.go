@@ -36,6 +36,8 @@ func TestLegacyChainStillVerifies(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.OK, rep.String())
 	assert.Equal(t, int64(4), rep.Records)
+	assert.Equal(t, int64(4), rep.Legacy)
+	assert.Contains(t, rep.String(), "4 written before RFC 8785 (legacy canonical form)")
 
 	differs := 0
 	require.NoError(t, s.Records(ctx, func(r audit.Record) error {

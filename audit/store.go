@@ -166,8 +166,11 @@ type VerifyReport struct {
 	Runs        int64 // trajectory records
 	Assessments int64 // assessment records
 	Checkpoints int64 // checkpoint records
-	FirstSeq    int64
-	LastSeq     int64
+	// Legacy counts records hashed in the legacy canonical form (written
+	// before RFC 8785 was adopted); the others are in RFC 8785 form.
+	Legacy   int64
+	FirstSeq int64
+	LastSeq  int64
 	// Head is the entry hash of the last record; keep it elsewhere to detect
 	// a later truncation or rewrite of the whole chain.
 	Head string
@@ -188,6 +191,9 @@ func (r VerifyReport) String() string {
 		r.Records, r.Runs, r.Assessments, r.Checkpoints, r.FirstSeq, r.LastSeq, r.Head)
 	if r.PrunedThrough > 0 {
 		s += fmt.Sprintf(", pruned through seq %d", r.PrunedThrough)
+	}
+	if r.Legacy > 0 {
+		s += fmt.Sprintf(", %d written before RFC 8785 (legacy canonical form)", r.Legacy)
 	}
 	return s
 }

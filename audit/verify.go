@@ -90,6 +90,9 @@ func (v *verifier) add(ctx context.Context, r Record) error {
 		}
 	}
 	v.rep.Records++
+	if r.Canon == FormLegacy {
+		v.rep.Legacy++
+	}
 	v.rep.LastSeq, v.rep.Head = r.Seq, r.Hash
 	v.prev = r.Hash
 	v.next++
