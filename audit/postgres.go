@@ -53,7 +53,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		wrapErr: func(err error) error { return postgresError(where, err) },
 		onClose: db.Close,
 		txSetup: fmt.Sprintf(`SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d`,
-			cfg.writeTimeout.Milliseconds(), cfg.writeTimeout.Milliseconds()),
+			max(cfg.writeTimeout.Milliseconds(), 1), max(cfg.writeTimeout.Milliseconds(), 1)),
 	}
 	if err := p.migrate(ctx, where); err != nil {
 		_ = db.Close()
