@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The audit trail's fault suite (audit/faults, build tag "faults"): SIGKILL
 # of writers, three processes on one SQLite file, four PostgreSQL writers
-# through a server restart, an outage and a hang (on a private server it
+# through a server restart, an outage, a lock hang and a frozen server (on a private server it
 # starts), a full disk (2 MiB tmpfs), judge outages and 16,000 runs of load.
 # Each scenario prints one line: runs attempted / acknowledged / found and
 # the chain's verdict; it fails if an acknowledged run is lost. Needs root

@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,5 +190,51 @@ func TestPostgresHang(t *testing.T) {
 		require.NoError(t, err)
 		waitFailures(failed, 8)
 		require.NoError(t, tx.Rollback())
+	})
+}
+
+// serverPIDs returns the postmaster's PID and its children's.
+func (p *pgServer) serverPIDs() []int {
+	p.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(p.data, "postmaster.pid"))
+	require.NoError(p.t, err)
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	require.NoError(p.t, err)
+	pids := []int{pm}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		fields := strings.Fields(string(b)[i+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pm {
+			pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Dir(st), "/proc/"), "/"))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestPostgresServerHang freezes the whole server (SIGSTOP to the
+// postmaster and every backend) until the writers have seen their Flushes
+// fail at their deadlines, then thaws it.
+func TestPostgresServerHang(t *testing.T) {
+	p := startPostgres(t)
+	pgWriters(t, p, "pg-server-hang", 4, 1000, func(failed <-chan struct{}) {
+		pids := p.serverPIDs()
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGSTOP)
+		}
+		waitFailures(failed, 8)
+		for _, pid := range p.serverPIDs() {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
 	})
 }
