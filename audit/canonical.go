@@ -338,17 +338,14 @@ func (c *canon) str(isKey bool) error {
 	c.out = append(c.out, '"')
 	for {
 		// Copy the run of bytes that need no attention.
-		start := c.pos
-		for c.pos < len(c.src) {
-			b := c.src[c.pos]
-			if b < 0x20 || b == '"' || b == '\\' || b >= utf8.RuneSelf {
-				break
-			}
-			c.pos++
+		src, start, pos := c.src, c.pos, c.pos
+		for pos < len(src) && plainByte[src[pos]] {
+			pos++
 		}
-		c.out = append(c.out, c.src[start:c.pos]...)
+		c.pos = pos
+		c.out = append(c.out, src[start:pos]...)
 		if isKey {
-			c.keys = append(c.keys, c.src[start:c.pos]...)
+			c.keys = append(c.keys, src[start:pos]...)
 		}
 		if c.pos >= len(c.src) {
 			return c.errorf("unterminated string")
@@ -383,6 +380,15 @@ func (c *canon) str(isKey bool) error {
 		}
 	}
 }
+
+// plainByte marks the bytes a string copies as they are: printable ASCII
+// other than '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
 
 // escape decodes the escape sequence at c.pos (a backslash).
 func (c *canon) escape() (rune, error) {
