@@ -241,3 +241,24 @@ func TestClosedStoreRefuses(t *testing.T) {
 	assert.Contains(t, err.Error(), `run "run-00001" not stored`)
 	require.ErrorIs(t, s.Flush(ctx), audit.ErrClosed)
 }
+
+// TestCloseReturnsWhileBlocked: Close returns while another session keeps
+// the database blocked, naming every run it could not store.
+func TestCloseReturnsWhileBlocked(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(testing.TB) *env) {
+		e := newEnv(t)
+		s, err := audit.Open(ctx, e.dsn, audit.WithBusyTimeout(20*time.Millisecond), audit.WithWriteTimeout(100*time.Millisecond), audit.WithBatchSize(2))
+		require.NoError(t, err)
+		release := holdWriteLock(t, e)
+		defer release()
+		var want []string
+		for i := range 5 {
+			require.NoError(t, s.Append(ctx, sampleRun(i, 1)))
+			want = append(want, sampleRun(i, 1).ID)
+		}
+		err = s.Close()
+		var ns *audit.NotStoredError
+		require.ErrorAs(t, err, &ns)
+		assert.Equal(t, want, ns.RunIDs())
+	})
+}

@@ -69,6 +69,8 @@ func postgresError(where string, err error) error {
 		return err
 	}
 	switch {
+	case pe.Code == "57014" || pe.Code == "55P03": // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+		return fmt.Errorf("%w: %s did not finish within the write timeout (a lock held elsewhere or a hung server; see WithWriteTimeout): %w", errWriteTimeout, where, err)
 	case pe.Code == "42P01": // undefined_table
 		return fmt.Errorf("audit: %s: the audit tables are missing (was the schema dropped?): %w", where, err)
 	case pe.Code == "42501": // insufficient_privilege

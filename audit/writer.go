@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -400,15 +401,27 @@ func (w *writer) process(batch []*item, flushing bool) {
 	w.broadcast()
 }
 
+// errWriteTimeout marks a write that ran out of its write timeout.
+var errWriteTimeout = errors.New("audit: write timeout")
+
 // tryWrite writes recs in one transaction, bounded by the write timeout.
 func (w *writer) tryWrite(recs []*item) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.writeTimeout)
 	defer cancel()
 	err := w.write(ctx, recs)
 	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("the database did not answer within the write timeout of %v (see WithWriteTimeout): %w", w.writeTimeout, err)
+		err = fmt.Errorf("%w: the database did not answer within %v (see WithWriteTimeout): %w", errWriteTimeout, w.writeTimeout, err)
 	}
 	return err
+}
+
+// failAll reports every record of recs as not stored because of err.
+func (w *writer) failAll(recs []*item, err error) []failure {
+	out := make([]failure, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, w.fail(r, err, true))
+	}
+	return out
 }
 
 // commit writes records in one transaction and returns those it could not
@@ -416,6 +429,9 @@ func (w *writer) tryWrite(recs []*item) error {
 // still fails, records are tried one by one so that one bad record cannot
 // sink the others, until a few in a row fail: then the cause is not a
 // record (the database is locked, full or gone) and the rest fail with it.
+// A write that ran out of the write timeout is not tried again here (the
+// database hangs; each try would wait as long), so that a hung database
+// costs one write timeout per batch, and Close returns.
 func (w *writer) commit(recs []*item, patient bool) []failure {
 	if len(recs) == 0 {
 		return nil
@@ -423,8 +439,8 @@ func (w *writer) commit(recs []*item, patient bool) []failure {
 	err := w.tryWrite(recs)
 	if patient {
 		for _, wait := range []time.Duration{20 * time.Millisecond, 200 * time.Millisecond} {
-			if err == nil {
-				return nil
+			if err == nil || errors.Is(err, errWriteTimeout) {
+				break
 			}
 			time.Sleep(wait)
 			err = w.tryWrite(recs)
@@ -433,8 +449,8 @@ func (w *writer) commit(recs []*item, patient bool) []failure {
 	if err == nil {
 		return nil
 	}
-	if len(recs) == 1 {
-		return []failure{w.fail(recs[0], err, true)}
+	if len(recs) == 1 || errors.Is(err, errWriteTimeout) {
+		return w.failAll(recs, err)
 	}
 	// Records not tried alone come first in the result, so that the next
 	// try of the failed records starts with them: a few records the
@@ -450,6 +466,9 @@ func (w *writer) commit(recs []*item, patient bool) []failure {
 		if err = w.tryWrite([]*item{r}); err != nil {
 			refused = append(refused, w.fail(r, err, true))
 			streak++
+			if errors.Is(err, errWriteTimeout) {
+				streak = giveUpAfter
+			}
 			continue
 		}
 		streak = 0
