@@ -209,7 +209,7 @@ func (w *writer) notStored(mark uint64, cause error) error {
 	add := func(it *item) {
 		if it.ticket <= mark {
 			if _, failed := w.failed[it.ticket]; !failed {
-				recs = append(recs, NotStored{Kind: it.kind, RunID: it.runID, Pending: true})
+				recs = append(recs, NotStored{Kind: it.kind, RunID: it.runID, Pending: true, ticket: it.ticket})
 			}
 		}
 	}
