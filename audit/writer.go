@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,7 +228,6 @@ func (w *writer) notStored(mark uint64, cause error) error {
 	}
 	for t, f := range w.failed {
 		if t <= mark {
-			f.rec.ticket = t
 			recs = append(recs, f.rec)
 		}
 	}
@@ -378,15 +379,18 @@ func (w *writer) process(batch []*item, flushing bool) {
 		w.logger.Info("reagent: audit record stored on a later try", "kind", it.kind, "run", it.runID)
 	}
 	for _, f := range failures {
-		w.failed[f.it.ticket] = f
 		if f.rec.Permanent {
+			f.it = nil // keep the report, not the record
+			w.failed[f.rec.ticket] = f
 			continue
 		}
+		w.failed[f.rec.ticket] = f
 		w.retry = append(w.retry, f.it)
 	}
 	if over := len(w.retry) - w.maxRetained; over > 0 {
 		for _, it := range w.retry[:over] {
 			f := w.failed[it.ticket]
+			f.it = nil
 			f.rec.Permanent = true
 			f.rec.Err = fmt.Errorf("%w (given up: more than %d failed records were waiting for another try)", f.rec.Err, w.maxRetained)
 			w.failed[it.ticket] = f
@@ -480,7 +484,7 @@ func (w *writer) commit(recs []*item, patient bool) []failure {
 // again may succeed (a failed write) or not (a record that cannot be built).
 func (w *writer) fail(r *item, err error, retry bool) failure {
 	w.logger.Error("reagent: audit write failed", "kind", r.kind, "run", r.runID, "err", err)
-	return failure{it: r, rec: NotStored{Kind: r.kind, RunID: r.runID, Err: err, Permanent: !retry}}
+	return failure{it: r, rec: NotStored{Kind: r.kind, RunID: r.runID, Err: err, Permanent: !retry, ticket: r.ticket}}
 }
 
 // NotStored is one record that is not in the database.
@@ -522,11 +526,7 @@ type NotStoredError struct {
 
 func newNotStoredError(recs []NotStored, cause error) *NotStoredError {
 	// Append order; map iteration left them unordered.
-	for i := 1; i < len(recs); i++ {
-		for j := i; j > 0 && recs[j].ticket < recs[j-1].ticket; j-- {
-			recs[j], recs[j-1] = recs[j-1], recs[j]
-		}
-	}
+	slices.SortFunc(recs, func(a, b NotStored) int { return cmp.Compare(a.ticket, b.ticket) })
 	return &NotStoredError{Records: recs, Cause: cause}
 }
 
