@@ -42,6 +42,15 @@ log "building the injection detector's evaluation set"
 /usr/bin/python3 scripts/injectdata/build.py --out .cache/injection-data
 export REAGENT_INJECTION_DATA="$PWD/.cache/injection-data"
 
+# Python's RFC 8785 library, pinned, for the audit chain's Python recipe test
+# (audit/python_test.go runs docs/verify_chain.py with it).
+jcsdir="${XDG_CACHE_HOME:-$HOME/.cache}/reagent/pyjcs-rfc8785-0.1.4"
+if ! PYTHONPATH="$jcsdir" /usr/bin/python3 -c 'import rfc8785' >/dev/null 2>&1; then
+	log "installing rfc8785==0.1.4 (PyPI) into $jcsdir"
+	/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$jcsdir" rfc8785==0.1.4
+fi
+export REAGENT_TEST_PYTHON=/usr/bin/python3 REAGENT_JCS_PYTHONPATH="$jcsdir"
+
 log "go vet"
 go vet ./...
 
@@ -50,6 +59,9 @@ go test -count=1 -timeout 20m ./...
 
 log "go test -race (concurrency-critical packages)"
 go test -count=1 -race -timeout 15m ./middleware/... ./audit/... ./rrm/... ./guardrails/... ./metrics/... ./agents/tinylm/... ./internal/... ./reagent/...
+
+log "audit fault suite"
+bash scripts/audit-faults.sh
 
 log "python backend tests (Debian torch)"
 pylog=$(mktemp)
