@@ -310,7 +310,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 
 	// Unknown tools.
 	r.check("unknown tools", min(float64(unknown)*w.UnknownTool, w.UnknownToolCap), fmt.Sprintf("%d call(s) to tools that do not exist%s.", unknown, listed(unknownNames)),
-		"You called "+quoteList(unknownNames)+", which does not exist; use only the tools listed for you, with their exact names"+toolNames(t.Tools)+".")
+		"You called "+quoteList(unknownNames)+", which "+plural(len(unknownNames), "does", "do")+" not exist; use only the tools listed for you, with their exact names"+toolNames(t.Tools)+".")
 
 	// Parse errors.
 	r.check("format", min(float64(parseErrors)*w.ParseError, w.ParseErrorCap), fmt.Sprintf("%d step(s) with unparseable output.", parseErrors),
@@ -333,7 +333,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			np = w.UngroundedNumber
 		}
 		r.check("grounded numbers", np, fmt.Sprintf("%d number(s) checked in the answer, %d unsupported%s.", nums, len(badNums), listed(badNums)),
-			"Your answer states "+quoteList(badNums)+", which appears in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
+			"Your answer states "+quoteList(badNums)+", which "+plural(len(badNums), "appears", "appear")+" in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
 		names, badNames := ungroundedNames(answer, ev)
 		r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
 			"Your answer names "+quoteList(badNames)+", which no observation mentions: do not add details you did not verify; look them up or leave them out.")
@@ -411,6 +411,14 @@ func quoteList(items []string) string {
 		return items[0]
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// plural picks the verb form for n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // toolNames lists the available tools for a critique: "" or " (a, b)".

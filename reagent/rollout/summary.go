@@ -189,7 +189,7 @@ func (s *Summary) Total() Row {
 // WriteTable prints the summary as an aligned table.
 func (s *Summary) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "suite\tstrategy\ttasks\tsamples\truns\tresumed\tsuccess@1\tsuccess\tmean reward\tmean RRM\tjudge errors\tdropped\tfailed\t\n")
+	fmt.Fprintf(tw, "suite\tstrategy\ttasks\tsamples\truns\tresumed\tsuccess@1\tsuccess\tmean reward\tmean RRM\tjudge errors\tdropped\tfailed\trefined\tkept first\t\n")
 	rows := append([]*Row(nil), s.Rows...)
 	if len(rows) > 1 {
 		t := s.Total()
