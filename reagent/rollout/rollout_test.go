@@ -460,3 +460,31 @@ func TestWebSuiteWithChromium(t *testing.T) {
 		}
 	}
 }
+
+// TestReagentCResumesUnflaggedAnswers: a Reagent-C collection run again
+// finds every chain done, the answers it did not refine included, and
+// calls the policy no more; the summary reports the same choice.
+func TestReagentCResumesUnflaggedAnswers(t *testing.T) {
+	ctx := context.Background()
+	tasks := tasksOf(t)
+	env := startEnv(t, tasks)
+	store, _ := openStore(t)
+	pol := newPolicy(t, tasks, sloppyHalf)
+	opts := []rollout.Option{rollout.WithStrategy(rollout.C), rollout.WithJudge(rrm.NewHeuristic()),
+		rollout.WithStore(store), rollout.WithModelName("scripted")}
+	first, err := rollout.Collect(ctx, pol.model(t), env, tasks, opts...)
+	require.NoError(t, err)
+	f := first.Total()
+	require.Positive(t, f.NotFlagged)
+	require.Positive(t, f.Refined)
+
+	before := pol.calls.Load()
+	again, err := rollout.Collect(ctx, pol.model(t), env, tasks, opts...)
+	require.NoError(t, err)
+	a := again.Total()
+	assert.Equal(t, before, pol.calls.Load(), "nothing run again")
+	assert.Equal(t, a.Samples, a.Resumed)
+	assert.Equal(t, f.NotFlagged, a.NotFlagged)
+	assert.Equal(t, f.Refined, a.Refined)
+	assert.Equal(t, f.FinalSuccess, a.FinalSuccess)
+}
