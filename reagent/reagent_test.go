@@ -395,4 +395,6 @@ func TestDefaultFeedbackClipsALongAnswer(t *testing.T) {
 	assert.Contains(t, fb, "…. Critique: Check it.")
 	fb = reagent.DefaultFeedback(&trajectory.Trajectory{FinalAnswer: " 391 "}, trajectory.Assessment{Critique: "Good."})
 	assert.Equal(t, "Your previous answer was: 391. Critique: Good.", fb)
+	fb = reagent.DefaultFeedback(&trajectory.Trajectory{FinalAnswer: "\n<tool_call>{\"name\": \"get_pers"}, trajectory.Assessment{Critique: "Make the call."})
+	assert.Equal(t, "Your previous attempt ended without an answer. Critique: Make the call.", fb, "markup is no answer")
 }

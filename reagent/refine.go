@@ -135,9 +135,15 @@ func Feedback(previousAnswer, critique string) string {
 const MaxFeedbackAnswer = 120
 
 // DefaultFeedback applies Feedback to the previous run's final answer
-// (clipped to MaxFeedbackAnswer bytes) and the critique.
+// (clipped to MaxFeedbackAnswer bytes) and the critique. An answer that is
+// tool-call markup (rrm.IsCallMarkup: a call the agent failed to make) is
+// no answer: quoting it would only spend a small model's context.
 func DefaultFeedback(prev *trajectory.Trajectory, a trajectory.Assessment) string {
-	return Feedback(clipAnswer(strings.TrimSpace(prev.FinalAnswer), MaxFeedbackAnswer), a.Critique)
+	answer := strings.TrimSpace(prev.FinalAnswer)
+	if rrm.IsCallMarkup(answer) {
+		answer = ""
+	}
+	return Feedback(clipAnswer(answer, MaxFeedbackAnswer), a.Critique)
 }
 
 // clipAnswer cuts s to at most n bytes on a rune boundary, marking the cut.

@@ -276,7 +276,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		if strings.TrimSpace(answer) == "" {
 			r.check("outcome", w.EmptyAnswer, "the run finished with an empty answer.",
 				"You finished without an answer: always end with a final answer that addresses the task.")
-		} else if isCallMarkup(answer) {
+		} else if IsCallMarkup(answer) {
 			r.check("outcome", w.EmptyAnswer, "the run finished with tool-call markup as its answer (a call that was malformed or cut off, never made).",
 				"Your final answer is a tool call that was never made (malformed or cut off): write the call in the exact format, or give the answer itself.")
 		} else {
@@ -710,10 +710,10 @@ func scaleWord(s string) float64 {
 	return 1
 }
 
-// isCallMarkup reports whether a final answer is in fact a tool call the
+// IsCallMarkup reports whether a final answer is in fact a tool call the
 // agent failed to make: it holds tool-call tags or a ReAct action input, or
 // it is the start of a <tool_call> tag cut off by the token limit.
-func isCallMarkup(answer string) bool {
+func IsCallMarkup(answer string) bool {
 	a := strings.TrimSpace(answer)
 	if strings.Contains(a, "<tool_call") || strings.Contains(a, "</tool_call") || strings.Contains(a, "Action Input:") {
 		return true
