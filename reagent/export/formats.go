@@ -236,9 +236,10 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 		for k, v := range t.Metadata {
 			at.Metadata[k] = v
 		}
-		for _, k := range []string{reagent.MetaRuleReward, reagent.MetaScore} {
-			if v, err := strconv.ParseFloat(t.Metadata[k], 64); err == nil {
-				at.Metrics[k] = v
+		if tr, ok := reagent.TrainingOf(t); ok {
+			at.Metrics[reagent.MetaRuleReward] = tr.RuleReward
+			if tr.Score != nil {
+				at.Metrics[reagent.MetaScore] = *tr.Score
 			}
 		}
 		msgs := Messages(c.Messages)
