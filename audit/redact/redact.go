@@ -7,33 +7,45 @@ package redact
 
 import (
 	"fmt"
+	"math/bits"
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/zricethezav/gitleaks/v8/config"
 )
 
 // Redactor replaces secrets in strings. It is safe for concurrent use;
 // AddSecrets may be called while other goroutines redact.
 type Redactor struct {
 	rules   []rule
+	global  []*config.Allowlist // gitleaks' global allowlists
 	pf      *prefilter
-	always  uint64 // rules without needles: run on every string
+	always  ruleSet // rules without needles: run on every string
 	mask    func(name string) string
 	mu      sync.Mutex // serialises AddSecrets
 	secrets atomic.Pointer[[]string]
 }
 
 // rule is one pattern. When the pattern has a group named "secret", only that
-// group is replaced, so context such as "Bearer " or "password=" survives.
+// group is replaced, so context such as "Bearer " or "password=" survives;
+// gitleaks rules replace their secret group the same way.
 type rule struct {
 	name    string
 	re      *regexp.Regexp
-	group   int      // index of the "secret" group, 0 for the whole match
+	group   int      // index of the secret group, 0 for the whole match (gitleaks: first non-empty group)
 	needles []string // the pattern runs only when one of these occurs (ignoring ASCII case); none means always
 	accept  func(secret string) bool
+	maxLen  int // the longest text a match can span in bytes, 0 when unbounded or very long
+
+	builtin  bool                // one of the project's own rules
+	gitleaks bool                // from gitleaks' rule set
+	entropy  float64             // gitleaks: the secret's entropy must exceed this
+	allow    []*config.Allowlist // gitleaks: the rule's allowlists
 }
 
 // Option configures a Redactor.
@@ -73,11 +85,22 @@ func WithSecrets(values ...string) Option {
 	}
 }
 
-// WithoutDefaults drops the built-in rules, leaving only user patterns and
-// registered secrets.
+// WithoutDefaults drops the built-in rules and gitleaks' rules, leaving only
+// user patterns and registered secrets.
 func WithoutDefaults() Option {
 	return func(r *Redactor) error {
-		r.rules = slices.DeleteFunc(r.rules, func(ru rule) bool { return isDefault(ru.name) })
+		r.rules = slices.DeleteFunc(r.rules, func(ru rule) bool { return ru.builtin || ru.gitleaks })
+		r.global = nil
+		return nil
+	}
+}
+
+// WithoutGitleaks drops gitleaks' rules, leaving the project's own rules
+// (see Rules), user patterns and registered secrets. It exists to measure
+// what the rule set adds; a deployment should keep it.
+func WithoutGitleaks() Option {
+	return func(r *Redactor) error {
+		r.rules = slices.DeleteFunc(r.rules, func(ru rule) bool { return ru.gitleaks })
 		return nil
 	}
 }
@@ -94,48 +117,73 @@ func WithMask(mask func(name string) string) Option {
 	}
 }
 
-// New returns a Redactor with the built-in rules (see Rules) plus opts.
+// New returns a Redactor with the built-in rules and gitleaks' rules (see
+// Rules) plus opts. Only an invalid option, or a gitleaks rule set that
+// fails to compile, makes it fail.
 func New(opts ...Option) (*Redactor, error) {
-	r := Default()
+	gl, err := gitleaksRules()
+	if err != nil {
+		return nil, err
+	}
+	r := &Redactor{rules: slices.Concat(builtinRules(), gl.rules), global: gl.global, mask: defaultMask}
+	r.secrets.Store(&[]string{})
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
 		}
 	}
+	// User patterns run after the built-in rules and before gitleaks'.
+	slices.SortStableFunc(r.rules, func(a, b rule) int { return rank(a) - rank(b) })
 	r.index()
 	return r, nil
 }
 
-// Default returns a Redactor with the built-in rules only.
+func rank(r rule) int {
+	switch {
+	case r.builtin:
+		return 0
+	case r.gitleaks:
+		return 2
+	}
+	return 1
+}
+
+// Default returns a Redactor with the built-in rules and gitleaks' rules.
+// It panics only if gitleaks' embedded rule set does not compile, a broken
+// build that every test of this package reports.
 func Default() *Redactor {
-	r := &Redactor{rules: defaultRules(), mask: defaultMask}
-	r.secrets.Store(&[]string{})
-	r.index()
+	r, err := New()
+	if err != nil {
+		panic(err)
+	}
 	return r
 }
 
 // index builds the prefilter over the rules' needles.
 func (r *Redactor) index() {
-	needles := make([][]string, 0, min(len(r.rules), 64))
-	r.always = 0
+	for i := range r.rules {
+		r.rules[i].maxLen = matchLimit(r.rules[i].re)
+	}
+	needles := make([][]string, 0, min(len(r.rules), maxIndexed))
+	r.always = ruleSet{}
 	for i, ru := range r.rules {
-		if i >= 64 {
+		if i >= maxIndexed {
 			break
 		}
 		needles = append(needles, ru.needles)
 		if len(ru.needles) == 0 {
-			r.always |= 1 << i
+			r.always.add(i)
 		}
 	}
 	r.pf = buildPrefilter(needles)
 }
 
 // candidates returns the rules that may match s.
-func (r *Redactor) candidates(s string) uint64 {
-	return r.pf.scan(s) | r.always
+func (r *Redactor) candidates(s string) ruleSet {
+	m := r.always
+	r.pf.scan(s, &m)
+	return m
 }
-
-func runs(mask uint64, i int) bool { return i >= 64 || mask&(1<<i) != 0 }
 
 func defaultMask(name string) string { return "[REDACTED:" + name + "]" }
 
@@ -181,13 +229,20 @@ func (r *Redactor) String(s string) string {
 			s = strings.ReplaceAll(s, v, r.mask("secret"))
 		}
 	}
-	mask := r.candidates(s)
-	for i := range r.rules {
-		if runs(mask, i) {
-			s = r.apply(&r.rules[i], s)
-		}
+	spans := r.find(s, false)
+	if len(spans) == 0 {
+		return s
 	}
-	return s
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp.start])
+		b.WriteString(r.mask(r.rules[sp.rule].name))
+		last = sp.end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // Contains reports whether String would change s.
@@ -200,40 +255,195 @@ func (r *Redactor) Contains(s string) bool {
 			return true
 		}
 	}
-	mask := r.candidates(s)
-	for i := range r.rules {
-		if runs(mask, i) && r.apply(&r.rules[i], s) != s {
+	return len(r.find(s, true)) > 0
+}
+
+// span is a part of the text to mask, found by rule.
+type span struct{ start, end, rule int }
+
+// find returns the disjoint, ordered spans to mask in s: every candidate
+// rule runs over the original text, and overlapping findings are merged
+// into one mask named after the longest of them (the earlier rule on a
+// tie). With first set it stops at the first finding.
+func (r *Redactor) find(s string, first bool) []span {
+	cand := r.candidates(s)
+	var found []span
+	masked := maskedRegions(s)
+	var lower string // s with ASCII letters lowered, built on first need
+	for w, word := range cand {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if i >= len(r.rules) {
+				break
+			}
+			found = r.runRule(i, s, &lower, masked, found, first)
+			if first && len(found) > 0 {
+				return found
+			}
+		}
+	}
+	for i := maxIndexed; i < len(r.rules); i++ {
+		found = r.runRule(i, s, &lower, masked, found, first)
+		if first && len(found) > 0 {
+			return found
+		}
+	}
+	if len(found) < 2 {
+		return found
+	}
+	sort.Slice(found, func(a, b int) bool {
+		if found[a].start != found[b].start {
+			return found[a].start < found[b].start
+		}
+		return found[a].rule < found[b].rule
+	})
+	merged := found[:1]
+	best := found[0].end - found[0].start
+	for _, sp := range found[1:] {
+		cur := &merged[len(merged)-1]
+		if sp.start >= cur.end {
+			merged = append(merged, sp)
+			best = sp.end - sp.start
+			continue
+		}
+		if n := sp.end - sp.start; n > best || (n == best && sp.rule < cur.rule) {
+			cur.rule, best = sp.rule, n
+		}
+		cur.end = max(cur.end, sp.end)
+	}
+	return merged
+}
+
+// runRule appends rule i's findings in s to found.
+func (r *Redactor) runRule(i int, s string, lower *string, masked [][2]int, found []span, first bool) []span {
+	ru := &r.rules[i]
+	for _, win := range r.windows(ru, s, lower) {
+		text := s[win[0]:win[1]]
+		for _, loc := range ru.re.FindAllStringSubmatchIndex(text, -1) {
+			// A match that touches a cut made by the window (not the
+			// text's own start or end) is an artefact of the cut.
+			if (loc[0] == 0 && win[0] > 0) || (loc[1] == len(text) && win[1] < len(s)) {
+				continue
+			}
+			for k := range loc {
+				if loc[k] >= 0 {
+					loc[k] += win[0]
+				}
+			}
+			start, end := ru.secretSpan(s, loc)
+			if start < 0 || end <= start || inside(masked, start) {
+				continue
+			}
+			if ru.accept != nil && !ru.accept(s[start:end]) {
+				continue
+			}
+			if ru.gitleaks {
+				if ru.entropy != 0 && shannonEntropy(s[start:end]) <= ru.entropy {
+					continue
+				}
+				if allowed(ru.allow, s, loc[0], loc[1], start, end, true) {
+					continue
+				}
+			}
+			// gitleaks' global allowlists (placeholders such as
+			// ${VAR}, "true", "xxxxxxxx") hold for every rule; their
+			// stop words only for gitleaks' own rules, since a token
+			// the project's rules recognise by its shape is masked
+			// even when it holds a dictionary word.
+			if allowed(r.global, s, loc[0], loc[1], start, end, ru.gitleaks) {
+				continue
+			}
+			found = append(found, span{start, end, i})
+			if first {
+				return found
+			}
+		}
+	}
+	return found
+}
+
+// windows returns the parts of s that rule ru has to read: the whole text,
+// unless the rule's matches are bounded in length and its keywords are
+// rare in s; then the stretches around each keyword, as far as a match
+// holding or near that keyword can reach. Regular expressions cost time per
+// byte read, so a long observation with a few keywords costs little.
+func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
+	whole := [][2]int{{0, len(s)}}
+	if ru.maxLen <= 0 || len(ru.needles) == 0 || len(s) <= 4*ru.maxLen {
+		return whole
+	}
+	if *lower == "" {
+		*lower = lowerASCIIString(s)
+	}
+	reach := ru.maxLen + 8
+	var wins [][2]int
+	total := 0
+	for _, n := range ru.needles {
+		ln := strings.ToLower(n)
+		for off := 0; ; {
+			j := strings.Index((*lower)[off:], ln)
+			if j < 0 {
+				break
+			}
+			p := off + j
+			wins = append(wins, [2]int{max(0, p-reach), min(len(s), p+len(ln)+reach)})
+			total += 2*reach + len(ln)
+			if total >= len(s) {
+				return whole
+			}
+			off = p + 1
+		}
+	}
+	if len(wins) == 0 {
+		return whole // the prefilter saw a needle: read everything rather than nothing
+	}
+	sort.Slice(wins, func(a, b int) bool { return wins[a][0] < wins[b][0] })
+	merged := wins[:1]
+	for _, w := range wins[1:] {
+		cur := &merged[len(merged)-1]
+		if w[0] <= cur[1] {
+			cur[1] = max(cur[1], w[1])
+			continue
+		}
+		merged = append(merged, w)
+	}
+	return merged
+}
+
+// lowerASCIIString lowers ASCII letters only, so byte offsets stay valid.
+func lowerASCIIString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCII(c)
+	}
+	return string(b)
+}
+
+// maskedRegions returns the [start, end) ranges of masks already in s
+// ("[REDACTED:name]"), so that redacting twice changes nothing.
+func maskedRegions(s string) [][2]int {
+	var out [][2]int
+	for off := 0; ; {
+		i := strings.Index(s[off:], "[REDACTED")
+		if i < 0 {
+			return out
+		}
+		i += off
+		j := strings.IndexByte(s[i:], ']')
+		if j < 0 {
+			return append(out, [2]int{i, len(s)})
+		}
+		out = append(out, [2]int{i, i + j + 1})
+		off = i + j + 1
+	}
+}
+
+func inside(regions [][2]int, pos int) bool {
+	for _, g := range regions {
+		if pos >= g[0] && pos < g[1] {
 			return true
 		}
 	}
 	return false
-}
-
-func (r *Redactor) apply(ru *rule, s string) string {
-	locs := ru.re.FindAllStringSubmatchIndex(s, -1)
-	if len(locs) == 0 {
-		return s
-	}
-	mask := r.mask(ru.name)
-	var b strings.Builder
-	b.Grow(len(s))
-	last := 0
-	for _, loc := range locs {
-		start, end := loc[2*ru.group], loc[2*ru.group+1]
-		if start < 0 || start < last || end <= start {
-			continue
-		}
-		// Already masked (the text was redacted before): leave it alone.
-		if strings.HasPrefix(s[start:], "[REDACTED") || (ru.accept != nil && !ru.accept(s[start:end])) {
-			continue
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(mask)
-		last = end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }

@@ -1,0 +1,245 @@
+package redact
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+)
+
+// The gitleaks rule set (github.com/zricethezav/gitleaks/v8, MIT): about two
+// hundred maintained rules, each with keywords for the prefilter, an optional
+// entropy floor and allowlists (regular expressions and stop words) that keep
+// placeholders and examples out. The rules are compiled once per process and
+// shared, read-only, by every Redactor.
+var gitleaksRules = sync.OnceValues(loadGitleaks)
+
+// gitleaksSet is the compiled rule set with gitleaks' global allowlists.
+type gitleaksSet struct {
+	rules  []rule
+	global []*config.Allowlist
+}
+
+func loadGitleaks() (*gitleaksSet, error) {
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, fmt.Errorf("redact: reading gitleaks' default rules: %w", err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("redact: decoding gitleaks' default rules: %w", err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("redact: compiling gitleaks' default rules: %w", err)
+	}
+	set := &gitleaksSet{global: cfg.Allowlists}
+	for _, id := range cfg.OrderedRules {
+		cr := cfg.Rules[id]
+		// Rules bound to file paths (a .php file, a .p12 file) and
+		// auxiliary rules that only feed composite ones do not apply to
+		// free text that has no path.
+		if cr.Regex == nil || cr.Path != nil || cr.SkipReport {
+			continue
+		}
+		set.rules = append(set.rules, rule{
+			name:     cr.RuleID,
+			re:       cr.Regex,
+			group:    cr.SecretGroup,
+			gitleaks: true,
+			needles:  slices.Clone(cr.Keywords),
+			entropy:  cr.Entropy,
+			allow:    cr.Allowlists,
+		})
+	}
+	return set, nil
+}
+
+// secretSpan returns the part of a gitleaks match that is the secret, as
+// gitleaks reports it: the rule's secret group when it names one, else the
+// first non-empty group, else the whole match without surrounding newlines.
+func (ru *rule) secretSpan(s string, loc []int) (int, int) {
+	if ru.group > 0 && 2*ru.group+1 < len(loc) {
+		return loc[2*ru.group], loc[2*ru.group+1]
+	}
+	if ru.gitleaks {
+		for g := 1; 2*g+1 < len(loc); g++ {
+			if loc[2*g] >= 0 && loc[2*g+1] > loc[2*g] {
+				return loc[2*g], loc[2*g+1]
+			}
+		}
+		start, end := loc[0], loc[1]
+		for start < end && s[start] == '\n' {
+			start++
+		}
+		for end > start && s[end-1] == '\n' {
+			end--
+		}
+		return start, end
+	}
+	return loc[0], loc[1]
+}
+
+// allowed reports whether one of the allowlists lets a finding through, as
+// gitleaks' detector decides it: a regular expression that matches the
+// secret, the whole match or the line (per the allowlist's target), or a
+// stop word inside the secret (unless stopWords is false). Commit and path conditions never hold for
+// free text. gitleaks' "gitleaks:allow" comment is deliberately ignored:
+// text from a tool or a model must not be able to exempt itself.
+func allowed(lists []*config.Allowlist, s string, mStart, mEnd, sStart, sEnd int, stopWords bool) bool {
+	for _, a := range lists {
+		target := s[sStart:sEnd]
+		switch a.RegexTarget {
+		case "match":
+			target = s[mStart:mEnd]
+		case "line":
+			target = lineAround(s, mStart, mEnd)
+		}
+		regexOK := a.RegexAllowed(target)
+		stopOK := false
+		if stopWords {
+			stopOK, _ = a.ContainsStopWord(s[sStart:sEnd])
+		}
+		if a.MatchCondition == config.AllowlistMatchAnd {
+			ok := len(a.Regexes) > 0 || len(a.StopWords) > 0
+			if len(a.Commits) > 0 || len(a.Paths) > 0 {
+				ok = false
+			}
+			if len(a.Regexes) > 0 && !regexOK {
+				ok = false
+			}
+			if len(a.StopWords) > 0 && !stopOK {
+				ok = false
+			}
+			if ok {
+				return true
+			}
+			continue
+		}
+		if regexOK || stopOK {
+			return true
+		}
+	}
+	return false
+}
+
+// lineAround returns the lines that hold s[start:end].
+func lineAround(s string, start, end int) string {
+	i := strings.LastIndexByte(s[:start], '\n') + 1
+	j := strings.IndexByte(s[end:], '\n')
+	if j < 0 {
+		return s[i:]
+	}
+	return s[i : end+j]
+}
+
+// shannonEntropy is the entropy of s as gitleaks computes it for its
+// entropy floors: counts per rune, frequencies over the length in bytes.
+func shannonEntropy(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	var ascii [128]int
+	var other map[rune]int
+	for _, c := range s {
+		if c < 128 {
+			ascii[c]++
+			continue
+		}
+		if other == nil {
+			other = make(map[rune]int)
+		}
+		other[c]++
+	}
+	inv := 1 / float64(len(s))
+	var h float64
+	add := func(c int) {
+		if c > 0 {
+			p := float64(c) * inv
+			h -= p * math.Log2(p)
+		}
+	}
+	for _, c := range ascii {
+		add(c)
+	}
+	for _, c := range other {
+		add(c)
+	}
+	return h
+}
+
+// maxWindow is the longest match for which keyword windows are used;
+// rules that can match more read the whole text.
+const maxWindow = 4096
+
+// matchLimit returns an upper bound, in bytes, of the text a match of re
+// can span, or 0 when it is unbounded or longer than maxWindow.
+func matchLimit(re *regexp.Regexp) int {
+	if re == nil {
+		return 0
+	}
+	p, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	n := syntaxLimit(p.Simplify())
+	if n < 0 || n > maxWindow {
+		return 0
+	}
+	return n
+}
+
+func syntaxLimit(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpNoMatch:
+		return 0
+	case syntax.OpLiteral:
+		return len(re.Rune) * utf8.UTFMax
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return utf8.UTFMax
+	case syntax.OpCapture, syntax.OpQuest:
+		return syntaxLimit(re.Sub[0])
+	case syntax.OpConcat:
+		total := 0
+		for _, sub := range re.Sub {
+			n := syntaxLimit(sub)
+			if n < 0 {
+				return -1
+			}
+			total += n
+			if total > maxWindow {
+				return -1
+			}
+		}
+		return total
+	case syntax.OpAlternate:
+		most := 0
+		for _, sub := range re.Sub {
+			n := syntaxLimit(sub)
+			if n < 0 {
+				return -1
+			}
+			most = max(most, n)
+		}
+		return most
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return -1
+		}
+		n := syntaxLimit(re.Sub[0])
+		if n < 0 || n*re.Max > maxWindow {
+			return -1
+		}
+		return n * re.Max
+	}
+	return -1 // star, plus and anything unknown: unbounded
+}
