@@ -1,13 +1,17 @@
 package redact_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/audit/redact"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -72,4 +76,43 @@ func BenchmarkRedactClean(b *testing.B) {
 			b.Fatal("clean text flagged")
 		}
 	}
+}
+
+// BenchmarkStoreLargeObservation appends a run whose one observation is
+// 10 MB of page text (a few keywords, one key) to a SQLite audit store:
+// time and memory per run, with the default 1 MiB text limit against a
+// baseline without a limit in the same benchmark.
+func BenchmarkStoreLargeObservation(b *testing.B) {
+	page := strings.Repeat("<p>Population tables for the region, by year and district, with notes on method.</p>\n", 10<<20/86)
+	page = page[:len(page)/2] + " api_key=Zx81Qw3rTy8uIoPaSd " + page[len(page)/2:]
+	run := func(r *redact.Redactor) (time.Duration, uint64) {
+		s, err := audit.OpenSQLite(filepath.Join(b.TempDir(), "a.db"), audit.WithRedactor(r))
+		require.NoError(b, err)
+		defer s.Close()
+		ctx := context.Background()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		for i := range b.N {
+			tr := &trajectory.Trajectory{ID: fmt.Sprintf("big-%d", i), Status: trajectory.StatusFinished,
+				Steps: []trajectory.Step{{Calls: []trajectory.ToolCall{{Tool: "fetch", Input: "https://example.org/tables", Observation: page}}}}}
+			require.NoError(b, s.Append(ctx, tr))
+		}
+		require.NoError(b, s.Flush(ctx))
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		return d, after.TotalAlloc - before.TotalAlloc
+	}
+	limited := redact.Default()
+	unlimited, err := redact.New(redact.WithMaxText(0))
+	require.NoError(b, err)
+	b.ResetTimer()
+	d, alloc := run(limited)
+	b.StopTimer()
+	bd, balloc := run(unlimited)
+	b.ReportMetric(d.Seconds()/float64(b.N), "s/run")
+	b.ReportMetric(float64(alloc)/float64(b.N)/(1<<20), "MiB-alloc/run")
+	b.ReportMetric(bd.Seconds()/float64(b.N), "baseline-s/run")
+	b.ReportMetric(float64(balloc)/float64(b.N)/(1<<20), "baseline-MiB-alloc/run")
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/zricethezav/gitleaks/v8/config"
 )
@@ -27,8 +28,40 @@ type Redactor struct {
 	pf      *prefilter
 	always  ruleSet // rules without needles: run on every string
 	mask    func(name string) string
+	maxText int // longest text kept, in bytes; 0: no limit
 	mu      sync.Mutex // serialises AddSecrets
 	secrets atomic.Pointer[[]string]
+}
+
+// DefaultMaxText is the longest text a Redactor keeps by default (1 MiB):
+// a tool observation of 10 MB is cut to its first MiB with a note, so that
+// screening and storing it stay bounded in time and memory.
+const DefaultMaxText = 1 << 20
+
+// WithMaxText sets the longest text kept, in bytes; longer text is cut (at
+// a UTF-8 boundary) before it is redacted, and a note saying how much was
+// dropped is appended. 0 keeps text of any length.
+func WithMaxText(n int) Option {
+	return func(r *Redactor) error {
+		if n < 0 {
+			return fmt.Errorf("redact: WithMaxText(%d): the limit cannot be negative", n)
+		}
+		r.maxText = n
+		return nil
+	}
+}
+
+// truncate cuts s to the limit, with a note.
+func (r *Redactor) truncate(s string) string {
+	if r.maxText <= 0 || len(s) <= r.maxText {
+		return s
+	}
+	// The note fits within the limit, so a cut text is not cut again.
+	cut := max(0, r.maxText-64)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("\n[TRUNCATED: %d of %d bytes kept]", cut, len(s))
 }
 
 // rule is one pattern. When the pattern has a group named "secret", only that
@@ -125,7 +158,7 @@ func New(opts ...Option) (*Redactor, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redactor{rules: slices.Concat(builtinRules(), gl.rules), global: gl.global, mask: defaultMask}
+	r := &Redactor{rules: slices.Concat(builtinRules(), gl.rules), global: gl.global, mask: defaultMask, maxText: DefaultMaxText}
 	r.secrets.Store(&[]string{})
 	for _, o := range opts {
 		if err := o(r); err != nil {
@@ -219,11 +252,13 @@ func (r *Redactor) AddSecrets(values ...string) {
 	r.secrets.Store(&next)
 }
 
-// String returns s with every secret replaced.
+// String returns s with every secret replaced, cut to the text limit
+// (see WithMaxText) first.
 func (r *Redactor) String(s string) string {
 	if r == nil || s == "" {
 		return s
 	}
+	s = r.truncate(s)
 	for _, v := range *r.secrets.Load() {
 		if strings.Contains(s, v) {
 			s = strings.ReplaceAll(s, v, r.mask("secret"))
@@ -249,6 +284,9 @@ func (r *Redactor) String(s string) string {
 func (r *Redactor) Contains(s string) bool {
 	if r == nil || s == "" {
 		return false
+	}
+	if r.maxText > 0 && len(s) > r.maxText {
+		return true
 	}
 	for _, v := range *r.secrets.Load() {
 		if strings.Contains(s, v) {

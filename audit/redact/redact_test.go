@@ -276,3 +276,29 @@ func FuzzRedact(f *testing.F) {
 		assert.NotContains(t, r.String(text+" "+secret+" "+text), secret)
 	})
 }
+
+func TestLongTextIsCutWithANote(t *testing.T) {
+	r := redact.Default()
+	head := "start sk-Qw3rTy8uIoPaSdFgHjKlZx01 "
+	long := head + strings.Repeat("é", redact.DefaultMaxText) + " tail ghp_0123456789abcdefghijABCDEFGHIJ012345"
+	out := r.String(long)
+	assert.LessOrEqual(t, len(out), redact.DefaultMaxText)
+	assert.True(t, utf8.ValidString(out), "cut at a rune boundary")
+	assert.Contains(t, out, fmt.Sprintf("of %d bytes kept]", len(long)))
+	assert.Contains(t, out, "[REDACTED:openai-key]")
+	assert.NotContains(t, out, "ghp_", "the part after the cut is dropped, not stored")
+	assert.Equal(t, out, r.String(out), "cutting and redacting twice changes nothing")
+	assert.True(t, r.Contains(long))
+
+	tr := &trajectory.Trajectory{ID: "big", Steps: []trajectory.Step{{Calls: []trajectory.ToolCall{{Tool: "fetch", Observation: strings.Repeat("a", 3<<20)}}}}}
+	got := r.Trajectory(tr)
+	require.NotSame(t, tr, got)
+	assert.Less(t, len(got.Steps[0].Calls[0].Observation), 3<<20)
+	assert.Len(t, tr.Steps[0].Calls[0].Observation, 3<<20, "the caller's run is not modified")
+
+	unlimited, err := redact.New(redact.WithMaxText(0))
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(unlimited.String(long), " tail [REDACTED:github-token]"), "no limit: all of it is kept, and redacted")
+	_, err = redact.New(redact.WithMaxText(-1))
+	require.Error(t, err)
+}
