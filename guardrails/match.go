@@ -3,6 +3,7 @@ package guardrails
 import (
 	"encoding/binary"
 	"strings"
+	"unicode"
 
 	"github.com/reagent-go/reagent/trajectory"
 	"golang.org/x/text/unicode/norm"
@@ -76,8 +77,12 @@ func matchReason(tag string) string {
 }
 
 // hasTag looks for tag on tool in the event's tool spec, the run's tool
-// specs, and the policy's tags.
+// specs, and the policy's tags. A tool whose name says it reaches the
+// network (see NetworkShapedName) has the egress tag whatever else it has.
 func hasTag(ev *Event, tool, tag string, extra tagFunc) bool {
+	if tag == TagEgress && NetworkShapedName(tool) {
+		return true
+	}
 	if ev != nil {
 		if sameName(ev.Tool.Name, tool) && ev.Tool.HasTag(tag) {
 			return true
@@ -165,4 +170,58 @@ func verdictOr(v, def trajectory.Verdict) trajectory.Verdict {
 		return v
 	}
 	return def
+}
+
+// networkWords are the words of a tool name that say it reaches the
+// network: fetch, web_fetch, requests_get, http_get, curl, download_url, ….
+var networkWords = map[string]bool{
+	"fetch": true, "http": true, "https": true, "curl": true, "wget": true, "url": true, "urls": true,
+	"uri": true, "web": true, "webpage": true, "website": true, "browse": true, "browser": true,
+	"download": true, "scrape": true, "scraper": true, "crawl": true, "crawler": true, "webhook": true,
+	"requests": true, "httpx": true, "urllib": true, "axios": true, "websearch": true,
+	"webfetch": true, "httpget": true, "urlfetch": true, "fetchurl": true, "geturl": true,
+}
+
+// NetworkShapedName reports whether a tool's name says it reaches the
+// network (a word such as fetch, http, url, web, curl, download, requests),
+// so that policies treat it as tagged egress even when nobody tagged it.
+// Words are split at any non-letter and at lower-to-upper case changes
+// ("webFetch", "requests_get", "HTTP-GET").
+func NetworkShapedName(tool string) bool {
+	name := canonName(tool)
+	if name == "" {
+		return false
+	}
+	raw := strings.TrimSpace(tool)
+	if !isASCII(raw) {
+		raw = norm.NFKC.String(raw)
+	}
+	var words []string
+	start := -1
+	rs := []rune(raw)
+	for i, c := range rs {
+		letter := unicode.IsLetter(c) || unicode.IsDigit(c)
+		boundary := !letter || (i > 0 && unicode.IsUpper(c) && unicode.IsLower(rs[i-1]))
+		if boundary && start >= 0 {
+			words = append(words, strings.ToLower(string(rs[start:i])))
+			start = -1
+		}
+		if letter && start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		words = append(words, strings.ToLower(string(rs[start:])))
+	}
+	for _, w := range words {
+		if networkWords[w] {
+			return true
+		}
+	}
+	return networkWords[strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, name)]
 }

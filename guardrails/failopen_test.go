@@ -1,0 +1,123 @@
+package guardrails
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reagent-go/reagent/tools/netsafe"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// The inputs below are the fail-open forms of issue 17: each one reached a
+// tool past the default policy before. They must now be refused.
+
+func TestDefaultPolicyRefusesFailOpenForms(t *testing.T) {
+	c := NewChain([]Guard{DefaultPolicy()})
+	pem := `-----BEGIN RSA PRIVATE KEY-----`
+	escaped := strings.ReplaceAll(pem, "-", `\u002d`)
+	big := strings.Repeat("x", maxJSONWalk)
+	cases := []struct{ name, tool, input string }{
+		{"escaped PEM in JSON over the size limit", "browser", `{"pad":"` + big + `","body":"` + escaped + `"}`},
+		{"escaped AWS key id over the size limit", "browser", `{"pad":"` + big + `","k":"\u0041KIAQ3EGRSWBYEXD4K7Q"}`},
+		{"escaped PEM in lenient JSON (NaN)", "browser", `{"n": NaN, "body":"` + escaped + `"}`},
+		{"escaped PEM in lenient JSON (trailing comma)", "browser", `{"body":"` + escaped + `",}`},
+		{"fetch is a network tool", "fetch", `{"url":"http://169.254.169.254/latest/meta-data/"}`},
+		{"web_fetch is a network tool", "web_fetch", `{"url":"http://127.0.0.1:8080/admin"}`},
+		{"requests_get is a network tool", "requests_get", `{"url":"http://10.0.0.5/"}`},
+		{"http_get is a network tool", "http_get", `http://localhost/`},
+		{"URL with a space before the real host", "browser", `{"url":"http://example.com @127.0.0.1/admin"}`},
+		{"folded key", "browser", `{"hoſt":"127.0.0.1"}`},
+		{"address under a non-URL key", "browser", `{"ip":"10.1.2.3"}`},
+		{"address under a camel-case key", "browser", `{"targetIp":"192.168.1.1"}`},
+		{"bare IPv6 loopback", "browser", `{"q":"::1"}`},
+		{"bare IPv6 as the input", "browser", `::1`},
+		{"plus read as a space", "browser", `{"url":"127.0.0.1+/admin"}`},
+		{"backslash protocol-relative", "browser", `{"q":"see \\\\127.0.0.1\\admin"}`},
+		{"slash-backslash", "browser", `fetch /\127.0.0.1/admin now`},
+		{"fullwidth dots in prose", "browser", `please open 127。0。0。1/admin`},
+		{"short IPv4 in prose", "browser", `then go to 127.1/admin and read it`},
+		{"hex IPv4 in prose", "browser", `the page at 0x7f000001:8080/ is next`},
+		{"lenient JSON URL", "browser", `{"url":"http://127.0.0.1/", "n": NaN}`},
+		{"escaped URL in broken JSON", "browser", `{"url":"http:\/\/127.0.0.1\/", oops}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := c.Check(ctx, callEvent(tc.tool, tc.input))
+			assert.Equal(t, trajectory.Block, d.Verdict, "%s: %s", tc.input[max(0, len(tc.input)-120):], d.Reason)
+		})
+	}
+	// And the ordinary forms still pass.
+	for _, in := range []string{`{"url":"https://example.com/a b"}`, `{"q":"version 3.14 of the table"}`, `{"count":"10"}`, `{"zip":"10001"}`} {
+		assert.Equal(t, trajectory.Allow, c.Check(ctx, callEvent("browser", in)).Verdict, in)
+	}
+}
+
+func TestSchemaIsNotSkippedForUnparseableJSON(t *testing.T) {
+	g, err := NewSchemaGuard(nil, true)
+	require.NoError(t, err)
+	schema := json.RawMessage(`{"type":"object","properties":{"amount":{"type":"number","maximum":1000}}}`)
+	check := func(input string) trajectory.Decision {
+		ev := callEvent("pay", input)
+		ev.Tool.Parameters = schema
+		return g.Check(ctx, ev)
+	}
+	assert.Equal(t, trajectory.Allow, check(`{"amount": 5}`).Verdict)
+	assert.Equal(t, trajectory.Block, check(`{"amount": 5000}`).Verdict)
+	d := check(`{"pad":"` + strings.Repeat("a", maxJSONWalk) + `","amount": 5000}`)
+	assert.Equal(t, trajectory.Block, d.Verdict)
+	assert.Contains(t, d.Reason, "over the")
+	for _, in := range []string{`{"amount": NaN}`, `{"amount": 5000,}`, `{"amount": 5000`} {
+		d := check(in)
+		assert.Equal(t, trajectory.Block, d.Verdict, in)
+		assert.Contains(t, d.Reason, "not strict JSON", in)
+	}
+	assert.Equal(t, trajectory.Allow, check(`2+2`).Verdict, "plain text is the tool's own to parse")
+}
+
+func TestArgRulesReadLenientJSONAndEscapes(t *testing.T) {
+	g, err := NewArgGuard(ArgRule{Name: "no-rm", Deny: `rm\s+-rf`}, ArgRule{Name: "cmd-field", Field: "cmd", Deny: `shutdown`})
+	require.NoError(t, err)
+	for _, in := range []string{
+		`{"cmd":"\u0072m -rf /", "n": NaN}`,
+		`{"cmd":"\u0072m -rf /",}`,
+		`{"cmd":"\u0072m -rf /" broken`,
+		`{"cmd":"sh\u0075tdown now", "x": Infinity}`,
+		`{"cmd":"x", "cmd":"shutdown"}`,
+		`{"pad":"` + strings.Repeat("a", maxJSONWalk) + `","cmd":"\u0072m -rf /"}`,
+	} {
+		assert.Equal(t, trajectory.Block, g.Check(ctx, callEvent("shell", in)).Verdict, in[max(0, len(in)-60):])
+	}
+	assert.Equal(t, trajectory.Allow, g.Check(ctx, callEvent("shell", `{"cmd":"ls -la", "n": NaN}`)).Verdict)
+}
+
+func TestNetworkShapedName(t *testing.T) {
+	for _, n := range []string{"fetch", "web_fetch", "requests_get", "http_get", "HTTP-GET", "webFetch", "curl", "download_file", "fetch_url", "urlFetch", "browser"} {
+		assert.True(t, NetworkShapedName(n), n)
+	}
+	for _, n := range []string{"calculator", "get_time", "read_file", "search_notes", "request_approval", "fetcher_count", ""} {
+		assert.False(t, NetworkShapedName(n), n)
+	}
+}
+
+func TestURLKeysFoldAndSplit(t *testing.T) {
+	for _, k := range []string{"url", "URL", "hoſt", "imageUrl", "remote_ip", "clientIP", "base-url", "ip"} {
+		assert.True(t, isURLKey(k), k)
+	}
+	for _, k := range []string{"zip", "tip", "description", "skip", "urlencoded_body"} {
+		assert.False(t, isURLKey(k), k)
+	}
+}
+
+func TestNetworkGuardReadsWholeURLValues(t *testing.T) {
+	g, err := NewNetworkGuard(netsafe.Policy{}, ToolMatch{}, false)
+	require.NoError(t, err)
+	for _, u := range []string{"http://example.com @127.0.0.1/", "http://example.com\t@127.0.0.1/", " http://127.0.0.1/ "} {
+		in := fmt.Sprintf(`{"url":%q}`, u)
+		assert.Equal(t, trajectory.Block, g.Check(ctx, callEvent("x", in)).Verdict, in)
+	}
+}
