@@ -251,18 +251,24 @@ func TestRawParametersStayJSON(t *testing.T) {
 }
 
 // FuzzRedact checks that the redactor never panics, keeps valid UTF-8 valid,
-// and never lets a registered secret through.
+// changes nothing when run twice, and never lets a registered secret
+// through.
 func FuzzRedact(f *testing.F) {
 	f.Add("Authorization: Bearer abc.def", "s3cretvalue")
 	f.Add("postgres://u:p@h/db sk-abcdefghijklmnopqrstuvwx", "abcdefghij")
 	f.Add("-----BEGIN PRIVATE KEY-----\nabc", "zzzzzzzz")
 	f.Add("password=pw\x00\xff", "AbCdEfGh12")
+	f.Add("Authorization: Api-Token 7f3a9c2e5b8d1f4a, curl -u admin:p!ss%w0rd", "xoxb-781236542736")
+	f.Add("api_key = \"Zx81Qw3rTy8uIoPaSdFgHjKl\" -----BEGIN PGP PRIVATE KEY BLOCK-----", "")
 	f.Fuzz(func(t *testing.T, text, secret string) {
 		r, err := redact.New(redact.WithSecrets(secret))
 		require.NoError(t, err)
 		out := r.String(text)
 		if utf8.ValidString(text) {
 			assert.True(t, utf8.ValidString(out))
+		}
+		if again := r.String(out); again != out {
+			t.Fatalf("redacting twice changes %q: %q then %q", text, out, again)
 		}
 		if len(secret) < 8 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
 			return
