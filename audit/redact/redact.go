@@ -28,7 +28,7 @@ type Redactor struct {
 	pf      *prefilter
 	always  ruleSet // rules without needles: run on every string
 	mask    func(name string) string
-	maxText int // longest text kept, in bytes; 0: no limit
+	maxText int        // longest text kept, in bytes; 0: no limit
 	mu      sync.Mutex // serialises AddSecrets
 	secrets atomic.Pointer[[]string]
 }
