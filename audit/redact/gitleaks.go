@@ -203,8 +203,23 @@ func syntaxLimit(re *syntax.Regexp) int {
 		syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpNoMatch:
 		return 0
 	case syntax.OpLiteral:
-		return len(re.Rune) * utf8.UTFMax
-	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		n := 0
+		for _, r := range re.Rune {
+			n += runeBytes(r)
+			if re.Flags&syntax.FoldCase != 0 {
+				n = n - runeBytes(r) + utf8.UTFMax // a folded letter may match a longer rune (K, ſ)
+			}
+		}
+		return n
+	case syntax.OpCharClass:
+		// Rune holds [lo, hi] pairs: the widest encoding of the highest
+		// rune in the class bounds one character.
+		hi := rune(0)
+		for i := 1; i < len(re.Rune); i += 2 {
+			hi = max(hi, re.Rune[i])
+		}
+		return runeBytes(hi)
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
 		return utf8.UTFMax
 	case syntax.OpCapture, syntax.OpQuest:
 		return syntaxLimit(re.Sub[0])
@@ -242,4 +257,13 @@ func syntaxLimit(re *syntax.Regexp) int {
 		return n * re.Max
 	}
 	return -1 // star, plus and anything unknown: unbounded
+}
+
+// runeBytes is the length of r's UTF-8 encoding (that of U+FFFD, 3, for
+// runes that have none).
+func runeBytes(r rune) int {
+	if n := utf8.RuneLen(r); n > 0 {
+		return n
+	}
+	return utf8.UTFMax
 }

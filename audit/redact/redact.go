@@ -356,43 +356,38 @@ func (r *Redactor) find(s string, first bool) []span {
 // runRule appends rule i's findings in s to found.
 func (r *Redactor) runRule(i int, s string, lower *string, masked [][2]int, found []span, first bool) []span {
 	ru := &r.rules[i]
-	for _, win := range r.windows(ru, s, lower) {
+	wins := r.windows(ru, s, lower)
+	mark := len(found)
+	for _, win := range wins {
 		text := s[win[0]:win[1]]
 		for _, loc := range ru.re.FindAllStringSubmatchIndex(text, -1) {
-			// A match that touches a cut made by the window (not the
-			// text's own start or end) is an artefact of the cut.
+			// A match that touches a cut made by a window (not the text's
+			// own start or end) may be longer in the whole text: read
+			// the whole text for this rule instead.
 			if (loc[0] == 0 && win[0] > 0) || (loc[1] == len(text) && win[1] < len(s)) {
-				continue
+				return r.runWhole(i, s, masked, found[:mark], first)
 			}
 			for k := range loc {
 				if loc[k] >= 0 {
 					loc[k] += win[0]
 				}
 			}
-			start, end := ru.secretSpan(s, loc)
-			if start < 0 || end <= start || inside(masked, start) {
-				continue
-			}
-			if ru.accept != nil && !ru.accept(s[start:end]) {
-				continue
-			}
-			if ru.gitleaks {
-				if ru.entropy != 0 && shannonEntropy(s[start:end]) <= ru.entropy {
-					continue
-				}
-				if allowed(ru.allow, s, loc[0], loc[1], start, end, true) {
-					continue
+			if sp, ok := r.accept(i, s, loc, masked); ok {
+				found = append(found, sp)
+				if first {
+					return found
 				}
 			}
-			// gitleaks' global allowlists (placeholders such as
-			// ${VAR}, "true", "xxxxxxxx") hold for every rule; their
-			// stop words only for gitleaks' own rules, since a token
-			// the project's rules recognise by its shape is masked
-			// even when it holds a dictionary word.
-			if allowed(r.global, s, loc[0], loc[1], start, end, ru.gitleaks) {
-				continue
-			}
-			found = append(found, span{start, end, i})
+		}
+	}
+	return found
+}
+
+// runWhole appends rule i's findings over the whole of s to found.
+func (r *Redactor) runWhole(i int, s string, masked [][2]int, found []span, first bool) []span {
+	for _, loc := range r.rules[i].re.FindAllStringSubmatchIndex(s, -1) {
+		if sp, ok := r.accept(i, s, loc, masked); ok {
+			found = append(found, sp)
 			if first {
 				return found
 			}
@@ -401,20 +396,55 @@ func (r *Redactor) runRule(i int, s string, lower *string, masked [][2]int, foun
 	return found
 }
 
+// accept decides whether a match of rule i at loc is a secret to mask, and
+// which span.
+func (r *Redactor) accept(i int, s string, loc []int, masked [][2]int) (span, bool) {
+	ru := &r.rules[i]
+	start, end := ru.secretSpan(s, loc)
+	if start < 0 || end <= start || inside(masked, start) {
+		return span{}, false
+	}
+	if ru.accept != nil && !ru.accept(s[start:end]) {
+		return span{}, false
+	}
+	if ru.gitleaks {
+		if ru.entropy != 0 && shannonEntropy(s[start:end]) <= ru.entropy {
+			return span{}, false
+		}
+		if allowed(ru.allow, s, loc[0], loc[1], start, end, true) {
+			return span{}, false
+		}
+	}
+	// gitleaks' global allowlists (placeholders such as ${VAR}, "true",
+	// "xxxxxxxx") hold for every rule; their stop words only for
+	// gitleaks' own rules, since a token the project's rules recognise by
+	// its shape is masked even when it holds a dictionary word.
+	if allowed(r.global, s, loc[0], loc[1], start, end, ru.gitleaks) {
+		return span{}, false
+	}
+	return span{start, end, i}, true
+}
+
 // windows returns the parts of s that rule ru has to read: the whole text,
-// unless the rule's matches are bounded in length and its keywords are
-// rare in s; then the stretches around each keyword, as far as a match
-// holding or near that keyword can reach. Regular expressions cost time per
-// byte read, so a long observation with a few keywords costs little.
+// unless the rule's keywords are rare in s; then the stretches around each
+// keyword, as far as a match holding or near that keyword can reach (the
+// longest match for rules whose matches are bounded, defaultReach for the
+// others, whose longer matches make runRule read the whole text).
+// Regular expressions cost time per byte read, so a long observation with
+// a few keywords costs little.
 func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 	whole := [][2]int{{0, len(s)}}
-	if ru.maxLen <= 0 || len(ru.needles) == 0 || len(s) <= 4*ru.maxLen {
+	reach := ru.maxLen
+	if reach <= 0 {
+		reach = defaultReach
+	}
+	reach += 8
+	if len(ru.needles) == 0 || len(s) <= 4*reach {
 		return whole
 	}
 	if *lower == "" {
 		*lower = lowerASCIIString(s)
 	}
-	reach := ru.maxLen + 8
 	var wins [][2]int
 	total := 0
 	for _, n := range ru.needles {
@@ -448,6 +478,10 @@ func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 	}
 	return merged
 }
+
+// defaultReach is how far around a keyword a rule with unbounded matches
+// reads first.
+const defaultReach = 1024
 
 // lowerASCIIString lowers ASCII letters only, so byte offsets stay valid.
 func lowerASCIIString(s string) string {

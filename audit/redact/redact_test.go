@@ -308,3 +308,23 @@ func TestLongTextIsCutWithANote(t *testing.T) {
 	_, err = redact.New(redact.WithMaxText(-1))
 	require.Error(t, err)
 }
+
+// TestLongTextsFarFromKeywords checks the keyword windows: secrets deep in
+// long text, and secrets longer than a window, are masked whole.
+func TestLongTextsFarFromKeywords(t *testing.T) {
+	r := redact.Default()
+	filler := strings.Repeat("The census counted residents in the metropolitan area. ", 400) // ~22 KB, no keyword
+	var tok strings.Builder
+	for i := range 3000 {
+		tok.WriteByte("abcdefghijklmnopqrstuvwxyz0123456789"[(i*7+i/5)%36])
+	}
+	long := tok.String()
+	key := "-----BEGIN RSA PRIVATE KEY-----\n" + strings.Repeat("MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n", 60) + "-----END RSA PRIVATE KEY-----"
+	in := filler + "\napi_key = " + long + "\n" + filler + key + filler + " ghp_0123456789abcdefghijABCDEFGHIJ012345 " + filler
+	out := r.String(in)
+	assert.NotContains(t, out, long[:200], "a secret longer than a window is masked whole")
+	assert.NotContains(t, out, long[len(long)-200:])
+	assert.NotContains(t, out, "MIIEpAIBAAKCAQEA", "a key block far from the start is masked whole")
+	assert.NotContains(t, out, "ghp_0123456789")
+	assert.Equal(t, 4*len(filler), strings.Count(out, "census")*len(filler)/400, "the filler is kept")
+}
