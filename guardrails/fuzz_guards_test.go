@@ -134,5 +134,8 @@ func FuzzToolNamesAndKeys(f *testing.F) {
 		if isASCII(s) && !NetworkShapedName(s+"_fetch") {
 			t.Fatalf("%q_fetch is not a network tool", s)
 		}
+		if isASCII(s) && len(s) < 32 && strings.TrimSpace(s) == s && networkShapedASCII(s) != networkShapedAny(s) {
+			t.Fatalf("fast and general readings of %q differ", s)
+		}
 	})
 }

@@ -188,6 +188,14 @@ var networkWords = map[string]bool{
 // Words are split at any non-letter and at lower-to-upper case changes
 // ("webFetch", "requests_get", "HTTP-GET").
 func NetworkShapedName(tool string) bool {
+	if isASCII(tool) {
+		return networkShapedASCII(tool)
+	}
+	return networkShapedAny(tool)
+}
+
+// networkShapedAny is NetworkShapedName for any name (NFKC-folded first).
+func networkShapedAny(tool string) bool {
 	name := canonName(tool)
 	if name == "" {
 		return false
@@ -224,4 +232,49 @@ func NetworkShapedName(tool string) bool {
 		}
 		return -1
 	}, name)]
+}
+
+// networkShapedASCII is NetworkShapedName for ASCII names, without
+// allocating: it runs on every tag check of every tool call.
+func networkShapedASCII(s string) bool {
+	isAlnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	var word, joined [32]byte
+	nj := 0
+	lookup := func(w string) bool {
+		if len(w) > len(word) {
+			return false
+		}
+		for i := 0; i < len(w); i++ {
+			word[i] = lowerByte(w[i])
+		}
+		return networkWords[string(word[:len(w)])]
+	}
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		letter := i < len(s) && isAlnum(s[i])
+		boundary := !letter || (i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z')
+		if boundary && start >= 0 {
+			if lookup(s[start:i]) {
+				return true
+			}
+			start = -1
+		}
+		if letter {
+			if start < 0 {
+				start = i
+			}
+			if nj < len(joined) {
+				joined[nj] = lowerByte(s[i])
+			}
+			nj++
+		}
+	}
+	return nj <= len(joined) && networkWords[string(joined[:nj])]
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -293,7 +293,12 @@ var urlKeys = map[string]bool{
 
 // isURLKey reports whether a JSON key names a URL, host or address.
 func isURLKey(key string) bool {
-	k := foldKey(key)
+	var k string
+	if isASCII(key) {
+		k = strings.ToLower(key) // ASCII folds to itself: no rune walk
+	} else {
+		k = foldKey(key)
+	}
 	if urlKeys[k] {
 		return true
 	}
@@ -342,6 +347,10 @@ var dotForms = strings.NewReplacer(
 // localhost with a port. Dotted names are left alone: prose is full of
 // them, and a domain list is checked on real URLs.
 func findProseHosts(text string, add func(string)) {
+	// Every form found here has a port, a path or IPv6 colons.
+	if !strings.ContainsAny(text, ":/\\") {
+		return
+	}
 	for _, w := range strings.FieldsFunc(text, func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune("\"'`<>()[]{},;", r) && r != '[' && r != ']'
 	}) {
