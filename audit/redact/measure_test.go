@@ -27,7 +27,7 @@ var refCache = map[string][]string{}
 type sampleScore struct {
 	tp, tpRedacted, noRef int // true positives; fully redacted; gitleaks itself finds nothing
 	fp, fpAltered         int
-	fpGitleaks            int // false positives gitleaks' own detector flags too
+	fpGitleaks            int                 // false positives gitleaks' own detector flags too
 	misses, altered       map[string][]string // per rule constructor
 }
 
