@@ -120,6 +120,9 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 			}
 		}
 		if !parsed {
+			if d, big := tooLarge(input); big {
+				return d
+			}
 			pc := ev.parsed()
 			values, jsonErr, unescaped = pc.values, pc.err, pc.unescaped
 			// Lenient JSON (NaN, trailing commas) is read with its values,
@@ -147,6 +150,11 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	}
 	if checked == 0 {
 		return allow("no argument rule for this tool")
+	}
+	if len(input) > maxJSONWalk && looksLikeJSON(input) {
+		// Field rules could only be read against the raw text: the
+		// patterns found nothing, but a person decides.
+		return decide(trajectory.Escalate, fmt.Sprintf("input is %d bytes, over the %d the guards parse as JSON: checked as raw text only", len(input), maxJSONWalk))
 	}
 	return allow("argument rules passed") // constant: this is the hot path
 }

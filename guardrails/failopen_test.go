@@ -121,3 +121,28 @@ func TestNetworkGuardReadsWholeURLValues(t *testing.T) {
 		assert.Equal(t, trajectory.Block, g.Check(ctx, callEvent("x", in)).Verdict, in)
 	}
 }
+
+func TestOversizedInputIsRefusedOrEscalated(t *testing.T) {
+	args, err := NewArgGuard(ArgRule{Name: "no-rm", Deny: `rm\s+-rf`})
+	require.NoError(t, err)
+	net, err := NewNetworkGuard(netsafe.Policy{}, ToolMatch{}, false)
+	require.NoError(t, err)
+	schema, err := NewSchemaGuard(nil, true)
+	require.NoError(t, err)
+	huge := `{"body":"` + strings.Repeat("a", maxGuardInput) + `"}`
+	for _, g := range []Guard{args, net, schema} {
+		ev := callEvent("fetch", huge)
+		ev.Tool.Parameters = json.RawMessage(`{"type":"object"}`)
+		d := g.Check(ctx, ev)
+		assert.Equal(t, trajectory.Block, d.Verdict, g.Name())
+		assert.Contains(t, d.Reason, "refused unread", g.Name())
+	}
+	// Between the parse limit and the hard limit: patterns run on the raw
+	// text, and a clean input still needs a person.
+	mid := `{"body":"` + strings.Repeat("a", maxJSONWalk) + `"}`
+	d := args.Check(ctx, callEvent("shell", mid))
+	assert.Equal(t, trajectory.Escalate, d.Verdict)
+	assert.Contains(t, d.Reason, "raw text only")
+	assert.Equal(t, trajectory.Block, args.Check(ctx, callEvent("shell", mid[:len(mid)-2]+` rm -rf /"}`)).Verdict)
+	assert.Equal(t, trajectory.Allow, args.Check(ctx, callEvent("shell", strings.Repeat("a ", maxJSONWalk))).Verdict, "plain text over the JSON limit is read whole")
+}

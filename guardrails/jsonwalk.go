@@ -3,10 +3,13 @@ package guardrails
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/reagent-go/reagent/trajectory"
 )
 
 // jsonValue is one value found in a JSON document, with its path. Strings
@@ -20,11 +23,23 @@ type jsonValue struct {
 
 // maxJSONWalk and maxJSONDepth bound the work done on one tool input. An
 // input over maxJSONWalk is never parsed: the guards read it as raw text
-// (with escapes undone), and the schema guard refuses it.
+// (with escapes undone), the argument guard escalates it when it passes,
+// and the schema guard refuses it. An input over maxGuardInput is refused
+// by every guard that would read it, without reading it: checking it would
+// cost seconds.
 const (
-	maxJSONWalk  = 4 << 20
-	maxJSONDepth = 64
+	maxJSONWalk   = 1 << 20
+	maxJSONDepth  = 64
+	maxGuardInput = 4 << 20
 )
+
+// tooLarge returns the decision for an input over maxGuardInput.
+func tooLarge(input string) (trajectory.Decision, bool) {
+	if len(input) <= maxGuardInput {
+		return trajectory.Decision{}, false
+	}
+	return decide(trajectory.Block, fmt.Sprintf("input is %d bytes, over the %d the guards check; refused unread", len(input), maxGuardInput)), true
+}
 
 var (
 	errNotJSON  = errors.New("not a JSON document")

@@ -61,6 +61,9 @@ func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision
 			return allow("tool does not reach the network")
 		}
 	}
+	if d, big := tooLarge(callInput(ev)); big {
+		return d
+	}
 	pc := ev.parsed()
 	if !pc.hasURLs {
 		values, err := pc.values, pc.err

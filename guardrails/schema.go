@@ -100,6 +100,9 @@ func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	if err != nil {
 		return decide(trajectory.Block, "tool schema unusable: "+err.Error())
 	}
+	if d, big := tooLarge(callInput(ev)); big {
+		return d
+	}
 	pc := ev.parsed()
 	doc, ok := pc.document()
 	if !ok && looksLikeJSON(pc.input) {
