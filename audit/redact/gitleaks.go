@@ -58,6 +58,7 @@ func loadGitleaks() (*gitleaksSet, error) {
 			needles:  slices.Clone(cr.Keywords),
 			entropy:  cr.Entropy,
 			allow:    cr.Allowlists,
+			maxLen:   matchLimit(cr.Regex),
 		})
 	}
 	return set, nil

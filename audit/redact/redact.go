@@ -96,7 +96,7 @@ func WithPattern(name, expr string) Option {
 		if err != nil {
 			return fmt.Errorf("redact: pattern %q: %w", name, err)
 		}
-		ru := rule{name: name, re: re, group: re.SubexpIndex("secret")}
+		ru := rule{name: name, re: re, group: re.SubexpIndex("secret"), maxLen: matchLimit(re)}
 		if ru.group < 0 {
 			ru.group = 0
 		}
@@ -194,9 +194,6 @@ func Default() *Redactor {
 
 // index builds the prefilter over the rules' needles.
 func (r *Redactor) index() {
-	for i := range r.rules {
-		r.rules[i].maxLen = matchLimit(r.rules[i].re)
-	}
 	needles := make([][]string, 0, min(len(r.rules), maxIndexed))
 	r.always = ruleSet{}
 	for i, ru := range r.rules {

@@ -101,7 +101,7 @@ func builtinRules() []rule {
 		if g < 0 {
 			g = 0
 		}
-		return rule{name: name, re: re, group: g, needles: needles, builtin: true}
+		return rule{name: name, re: re, group: g, needles: needles, builtin: true, maxLen: matchLimit(re)}
 	}
 	return []rule{
 		// PEM private keys, whole block; a block cut off before its END line
