@@ -59,6 +59,7 @@ func loadGitleaks() (*gitleaksSet, error) {
 			entropy:  cr.Entropy,
 			allow:    cr.Allowlists,
 			maxLen:   matchLimit(cr.Regex),
+			opAfter:  strings.Contains(cr.Regex.String(), opSuffix) && identifierIsKeyword(cr),
 		})
 	}
 	return set, nil
@@ -267,4 +268,86 @@ func runeBytes(r rune) int {
 		return n
 	}
 	return utf8.UTFMax
+}
+
+// identifierIsKeyword reports whether every text the identifier of a
+// semi-generic rule can match contains one of its keywords, so that the
+// keyword a match holds sits in the identifier, before the operator. Rules
+// where that cannot be shown read their windows the ordinary way.
+func identifierIsKeyword(cr config.Rule) bool {
+	src := cr.Regex.String()
+	end := strings.Index(src, opSuffix)
+	start := strings.Index(src, "?(?:")
+	if start < 0 || end <= start+4 || src[end-1] != ')' {
+		return false
+	}
+	re, err := syntax.Parse(src[start+4:end-1], syntax.Perl)
+	if err != nil {
+		return false
+	}
+	texts, ok := expand(re.Simplify())
+	if !ok {
+		return false
+	}
+	for _, t := range texts {
+		t = strings.ToLower(t)
+		if !slices.ContainsFunc(cr.Keywords, func(k string) bool { return strings.Contains(t, strings.ToLower(k)) }) {
+			return false
+		}
+	}
+	return len(texts) > 0
+}
+
+// expand lists every text a small, finite regular expression matches, or
+// reports false when there are too many or infinitely many.
+func expand(re *syntax.Regexp) ([]string, bool) {
+	const limit = 512
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		return []string{string(re.Rune)}, true
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if out = append(out, string(r)); len(out) > 16 {
+					return nil, false
+				}
+			}
+		}
+		return out, true
+	case syntax.OpCapture:
+		return expand(re.Sub[0])
+	case syntax.OpQuest:
+		sub, ok := expand(re.Sub[0])
+		return append(sub, ""), ok
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			e, ok := expand(sub)
+			if !ok || len(out)+len(e) > limit {
+				return nil, false
+			}
+			out = append(out, e...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			e, ok := expand(sub)
+			if !ok || len(out)*len(e) > limit {
+				return nil, false
+			}
+			next := make([]string, 0, len(out)*len(e))
+			for _, a := range out {
+				for _, b := range e {
+					next = append(next, a+b)
+				}
+			}
+			out = next
+		}
+		return out, true
+	}
+	return nil, false
 }

@@ -74,6 +74,10 @@ type rule struct {
 	needles []string // the pattern runs only when one of these occurs (ignoring ASCII case); none means always
 	accept  func(secret string) bool
 	maxLen  int // the longest text a match can span in bytes, 0 when unbounded or very long
+	// opAfter: the rule is gitleaks' "identifier, then an assignment
+	// operator" shape, so an assignment operator follows each keyword
+	// that starts a match within opReach bytes.
+	opAfter bool
 
 	builtin  bool                // one of the project's own rules
 	gitleaks bool                // from gitleaks' rule set
@@ -436,7 +440,7 @@ func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 		reach = defaultReach
 	}
 	reach += 8
-	if len(ru.needles) == 0 || len(s) <= 4*reach {
+	if len(ru.needles) == 0 || (len(s) <= 4*reach && !ru.opAfter) {
 		return whole
 	}
 	if *lower == "" {
@@ -452,15 +456,21 @@ func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 				break
 			}
 			p := off + j
+			off = p + 1
+			if ru.opAfter && !strings.ContainsAny(s[p+len(ln):min(len(s), p+len(ln)+opReach)], opChars) {
+				continue // prose such as "the access token expires": no assignment follows
+			}
 			wins = append(wins, [2]int{max(0, p-reach), min(len(s), p+len(ln)+reach)})
 			total += 2*reach + len(ln)
 			if total >= len(s) {
 				return whole
 			}
-			off = p + 1
 		}
 	}
 	if len(wins) == 0 {
+		if ru.opAfter {
+			return nil // no keyword is followed by an assignment: no match can exist
+		}
 		return whole // the prefilter saw a needle: read everything rather than nothing
 	}
 	sort.Slice(wins, func(a, b int) bool { return wins[a][0] < wins[b][0] })
@@ -475,6 +485,17 @@ func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 	}
 	return merged
 }
+
+// opSuffix is the part of gitleaks' generated "semi-generic" rules
+// (utils.GenerateSemiGenericRegex) between the identifier and the value:
+// up to 20 identifier characters, up to 3 quotes or blanks, an assignment
+// operator. A keyword (the identifier) that starts a match is therefore
+// followed within opReach bytes by one of opChars.
+const (
+	opSuffix = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+	opReach  = 20 + 3 + 1
+	opChars  = "=>:|?,"
+)
 
 // defaultReach is how far around a keyword a rule with unbounded matches
 // reads first.
