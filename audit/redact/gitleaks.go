@@ -59,8 +59,13 @@ func loadGitleaks() (*gitleaksSet, error) {
 			entropy:  cr.Entropy,
 			allow:    cr.Allowlists,
 			maxLen:   matchLimit(cr.Regex),
-			opAfter:  strings.Contains(cr.Regex.String(), opSuffix) && identifierIsKeyword(cr),
 		})
+		ru := &set.rules[len(set.rules)-1]
+		if strings.Contains(cr.Regex.String(), opSuffix) {
+			if n, ok := identifierIsKeyword(cr); ok {
+				ru.opAfter, ru.identLen = true, n
+			}
+		}
 	}
 	return set, nil
 }
@@ -272,31 +277,37 @@ func runeBytes(r rune) int {
 
 // identifierIsKeyword reports whether every text the identifier of a
 // semi-generic rule can match contains one of its keywords, so that the
-// keyword a match holds sits in the identifier, before the operator. Rules
-// where that cannot be shown read their windows the ordinary way.
-func identifierIsKeyword(cr config.Rule) bool {
+// keyword a match holds sits in the identifier, before the operator, and
+// returns the longest identifier. Rules where that cannot be shown read
+// their windows the ordinary way.
+func identifierIsKeyword(cr config.Rule) (longest int, ok bool) {
 	src := cr.Regex.String()
 	end := strings.Index(src, opSuffix)
 	start := strings.Index(src, "?(?:")
-	if start < 0 || end <= start+4 || src[end-1] != ')' {
-		return false
+	if !strings.HasPrefix(src, identPrefix) || start != len(identPrefix)-1 || end <= start+4 || src[end-1] != ')' {
+		return 0, false
 	}
 	re, err := syntax.Parse(src[start+4:end-1], syntax.Perl)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	texts, ok := expand(re.Simplify())
-	if !ok {
-		return false
+	if !ok || len(texts) == 0 {
+		return 0, false
 	}
 	for _, t := range texts {
+		longest = max(longest, len(t))
 		t = strings.ToLower(t)
 		if !slices.ContainsFunc(cr.Keywords, func(k string) bool { return strings.Contains(t, strings.ToLower(k)) }) {
-			return false
+			return 0, false
 		}
 	}
-	return len(texts) > 0
+	return longest, true
 }
+
+// identPrefix opens every semi-generic rule: up to 50 identifier
+// characters before the identifier itself.
+const identPrefix = `(?i)[\w.-]{0,50}?`
 
 // expand lists every text a small, finite regular expression matches, or
 // reports false when there are too many or infinitely many.

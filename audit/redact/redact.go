@@ -77,7 +77,8 @@ type rule struct {
 	// opAfter: the rule is gitleaks' "identifier, then an assignment
 	// operator" shape, so an assignment operator follows each keyword
 	// that starts a match within opReach bytes.
-	opAfter bool
+	opAfter  bool
+	identLen int // opAfter: the longest identifier, in bytes
 
 	builtin  bool                // one of the project's own rules
 	gitleaks bool                // from gitleaks' rule set
@@ -457,8 +458,21 @@ func (r *Redactor) windows(ru *rule, s string, lower *string) [][2]int {
 			}
 			p := off + j
 			off = p + 1
-			if ru.opAfter && !strings.ContainsAny(s[p+len(ln):min(len(s), p+len(ln)+opReach)], opChars) {
-				continue // prose such as "the access token expires": no assignment follows
+			if ru.opAfter {
+				if !strings.ContainsAny(s[p+len(ln):min(len(s), p+len(ln)+opReach)], opChars) {
+					continue // prose such as "the access token expires": no assignment follows
+				}
+				// The match starts at most 50 identifier characters
+				// before the identifier; the value follows the operator
+				// (a longer one reaches the window's edge, and the rule
+				// then reads the whole text).
+				before := 50 + ru.identLen + 8
+				wins = append(wins, [2]int{max(0, p-before), min(len(s), p+len(ln)+opReach+opValueReach)})
+				total += before + len(ln) + opReach + opValueReach
+				if total >= len(s) {
+					return whole
+				}
+				continue
 			}
 			wins = append(wins, [2]int{max(0, p-reach), min(len(s), p+len(ln)+reach)})
 			total += 2*reach + len(ln)
@@ -495,6 +509,10 @@ const (
 	opSuffix = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
 	opReach  = 20 + 3 + 1
 	opChars  = "=>:|?,"
+	// opValueReach is how far past the operator a semi-generic rule's
+	// window reaches first: quotes and blanks, and a value of up to ~250
+	// bytes.
+	opValueReach = 256
 )
 
 // defaultReach is how far around a keyword a rule with unbounded matches
