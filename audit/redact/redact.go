@@ -28,9 +28,10 @@ type Redactor struct {
 	pf      *prefilter
 	always  ruleSet // rules without needles: run on every string
 	mask    func(name string) string
-	maxText int        // longest text kept, in bytes; 0: no limit
-	noWin   bool       // read every text whole (tests compare the windows against it)
-	mu      sync.Mutex // serialises AddSecrets
+	maxText int             // longest text kept, in bytes; 0: no limit
+	noWin   bool            // read every text whole (tests compare the windows against it)
+	names   map[string]bool // the rules' names, to recognise masks already written
+	mu      sync.Mutex      // serialises AddSecrets
 	secrets atomic.Pointer[[]string]
 }
 
@@ -200,6 +201,10 @@ func Default() *Redactor {
 
 // index builds the prefilter over the rules' needles.
 func (r *Redactor) index() {
+	r.names = make(map[string]bool, len(r.rules))
+	for _, ru := range r.rules {
+		r.names[ru.name] = true
+	}
 	needles := make([][]string, 0, min(len(r.rules), maxIndexed))
 	r.always = ruleSet{}
 	for i, ru := range r.rules {
@@ -262,11 +267,6 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	s = r.truncate(s)
-	for _, v := range *r.secrets.Load() {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, r.mask("secret"))
-		}
-	}
 	spans := r.find(s, false)
 	if len(spans) == 0 {
 		return s
@@ -276,7 +276,7 @@ func (r *Redactor) String(s string) string {
 	last := 0
 	for _, sp := range spans {
 		b.WriteString(s[last:sp.start])
-		b.WriteString(r.mask(r.rules[sp.rule].name))
+		b.WriteString(r.mask(r.spanName(sp)))
 		last = sp.end
 	}
 	b.WriteString(s[last:])
@@ -291,25 +291,49 @@ func (r *Redactor) Contains(s string) bool {
 	if r.maxText > 0 && len(s) > r.maxText {
 		return true
 	}
-	for _, v := range *r.secrets.Load() {
-		if strings.Contains(s, v) {
-			return true
-		}
-	}
 	return len(r.find(s, true)) > 0
 }
 
-// span is a part of the text to mask, found by rule.
+// span is a part of the text to mask, found by rule (len(r.rules) for a
+// registered value).
 type span struct{ start, end, rule int }
+
+// spanName is the name a span's mask carries.
+func (r *Redactor) spanName(sp span) string {
+	if sp.rule >= len(r.rules) {
+		return "secret"
+	}
+	return r.rules[sp.rule].name
+}
 
 // find returns the disjoint, ordered spans to mask in s: every candidate
 // rule runs over the original text, and overlapping findings are merged
 // into one mask named after the longest of them (the earlier rule on a
 // tie). With first set it stops at the first finding.
 func (r *Redactor) find(s string, first bool) []span {
-	cand := r.candidates(s)
 	var found []span
-	masked := maskedRegions(s)
+	masked := r.maskedRegions(s)
+	// Registered values, found in the same original text as the rules'
+	// findings: a short value never cuts a token the rules would mask.
+	for _, v := range *r.secrets.Load() {
+		for off := 0; off <= len(s)-len(v); {
+			i := strings.Index(s[off:], v)
+			if i < 0 {
+				break
+			}
+			start, end := off+i, off+i+len(v)
+			off = start + 1
+			if overlaps(masked, start, end) {
+				continue
+			}
+			found = append(found, span{start, end, len(r.rules)})
+			if first {
+				return found
+			}
+			off = end
+		}
+	}
+	cand := r.candidates(s)
 	var lower string // s with ASCII letters lowered, built on first need
 	for w, word := range cand {
 		for word != 0 {
@@ -532,22 +556,38 @@ func lowerASCIIString(s string) string {
 	return string(b)
 }
 
-// maskedRegions returns the [start, end) ranges of masks already in s
-// ("[REDACTED:name]"), so that redacting twice changes nothing.
-func maskedRegions(s string) [][2]int {
+func overlaps(regions [][2]int, start, end int) bool {
+	for _, g := range regions {
+		if start < g[1] && end > g[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// maskedRegions returns the [start, end) ranges of the masks this
+// redactor writes that are already in s ("[REDACTED:name]" with the name of
+// one of its rules, or "secret"), so that redacting twice changes nothing.
+// Only exact masks count: text that merely starts like one
+// ("[REDACTED sk-live-…]", an unclosed "[REDACTED") shields nothing.
+func (r *Redactor) maskedRegions(s string) [][2]int {
+	const open = "[REDACTED:"
 	var out [][2]int
 	for off := 0; ; {
-		i := strings.Index(s[off:], "[REDACTED")
+		i := strings.Index(s[off:], open)
 		if i < 0 {
 			return out
 		}
 		i += off
-		j := strings.IndexByte(s[i:], ']')
+		off = i + len(open)
+		j := strings.IndexByte(s[off:min(len(s), off+80)], ']')
 		if j < 0 {
-			return append(out, [2]int{i, len(s)})
+			continue
 		}
-		out = append(out, [2]int{i, i + j + 1})
-		off = i + j + 1
+		if name := s[off : off+j]; name == "secret" || r.names[name] {
+			out = append(out, [2]int{i, off + j + 1})
+			off += j + 1
+		}
 	}
 }
 

@@ -328,3 +328,25 @@ func TestLongTextsFarFromKeywords(t *testing.T) {
 	assert.NotContains(t, out, "ghp_0123456789")
 	assert.Equal(t, 4*len(filler), strings.Count(out, "census")*len(filler)/400, "the filler is kept")
 }
+
+// TestLookAlikeMasksShieldNothing: text that only starts like a mask must
+// not keep a secret out of redaction, and a registered value never rewrites
+// a mask.
+func TestLookAlikeMasksShieldNothing(t *testing.T) {
+	r, err := redact.New(redact.WithSecrets("registered-value-42", "A"))
+	require.NoError(t, err)
+	for _, in := range []string{
+		"[REDACTED sk-Qw3rTy8uIoPaSdFgHjKlZx01]",
+		"[REDACTED:sk-Qw3rTy8uIoPaSdFgHjKlZx01]",
+		"[REDACTED then ghp_0123456789abcdefghijABCDEFGHIJ012345 and registered-value-42",
+		"[REDACTED:unknown-rule registered-value-42]",
+	} {
+		out := r.String(in)
+		assert.NotContains(t, out, "Qw3rTy8u", in)
+		assert.NotContains(t, out, "ghp_0123", in)
+		assert.NotContains(t, out, "registered-value-42", in)
+	}
+	out := r.String("password=pw12345678 A")
+	assert.Equal(t, "password=[REDACTED:secret-assignment] [REDACTED:secret]", out)
+	assert.Equal(t, out, r.String(out), "the registered value A does not rewrite the masks")
+}
