@@ -294,13 +294,13 @@ func (r *Redactor) Contains(s string) bool {
 	return len(r.find(s, true)) > 0
 }
 
-// span is a part of the text to mask, found by rule (len(r.rules) for a
-// registered value).
+// span is a part of the text to mask, found by rule (-1 for a registered
+// value, which wins ties: it is exactly what the caller declared secret).
 type span struct{ start, end, rule int }
 
 // spanName is the name a span's mask carries.
 func (r *Redactor) spanName(sp span) string {
-	if sp.rule >= len(r.rules) {
+	if sp.rule < 0 {
 		return "secret"
 	}
 	return r.rules[sp.rule].name
@@ -326,7 +326,7 @@ func (r *Redactor) find(s string, first bool) []span {
 			if overlaps(masked, start, end) {
 				continue
 			}
-			found = append(found, span{start, end, len(r.rules)})
+			found = append(found, span{start, end, -1})
 			if first {
 				return found
 			}
