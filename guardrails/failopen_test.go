@@ -52,7 +52,8 @@ func TestDefaultPolicyRefusesFailOpenForms(t *testing.T) {
 		})
 	}
 	// And the ordinary forms still pass.
-	for _, in := range []string{`{"url":"https://example.com/a b"}`, `{"q":"version 3.14 of the table"}`, `{"count":"10"}`, `{"zip":"10001"}`} {
+	for _, in := range []string{`{"url":"https://example.com/a b"}`, `{"q":"version 3.14 of the table"}`, `{"count":"10"}`, `{"zip":"10001"}`,
+		`{"q":"http: is a protocol, and so is ftp: too"}`, `{"q":"file: notes for today"}`} {
 		assert.Equal(t, trajectory.Allow, c.Check(ctx, callEvent("browser", in)).Verdict, in)
 	}
 }

@@ -453,7 +453,10 @@ func extractURLs(input string, values []jsonValue, err error) []string {
 			}
 			return r
 		}, t)
-		if i := strings.Index(t, ":"); i > 0 && specialSchemes[strings.ToLower(t[:i])] {
+		// Only a value shaped like an absolute URL ("http://…", "http:\\…"),
+		// not prose that starts with "http:" or "file:".
+		if i := strings.Index(t, ":"); i > 0 && specialSchemes[strings.ToLower(t[:i])] &&
+			i+1 < len(t) && (t[i+1] == '/' || t[i+1] == '\\') {
 			add(t)
 		}
 	}
