@@ -301,7 +301,7 @@ func TestNoSecretReachesDisk(t *testing.T) {
 		"urlpass":    "Pa55w0rdInUrl",
 		"registered": "hdr-value-from-env-9f8e7d",
 		"user":       "EMP-443322",
-		"aws":        "AKIAIOSFODNN7EXAMPLE",
+		"aws":        "AKIAQ3EGRSWBYEXD4K7Q",
 		"assessment": "ghp_0123456789abcdefghijABCDEFGHIJ012345",
 	}
 	red, err := redact.New(redact.WithPattern("employee", `EMP-\d{6}`))

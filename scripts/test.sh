@@ -63,6 +63,25 @@ go test -count=1 -race -timeout 15m ./middleware/... ./audit/... ./rrm/... ./gua
 log "audit fault suite"
 bash scripts/audit-faults.sh
 
+# Every fuzz target runs briefly (REAGENT_FUZZTIME each, 2s by default), so
+# that a parser or guard that panics on new input fails CI. A failing input
+# is written under the package's testdata/fuzz and becomes a regression test.
+fuzztime=${REAGENT_FUZZTIME:-2s}
+log "fuzz targets ($fuzztime each)"
+fuzz_start=$SECONDS
+nfuzz=0
+while IFS=: read -r file name; do
+	pkg=./$(dirname "${file#./}")
+	name=${name#func }
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" >/tmp/reagent-fuzz.log 2>&1; then
+		echo "fuzz target $name in $pkg failed:"
+		tail -40 /tmp/reagent-fuzz.log
+		exit 1
+	fi
+	nfuzz=$((nfuzz + 1))
+done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort)
+echo "$nfuzz fuzz targets passed in $((SECONDS - fuzz_start))s"
+
 log "python backend tests (Debian torch)"
 pylog=$(mktemp)
 if ! (cd ppo/backend && /usr/bin/python3 -m unittest discover -v -s tests) >"$pylog" 2>&1; then
