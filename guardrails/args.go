@@ -39,6 +39,7 @@ type compiledRule struct {
 	ArgRule
 	field        []string
 	deny, allowR *regexp.Regexp
+	denyLits     *litFilter // literals every deny match contains
 	verdict      trajectory.Verdict
 }
 
@@ -68,6 +69,7 @@ func NewArgGuard(rules ...ArgRule) (*ArgGuard, error) {
 			if cr.deny, err = compilePattern(r.Deny, r.CaseSensitive); err != nil {
 				return nil, fmt.Errorf("argument %s: deny: %w", name, err)
 			}
+			cr.denyLits = newLitFilter(cr.deny)
 		}
 		if r.Allow != "" {
 			if cr.allowR, err = compilePattern(r.Allow, r.CaseSensitive); err != nil {
@@ -200,7 +202,7 @@ func (r *compiledRule) check(input, unescaped string, values []jsonValue, isJSON
 	}
 	for _, t := range targets {
 		for _, v := range memo.of(t, !r.CaseSensitive) {
-			if r.deny != nil && r.deny.MatchString(v) {
+			if r.deny != nil && r.denyLits.mayMatch(v) && r.deny.MatchString(v) {
 				return fmt.Sprintf("%s matches denied pattern %q", where, r.Deny), true
 			}
 		}
