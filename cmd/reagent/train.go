@@ -37,7 +37,7 @@ type trainFlags struct {
 func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	var f trainFlags
 	fs := newFlags(c, "train", "train [--backend local|URL] [--init DIR] [--out DIR] [--suites arith] [--strategy baseline|r|u] [--algo grpo|ppo] [--steps N] [--tasks N] [--group G] [--metrics FILE]")
-	fs.StringVar(&f.backend, "backend", "local", `"local" starts the Python backend itself (python3-torch); or the URL of a running one`)
+	fs.StringVar(&f.backend, "backend", "local", `"local" starts the Python backend itself (pip install -r ppo/backend/requirements.txt); or the URL of a running one`)
 	fs.StringVar(&f.init, "init", "", "tiny model folder to start from (default: the embedded policy); local backend only")
 	fs.StringVar(&f.out, "out", "reagent-policy", "folder for the trained weights (loadable by reagent demo --model)")
 	fs.StringVar(&f.suites, "suites", "arith", "comma-separated training suites (train split)")
@@ -46,7 +46,7 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	fs.StringVar(&f.device, "device", "auto", "cpu, cuda or auto: the GPU when the local backend's torch sees one, else the CPU")
 	fs.StringVar(&f.metrics, "metrics", "train-metrics.jsonl", "append one JSON line of metrics per step to this file (reagent ui --train-metrics reads it)")
 	fs.StringVar(&f.db, "db", "", "also keep every rollout in this audit store")
-	fs.StringVar(&f.python, "python", ppo.DefaultPython, "Python with torch, for the local backend")
+	fs.StringVar(&f.python, "python", ppo.Python(), "Python with torch, for the local backend (default: $REAGENT_PYTHON, else python3)")
 	fs.IntVar(&f.steps, "steps", 5, "training iterations")
 	fs.IntVar(&f.tasks, "tasks", 4, "tasks per iteration")
 	fs.IntVar(&f.pool, "task-pool", 0, "train on the first N tasks of the split only (0: all)")

@@ -12,17 +12,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/agents/tinylm"
+	"github.com/reagent-go/reagent/ppo"
 )
 
-// requireTorchCLI fails, unless REAGENT_SKIP_TORCH=1, when Debian's torch is
-// missing: reagent train runs the real Python backend.
+// requireTorchCLI fails, unless REAGENT_SKIP_TORCH=1, when the backend's
+// Python (ppo.Python(): $REAGENT_PYTHON or python3) has no torch: reagent
+// train runs the real Python backend.
 func requireTorchCLI(t *testing.T) {
 	t.Helper()
 	if os.Getenv("REAGENT_SKIP_TORCH") == "1" {
 		t.Skip("REAGENT_SKIP_TORCH=1: skipping a test that needs PyTorch")
 	}
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
-		t.Fatalf("/usr/bin/python3 cannot import torch (%v: %s): apt-get install -y python3-torch, or set REAGENT_SKIP_TORCH=1", err, out)
+	if out, err := exec.Command(ppo.Python(), "-c", "import torch").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import torch (%v: %s): run bash scripts/test.sh (it installs ppo/backend/requirements.txt into a venv) or set REAGENT_PYTHON; REAGENT_SKIP_TORCH=1 skips", ppo.Python(), err, out)
 	}
 }
 
