@@ -259,6 +259,10 @@ class HFPolicy(Policy):
             raise RuntimeError("--model %s needs the transformers package (pip install transformers)" % path) from e
         self.path = path
         self.name = os.path.basename(os.path.normpath(path)) if path else "hf-model"
+        src = os.path.join(path, "reagent-source.json") if path else ""
+        if src and os.path.isfile(src):  # a converted GGUF file: named after the file
+            with open(src) as f:
+                self.name = os.path.splitext(os.path.basename(json.load(f).get("gguf", self.name)))[0] or self.name
         # "auto" on CUDA: full fine-tuning keeps float32 master weights and
         # runs forward/backward under bf16 autocast (pure bf16 weights would
         # round away updates at RL learning rates); LoRA keeps the frozen
