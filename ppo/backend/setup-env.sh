@@ -6,6 +6,7 @@
 #
 #   eval "$(bash ppo/backend/setup-env.sh)"
 #   # -> REAGENT_PYTHON=<venv>/bin/python  REAGENT_SMOLLM2=<model folder>
+#   #    REAGENT_ENGINES_PATH=<training engines' packages, requirements-engines.txt>
 #
 # The venv's name carries a hash of requirements.txt, so a changed pin makes
 # a new one; a venv counts only once its install finished (a stamp file).
@@ -32,6 +33,16 @@ if [ ! -f "$venv/.reagent-installed" ]; then
 	echo "setup-env: installed in $(($(date +%s) - start)) s, $(du -sh "$venv" | cut -f1)" >&2
 fi
 
+engines_req="$here/requirements-engines.txt"
+engines="$cache/engines-$(cat "$req" "$engines_req" | sha256sum | cut -c1-12)"
+if [ ! -f "$engines/.reagent-installed" ]; then
+	rm -rf "$engines"
+	echo "setup-env: installing $engines_req into $engines (--no-deps)" >&2
+	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+		--target "$engines" -r "$engines_req" >&2
+	touch "$engines/.reagent-installed"
+fi
+
 export REAGENT_MODEL_CACHE="${REAGENT_MODEL_CACHE:-$cache/models}"
 log=$(mktemp)
 if ! out=$(cd "$here" && "$venv/bin/python" -m reagent_backend fetch-model smollm2 2>"$log"); then
@@ -42,5 +53,5 @@ if ! out=$(cd "$here" && "$venv/bin/python" -m reagent_backend fetch-model smoll
 fi
 rm -f "$log"
 model=$(printf '%s' "$out" | "$venv/bin/python" -c 'import json,sys; print(json.loads(sys.stdin.read())["model"])')
-printf 'export REAGENT_PYTHON=%q\nexport REAGENT_MODEL_CACHE=%q\nexport REAGENT_SMOLLM2=%q\n' \
-	"$venv/bin/python" "$REAGENT_MODEL_CACHE" "$model"
+printf 'export REAGENT_PYTHON=%q\nexport REAGENT_MODEL_CACHE=%q\nexport REAGENT_SMOLLM2=%q\nexport REAGENT_ENGINES_PATH=%q\n' \
+	"$venv/bin/python" "$REAGENT_MODEL_CACHE" "$model" "$engines"
