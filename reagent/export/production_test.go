@@ -26,7 +26,7 @@ func production(t *testing.T) []*trajectory.Trajectory {
 	for i, r := range collected(t) {
 		p := r.Clone()
 		p.GroupID = ""
-		for _, k := range []string{reagent.MetaAnswer, reagent.MetaRuleReward, reagent.MetaRule, reagent.MetaLambda, reagent.MetaSuite} {
+		for _, k := range []string{reagent.MetaAnswer, reagent.MetaRuleReward, reagent.MetaRule, reagent.MetaLambda, reagent.MetaSuite, reagent.MetaTask} {
 			delete(p.Metadata, k)
 		}
 		p.Metadata["customer"] = []string{"acme", "globex"}[i%2]
