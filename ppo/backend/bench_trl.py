@@ -54,13 +54,13 @@ def reward_fn(completion, answer):
 def bench_ours(args, torch):
     from reagent_backend import generate, policy, trainer
 
-    ns = argparse.Namespace(model=args.model, device="cpu", init="", tiny_config="", checkpoint="", algo="grpo",
+    ns = argparse.Namespace(model=args.model, device=args.device, init="", tiny_config="", checkpoint="", algo="grpo",
                             seed=args.seed, lr=args.lr, dtype=args.dtype, lora_rank=args.lora_rank,
                             lora_alpha=args.lora_alpha, gradient_checkpointing=False, threads=args.threads)
     torch.manual_seed(args.seed)
     pol = policy.build(ns)
     tr = trainer.Trainer(pol, algo="grpo", lr=args.lr, seed=args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator(device=pol.device).manual_seed(args.seed)
     cfg = {"lr": args.lr, "kl_coef": args.beta, "clip_eps": args.epsilon, "temperature": args.temperature, "epochs": 1}
     rows = []
     for step in range(args.warmup + args.steps):
@@ -105,7 +105,7 @@ def bench_trl(args, torch):
                           max_completion_length=args.max_completion, temperature=args.temperature, top_p=1.0,
                           learning_rate=args.lr, beta=args.beta, epsilon=args.epsilon, num_iterations=1, loss_type="grpo",
                           scale_rewards="group", max_steps=args.warmup + args.steps, logging_steps=1, report_to="none",
-                          use_cpu=True, bf16=args.dtype == "bfloat16", save_strategy="no", seed=args.seed,
+                          use_cpu=args.device == "cpu", bf16=args.dtype == "bfloat16", save_strategy="no", seed=args.seed,
                           disable_dropout=True, dataloader_num_workers=0, lr_scheduler_type="constant", warmup_steps=0)
     lcfg = peft.LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha or 2 * args.lora_rank, lora_dropout=0.0,
                            target_modules="all-linear", task_type="CAUSAL_LM")
@@ -165,6 +165,7 @@ def main(argv=None):
     ap.add_argument("--lora-alpha", type=float, default=16)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--order", default="ours,trl", help="which side runs first")
     ap.add_argument("--workdir", default="/tmp/reagent-bench-trl")

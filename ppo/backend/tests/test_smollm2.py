@@ -3,6 +3,7 @@ converted from its GGUF file): chat template and tool prompt, LoRA GRPO and
 PPO steps that touch only adapter weights (and the value head), checkpoints
 that reload to the same logits, and the served OpenAI API with tools.
 
+REAGENT_TEST_DEVICE=cuda runs them on a GPU (default cpu).
 REAGENT_SMOLLM2 names the converted Hugging Face folder (scripts/test.sh
 fetches it: python -m reagent_backend fetch-model smollm2). Without it these
 tests skip, unless REAGENT_REQUIRE_SMOLLM2=1, when they fail."""
@@ -24,7 +25,7 @@ TOOLS = [{"type": "function", "function": {"name": "calculator", "description": 
 
 
 def _args(**kw):
-    a = dict(model=MODEL, device="cpu", init="", tiny_config="", checkpoint="", algo="grpo", seed=0, lr=1e-3,
+    a = dict(model=MODEL, device=os.environ.get("REAGENT_TEST_DEVICE", "cpu"), init="", tiny_config="", checkpoint="", algo="grpo", seed=0, lr=1e-3,
              dtype="float32", lora_rank=4, lora_alpha=0, gradient_checkpointing=False, threads=0)
     a.update(kw)
     return argparse.Namespace(**a)
@@ -100,7 +101,7 @@ class SmolLM2Test(unittest.TestCase):
         self.assertFalse(torch.equal(vh, pol.value_head.weight), "PPO trains the value head")
         # The reference is the base model: the adapters moved the policy away from it.
         ids = torch.tensor([pol.encode_chat([{"role": "user", "content": "What is 2+3?", "name": "", "tool_calls": [], "tool_call_id": ""}],
-                                            add_generation_prompt=True)[0]])
+                                            add_generation_prompt=True)[0]], device=pol.device)
         with torch.no_grad():
             cur, _ = pol.forward(ids, torch.ones_like(ids), want_hidden=False)
         ref = pol.ref_logits(ids, torch.ones_like(ids))
@@ -112,7 +113,7 @@ class SmolLM2Test(unittest.TestCase):
         pol = self.build()
         tr = trainer.Trainer(pol, algo="grpo", lr=1e-3)
         tr.train(tr.prepare(GROUP))
-        ids = torch.tensor([[1, 504, 3458, 314, 216, 33, 29, 35, 47, 2]])
+        ids = torch.tensor([[1, 504, 3458, 314, 216, 33, 29, 35, 47, 2]], device=pol.device)
         with torch.no_grad():
             want, _ = pol.forward(ids, torch.ones_like(ids), want_hidden=False)
         with tempfile.TemporaryDirectory() as d:
