@@ -38,7 +38,8 @@ export REAGENT_TEST_POSTGRES="postgres://postgres:reagent@127.0.0.1:5432/reagent
 # ppo/backend/requirements.txt, in a venv outside the tree (reused while the
 # pins are unchanged); REAGENT_PYTHON points every Go test at it.
 log "python backend environment (ppo/backend/setup-env.sh)"
-eval "$(bash ppo/backend/setup-env.sh)"
+pyenv_vars=$(bash ppo/backend/setup-env.sh) # a plain assignment, so that a failure stops the script
+eval "$pyenv_vars"
 
 log "go vet"
 go vet ./...
