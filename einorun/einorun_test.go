@@ -285,3 +285,46 @@ func TestParallelToolCallsKeepTheirOwnResults(t *testing.T) {
 	assert.Equal(t, "y", calls[1].ID)
 	assert.Equal(t, "20", calls[1].Observation)
 }
+
+func TestAnswerHooksReachTheCaller(t *testing.T) {
+	for _, streaming := range []bool{false, true} {
+		m := newScripted(final("the secret is hunter2"))
+		redact := run.Hooks{BeforeAnswer: func(_ context.Context, _ *run.Run, ans *run.Answer) error {
+			ans.Text = strings.ReplaceAll(ans.Text, "hunter2", "[redacted]")
+			return nil
+		}}
+		a := einorun.New(run.New(run.WithHooks(redact)))
+		res, h := runOnce(t, newAgent(t, a, m, addTool(t, nil)), streaming, "what is the secret?")
+		require.NoError(t, res.err)
+		assert.Equal(t, "the secret is [redacted]", res.answer, "streaming=%v", streaming)
+		assert.Equal(t, "the secret is [redacted]", h.Trajectory().FinalAnswer)
+	}
+}
+
+func TestAnswerWithheldByAnAbortingRefusal(t *testing.T) {
+	m := newScripted(final("leak"))
+	refuse := run.Hooks{BeforeAnswer: func(context.Context, *run.Run, *run.Answer) error {
+		return &run.Refusal{By: "leak-check", Reason: "the answer leaks", Abort: true}
+	}}
+	a := einorun.New(run.New(run.WithHooks(refuse)))
+	res, h := runOnce(t, newAgent(t, a, m, addTool(t, nil)), true, "q")
+	assert.ErrorIs(t, res.err, run.ErrRefused)
+	assert.Empty(t, res.answer, "the caller never sees the withheld answer")
+	assert.Equal(t, trajectory.StatusError, h.Trajectory().Status)
+}
+
+func TestMaxIterations(t *testing.T) {
+	add := addTool(t, nil)
+	m := newScripted(callTool("1", "add", `{"a":1,"b":1}`), callTool("2", "add", `{"a":1,"b":1}`), callTool("3", "add", `{"a":1,"b":1}`))
+	a := einorun.New(run.New())
+	agent, err := adk.NewChatModelAgent(context.Background(), &adk.ChatModelAgentConfig{
+		Name: "looper", Description: "d", Model: m, MaxIterations: 2,
+		ToolsConfig: adk.ToolsConfig{ToolsNodeConfig: toolsNode(add)},
+		Middlewares: []adk.AgentMiddleware{a.Middleware()},
+	})
+	require.NoError(t, err)
+	res, h := runOnce(t, a.Wrap(agent), false, "loop")
+	require.Error(t, res.err)
+	assert.Equal(t, trajectory.StatusMaxIterations, h.Trajectory().Status)
+	assert.Len(t, h.Trajectory().Steps, 2)
+}
