@@ -115,7 +115,7 @@ type Run struct {
 
 type pendingCall struct {
 	step, call int
-	tool       string
+	tool, id   string
 }
 
 // Start opens a run for task and returns a context that carries it. The
@@ -278,7 +278,7 @@ func (r *Run) AddCall(call trajectory.ToolCall, willRun bool) {
 	}
 	s := r.stepLocked()
 	if willRun {
-		r.pending = append(r.pending, pendingCall{step: len(r.t.Steps) - 1, call: len(s.Calls), tool: call.Tool})
+		r.pending = append(r.pending, pendingCall{step: len(r.t.Steps) - 1, call: len(s.Calls), tool: call.Tool, id: call.ID})
 	}
 	s.Calls = append(s.Calls, call)
 }
@@ -373,7 +373,7 @@ func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
 func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, input string) (context.Context, *ToolCall, error) {
 	tc := toolCalls.Get().(*ToolCall)
 	r.mu.Lock()
-	step, idx := r.claimLocked(spec.Name, input)
+	step, idx := r.claimLocked(spec.Name, callID, input)
 	rec := &r.t.Steps[step].Calls[idx]
 	if rec.ID == "" {
 		rec.ID = callID
@@ -393,9 +393,19 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 	return ctx, tc, nil
 }
 
-// claimLocked returns the recorded call the host is making now: the first
-// pending call to this tool, or a new call in the current step.
-func (r *Run) claimLocked(tool, input string) (step, idx int) {
+// claimLocked returns the recorded call the host is making now: the
+// pending call with this ID (hosts that run calls in parallel give one),
+// else the first pending call to this tool, or a new call in the current
+// step.
+func (r *Run) claimLocked(tool, callID, input string) (step, idx int) {
+	if callID != "" {
+		for i, p := range r.pending {
+			if p.id == callID {
+				r.pending = slices.Delete(r.pending, i, i+1)
+				return p.step, p.call
+			}
+		}
+	}
 	for i, p := range r.pending {
 		if p.tool == tool || strings.EqualFold(p.tool, tool) {
 			r.pending = slices.Delete(r.pending, i, i+1)

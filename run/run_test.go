@@ -282,3 +282,28 @@ func Example() {
 	_ = answer
 	// Output: finished 1 step(s): 4
 }
+
+// Hosts that run a step's tool calls in parallel start them in any order:
+// each call is matched to the planned call with its ID, not merely the
+// first planned call to the same tool.
+func TestParallelCallsToOneToolAreMatchedByID(t *testing.T) {
+	var e ended
+	rec := run.New(e.option())
+	ctx, r := rec.Start(context.Background(), "task")
+	r.AddCall(trajectory.ToolCall{ID: "a", Tool: "search", Input: `{"q":"a"}`}, true)
+	r.AddCall(trajectory.ToolCall{ID: "b", Tool: "search", Input: `{"q":"b"}`}, true)
+	for _, id := range []string{"b", "a"} { // the second planned call starts first
+		_, tc, err := r.StartTool(ctx, trajectory.ToolSpec{Name: "search"}, id, "")
+		require.NoError(t, err)
+		_, err = r.EndTool(ctx, tc, "result "+id, nil, false)
+		require.NoError(t, err)
+	}
+	r.End(nil)
+	calls := e.all()[0].Steps[0].Calls
+	require.Len(t, calls, 2)
+	assert.Equal(t, "a", calls[0].ID)
+	assert.Equal(t, "result a", calls[0].Observation)
+	assert.Equal(t, `{"q":"a"}`, calls[0].Input)
+	assert.Equal(t, "b", calls[1].ID)
+	assert.Equal(t, "result b", calls[1].Observation)
+}
