@@ -27,6 +27,11 @@ const (
 	// StatusPanic marks a run whose agent (or a tool, when tool errors
 	// abort) panicked; the panic went on to the caller.
 	StatusPanic Status = "panic"
+	// StatusPaused marks a run that stopped at a tool call waiting for a
+	// durable approval (package guardrails/approval, Durable): its state
+	// is in the audit store and a later approval resumes it as a new run
+	// whose metadata names this one. The paused call did not run.
+	StatusPaused Status = "paused"
 )
 
 // Trajectory is one run of an agent on one task.
