@@ -168,17 +168,8 @@ func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution,
 // decodes the request, calls decide and returns the signed answer.
 func WebhookHandler(secret []byte, decide func(ctx context.Context, req Request) Resolution) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
-		if err != nil || len(body) > maxWebhookBody {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		if !VerifySignature(secret, body, r.Header.Get(SignatureHeader)) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		body, ok := readSigned(w, r, secret)
+		if !ok {
 			return
 		}
 		var req Request
@@ -193,4 +184,23 @@ func WebhookHandler(secret []byte, decide func(ctx context.Context, req Request)
 		w.Header().Set(SignatureHeader, Sign(secret, out))
 		w.Write(out)
 	})
+}
+
+// readSigned reads a POSTed body whose SignatureHeader must verify; it
+// answers the error itself when it returns false.
+func readSigned(w http.ResponseWriter, r *http.Request, secret []byte) ([]byte, bool) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+	if err != nil || len(body) > maxWebhookBody {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return nil, false
+	}
+	if !VerifySignature(secret, body, r.Header.Get(SignatureHeader)) {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
 }
