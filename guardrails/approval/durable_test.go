@@ -19,7 +19,7 @@ import (
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-func openStore(t *testing.T) *audit.SQLite {
+func openStore(t testing.TB) *audit.SQLite {
 	t.Helper()
 	s, err := audit.OpenSQLite(filepath.Join(t.TempDir(), "audit.db"))
 	require.NoError(t, err)
@@ -28,7 +28,7 @@ func openStore(t *testing.T) *audit.SQLite {
 }
 
 // pause stores a pending request for a tool call of a fresh run.
-func pause(t *testing.T, d *approval.Durable, store audit.Store) approval.Request {
+func pause(t testing.TB, d *approval.Durable, store audit.Store) approval.Request {
 	t.Helper()
 	rec := run.New(run.WithStore(store))
 	ctx, r := rec.Start(context.Background(), "pay", run.WithRunID("run-1"))
