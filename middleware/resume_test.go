@@ -232,3 +232,42 @@ func escalation(t *trajectory.Trajectory) *trajectory.Decision {
 	}
 	return nil
 }
+
+// A resumed run that escalates again pauses again, and its own resume
+// replays both earlier parts.
+func TestResumedRunCanPauseAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger")
+	store := openStore(t)
+	srv := llmtest.New(t, react("wire", "send $1"), react("wire", "send $2"), final("both paid"))
+	exec, d := durableExec(t, srv, store, ledger)
+
+	_, err := chains.Run(ctx, exec, "pay twice")
+	var first *run.PauseError
+	require.ErrorAs(t, err, &first)
+	_, err = d.Decide(ctx, first.RequestID, approval.Resolution{Approved: true, By: "alice"})
+	require.NoError(t, err)
+
+	_, err = exec.Resume(ctx, d, first.RequestID)
+	var second *run.PauseError
+	require.ErrorAs(t, err, &second, "the second wire escalates and pauses the resumed run")
+	assert.NotEqual(t, first.RequestID, second.RequestID)
+	assert.Equal(t, []string{"wire send $1"}, ledgerLines(t, ledger))
+	_, err = d.Decide(ctx, second.RequestID, approval.Resolution{Approved: true, By: "bob"})
+	require.NoError(t, err)
+
+	out, err := exec.Resume(ctx, d, second.RequestID)
+	require.NoError(t, err)
+	assert.Equal(t, "both paid", out["output"])
+	assert.Equal(t, []string{"wire send $1", "wire send $2"}, ledgerLines(t, ledger), "each approved call ran once")
+	assert.Len(t, srv.Requests(), 3, "one model call per step, none for replayed steps")
+	require.NoError(t, exec.Shutdown(ctx))
+
+	paused, err := store.List(ctx, audit.Query{Status: trajectory.StatusPaused})
+	require.NoError(t, err)
+	assert.Len(t, paused, 2)
+	rep, err := store.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.OK, rep.String())
+}
