@@ -23,7 +23,9 @@ func TestPausedToolCallEndsRunPaused(t *testing.T) {
 		return ctx, &run.Refusal{By: "approve", Reason: "approval failed"}
 	}}
 	var got ended
-	rec := run.New(run.WithHooks(pause), got.option())
+	judged := 0
+	judge := countingJudge{n: &judged}
+	rec := run.New(run.WithHooks(pause), got.option(), run.WithJudge(judge), run.WithSyncJudge(true))
 	ctx, r := rec.Start(context.Background(), "t")
 	r.BeginStep()
 	r.AddCall(trajectory.ToolCall{Tool: "wire", Input: "x"}, true)
@@ -46,6 +48,8 @@ func TestPausedToolCallEndsRunPaused(t *testing.T) {
 	assert.Contains(t, call.Error, "req-1")
 	require.Len(t, tr.Decisions, 1)
 	assert.Equal(t, "pending", tr.Decisions[0].Resolution)
+	assert.Zero(t, judged, "a paused run is not judged")
+	assert.Empty(t, tr.Assessments)
 }
 
 func TestRefusalWithoutPauseStaysARefusal(t *testing.T) {
@@ -67,4 +71,11 @@ func TestResumeStateWithoutHostFails(t *testing.T) {
 	_, err := r.ResumeState()
 	require.ErrorContains(t, err, "cannot resume")
 	r.End(nil)
+}
+
+type countingJudge struct{ n *int }
+
+func (j countingJudge) Judge(context.Context, *trajectory.Trajectory) trajectory.Assessment {
+	*j.n++
+	return trajectory.Assessment{Judge: "j", Status: trajectory.AssessmentOK, Score: 1}
 }

@@ -619,7 +619,9 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 // end judges (when synchronous), stores and reports a finished run, then
 // starts its asynchronous judgment.
 func (rec *Recorder) end(ctx context.Context, r *Run, t *trajectory.Trajectory) {
-	if rec.cfg.judge != nil && rec.cfg.syncJudge {
+	// A paused run is half an episode: the resumed run is judged instead.
+	judge := rec.cfg.judge != nil && t.Status != trajectory.StatusPaused
+	if judge && rec.cfg.syncJudge {
 		a := rec.judge(ctx, rec.cfg.judge, t)
 		t.Assessments = append(t.Assessments, a)
 		rec.tracer.evaluation(ctx, a, false)
@@ -637,7 +639,7 @@ func (rec *Recorder) end(ctx context.Context, r *Run, t *trajectory.Trajectory) 
 	for i := len(hs) - 1; i >= 0; i-- {
 		hs[i](ctx, r, t)
 	}
-	if rec.cfg.judge != nil && !rec.cfg.syncJudge {
+	if judge && !rec.cfg.syncJudge {
 		rec.judgeAsync(ctx, t)
 	}
 }
