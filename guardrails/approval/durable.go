@@ -60,10 +60,12 @@ func (d Decision) Resolution() Resolution {
 // ApprovalTimeout: Durable does not wait, but the store must take the
 // record within it.
 type Durable struct {
-	store audit.Store
-	log   audit.ApprovalLog
-	host  string
-	now   func() time.Time
+	store  audit.Store
+	log    audit.ApprovalLog
+	host   string
+	now    func() time.Time
+	notify *WebhookApprover // posts stored requests; nil: none
+	err    error            // from options
 }
 
 // DurableOption configures a Durable approver.
@@ -74,6 +76,26 @@ func WithHost(name string) DurableOption { return func(d *Durable) { d.host = na
 
 // WithClock sets the clock used for decision times (tests).
 func WithClock(now func() time.Time) DurableOption { return func(d *Durable) { d.now = now } }
+
+// WithNotify posts each stored request as JSON to url, signed with secret
+// in SignatureHeader exactly as WebhookApprover signs its requests, so that
+// an approval service learns of it; the service answers later by POSTing
+// the decision to DecisionHandler. The post is bounded by timeout (default
+// 10 s); a failed post is logged with the run's logger and the run still
+// pauses (the request stays pending and `reagent approve --db …` lists it).
+func WithNotify(url string, secret []byte, timeout time.Duration, opts ...WebhookOption) DurableOption {
+	return func(d *Durable) {
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		w, err := NewWebhookApprover(url, secret, append([]WebhookOption{WithWebhookTimeout(timeout)}, opts...)...)
+		if err != nil {
+			d.err = fmt.Errorf("durable approval: notify: %w", err)
+			return
+		}
+		d.notify = w
+	}
+}
 
 // NewDurable returns a durable approver that keeps requests and decisions
 // in store, which must keep approval records (SQLite or PostgreSQL: see
@@ -86,6 +108,9 @@ func NewDurable(store audit.Store, opts ...DurableOption) (*Durable, error) {
 	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now}
 	for _, o := range opts {
 		o(d)
+	}
+	if d.err != nil {
+		return nil, d.err
 	}
 	return d, nil
 }
@@ -132,6 +157,11 @@ func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) 
 		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
 	}
 	r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+	if d.notify != nil {
+		if err := d.notify.post(ctx, req); err != nil {
+			r.Recorder().Logger().Warn("durable approval: notification failed; the request stays pending", "request", req.ID, "url", d.notify.URL(), "err", err)
+		}
+	}
 	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
 }
 

@@ -164,3 +164,73 @@ func TestDecisionHandler(t *testing.T) {
 	assert.True(t, dec.Approved)
 	assert.Equal(t, "carol", dec.By)
 }
+
+func TestDurableNotifiesAndTakesTheSignedDecision(t *testing.T) {
+	ctx := context.Background()
+	secret := []byte("shared")
+	store := openStore(t)
+	var d *approval.Durable
+	decisions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		approval.DecisionHandler(secret, d).ServeHTTP(w, r)
+	}))
+	defer decisions.Close()
+	// The approval service: it gets the signed request and answers later,
+	// on its own connection, by POSTing the decision.
+	got := make(chan approval.Request, 1)
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(r.Body)
+		if !approval.VerifySignature(secret, buf.Bytes(), r.Header.Get(approval.SignatureHeader)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var req approval.Request
+		if err := json.Unmarshal(buf.Bytes(), &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got <- req
+	}))
+	defer service.Close()
+	var err error
+	d, err = approval.NewDurable(store, approval.WithNotify(service.URL, secret, 0))
+	require.NoError(t, err)
+
+	req := pause(t, d, store)
+	notified := <-got
+	assert.Equal(t, req.ID, notified.ID)
+	assert.Equal(t, "wire", notified.Tool)
+
+	body := []byte(`{"id":"` + notified.ID + `","approved":true,"by":"service"}`)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, decisions.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	hr.Header.Set(approval.SignatureHeader, approval.Sign(secret, body))
+	resp, err := http.DefaultClient.Do(hr)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, dec, err := d.Lookup(ctx, req.ID)
+	require.NoError(t, err)
+	require.NotNil(t, dec)
+	assert.Equal(t, "service", dec.By)
+}
+
+func TestDurableNotifyFailureStillPauses(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	store := openStore(t)
+	d, err := approval.NewDurable(store, approval.WithNotify(down.URL, []byte("k"), 0))
+	require.NoError(t, err)
+	req := pause(t, d, store)
+	pending, err := d.Pending(context.Background())
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "the request is stored whether or not the notification arrives")
+	assert.Equal(t, req.ID, pending[0].Request.ID)
+
+	_, err = approval.NewDurable(store, approval.WithNotify("ftp://x", []byte("k"), 0))
+	require.ErrorContains(t, err, "http")
+	_, err = approval.NewDurable(store, approval.WithNotify(down.URL, nil, 0))
+	require.ErrorContains(t, err, "secret")
+}

@@ -116,31 +116,9 @@ type webhookAnswer struct {
 func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	body, err := json.Marshal(req)
+	resp, data, err := w.send(ctx, req)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: encode request: %w", err)
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set(SignatureHeader, Sign(w.secret, body))
-	hr.Header.Set("X-Reagent-Request-Id", req.ID)
-	resp, err := w.client.Do(hr)
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: post to %s: %w", w.url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookBody+1))
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: read answer: %w", err)
-	}
-	if len(data) > maxWebhookBody {
-		return Resolution{}, errors.New("webhook approval: answer larger than 1 MiB")
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Resolution{}, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, trunc.Quote(string(data), 200))
+		return Resolution{}, err
 	}
 	sig := resp.Header.Get(SignatureHeader)
 	if (sig != "" || w.requireSigned) && !VerifySignature(w.secret, data, sig) {
@@ -161,6 +139,45 @@ func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution,
 		by = "webhook"
 	}
 	return Resolution{Approved: *ans.Approved, By: by, Reason: ans.Reason}, nil
+}
+
+// send posts req, signed, and reads a 2xx answer of at most 1 MiB.
+func (w *WebhookApprover) send(ctx context.Context, req Request) (*http.Response, []byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: encode request: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(SignatureHeader, Sign(w.secret, body))
+	hr.Header.Set("X-Reagent-Request-Id", req.ID)
+	resp, err := w.client.Do(hr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: post to %s: %w", w.url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: read answer: %w", err)
+	}
+	if len(data) > maxWebhookBody {
+		return nil, nil, errors.New("webhook approval: answer larger than 1 MiB")
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, nil, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, trunc.Quote(string(data), 200))
+	}
+	return resp, data, nil
+}
+
+// post notifies the endpoint of a stored request: any 2xx answer will do.
+func (w *WebhookApprover) post(ctx context.Context, req Request) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	_, _, err := w.send(ctx, req)
+	return err
 }
 
 // WebhookHandler is the receiving side of a WebhookApprover, for services
