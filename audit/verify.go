@@ -134,7 +134,7 @@ func checkFields(r Record) string {
 		return fmt.Sprintf("created_at %q is not a %s time", r.CreatedAt, TimeFormat)
 	}
 	switch r.Kind {
-	case KindTrajectory, KindAssessment:
+	case KindTrajectory, KindAssessment, KindApprovalRequest, KindApprovalDecision:
 		if r.RunID == "" {
 			return fmt.Sprintf("%s record without a run id", r.Kind)
 		}

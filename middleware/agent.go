@@ -120,6 +120,12 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 	if r == nil {
 		return a.inner.Plan(ctx, steps, inputs, options...)
 	}
+	if rp := replayFrom(ctx); rp != nil { // a resumed run: see resume.go
+		if acts, ok := rp.plan(r, a); ok {
+			keepResumeState(r, inputs, steps, acts)
+			return acts, nil, nil
+		}
+	}
 	r.BeginStep()
 	actions, finish, err := a.inner.Plan(ctx, steps, inputs, options...)
 	switch {
@@ -162,6 +168,7 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 		}
 		r.AddCall(call, known)
 	}
+	keepResumeState(r, inputs, steps, actions)
 	return actions, nil, nil
 }
 

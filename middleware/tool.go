@@ -38,6 +38,11 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 	if r == nil {
 		return w.inner.Call(ctx, input)
 	}
+	if rp := replayFrom(ctx); rp != nil { // a resumed run: see resume.go
+		if obs, ok, err := rp.tool(w.inner.Name(), input); ok || err != nil {
+			return obs, err
+		}
+	}
 	ctx, tc, err := r.StartTool(ctx, w.spec, "", input)
 	if err != nil {
 		var ref *run.Refusal

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,8 @@ type Run struct {
 	managed          bool // the host begins steps itself
 	pending          []pendingCall
 	ended            bool
+	pause            *PauseError                     // set by Pause while a hook decides
+	resumeState      func() (json.RawMessage, error) // SetResumeState
 	// Per-run backing arrays: each step takes its calls from them, so that
 	// recording a step does not allocate.
 	llmBuf  []trajectory.LLMCall
@@ -387,6 +390,10 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 			ctx = c
 		}
 		if err != nil {
+			if p := r.takePause(); p != nil {
+				err = p
+				r.markPending(tc.Step, p.RequestID)
+			}
 			return ctx, nil, r.refuseTool(ctx, tc, err)
 		}
 	}
@@ -569,14 +576,17 @@ func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 
 // End ends the run with the status err implies: nil is finished; a
 // cancelled or expired context is cancelled; a *PanicError is panic;
-// anything else is error. Only the first End (or EndStatus) counts.
+// a *PauseError is paused; anything else is error. Only the first End (or EndStatus) counts.
 func (r *Run) End(err error) {
 	status := trajectory.StatusFinished
 	var p *PanicError
+	var pe *PauseError
 	switch {
 	case err == nil:
 	case errors.As(err, &p):
 		status = trajectory.StatusPanic
+	case errors.As(err, &pe):
+		status = trajectory.StatusPaused
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = trajectory.StatusCancelled
 	default:
@@ -619,7 +629,9 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 // end judges (when synchronous), stores and reports a finished run, then
 // starts its asynchronous judgment.
 func (rec *Recorder) end(ctx context.Context, r *Run, t *trajectory.Trajectory) {
-	if rec.cfg.judge != nil && rec.cfg.syncJudge {
+	// A paused run is half an episode: the resumed run is judged instead.
+	judge := rec.cfg.judge != nil && t.Status != trajectory.StatusPaused
+	if judge && rec.cfg.syncJudge {
 		a := rec.judge(ctx, rec.cfg.judge, t)
 		t.Assessments = append(t.Assessments, a)
 		rec.tracer.evaluation(ctx, a, false)
@@ -637,7 +649,7 @@ func (rec *Recorder) end(ctx context.Context, r *Run, t *trajectory.Trajectory) 
 	for i := len(hs) - 1; i >= 0; i-- {
 		hs[i](ctx, r, t)
 	}
-	if rec.cfg.judge != nil && !rec.cfg.syncJudge {
+	if judge && !rec.cfg.syncJudge {
 		rec.judgeAsync(ctx, t)
 	}
 }

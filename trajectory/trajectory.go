@@ -27,6 +27,12 @@ const (
 	// StatusPanic marks a run whose agent (or a tool, when tool errors
 	// abort) panicked; the panic went on to the caller.
 	StatusPanic Status = "panic"
+	// StatusPaused marks a run that stopped at a tool call waiting for a
+	// durable approval (package guardrails/approval, Durable): its state
+	// is in the audit store and a later approval resumes it as a new run
+	// whose metadata names this one. The paused call did not run, and the
+	// recorder does not judge a paused run (the resumed one is judged).
+	StatusPaused Status = "paused"
 )
 
 // Trajectory is one run of an agent on one task.

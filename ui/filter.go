@@ -17,7 +17,7 @@ import (
 // form shows them.
 var statuses = []trajectory.Status{
 	trajectory.StatusFinished, trajectory.StatusError, trajectory.StatusMaxIterations,
-	trajectory.StatusParseError, trajectory.StatusCancelled, trajectory.StatusRunning,
+	trajectory.StatusParseError, trajectory.StatusCancelled, trajectory.StatusPaused, trajectory.StatusRunning,
 }
 
 // Page size bounds.

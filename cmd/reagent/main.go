@@ -73,6 +73,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func commands() []command {
 	return []command{
 		{Name: "version", Summary: "print the version", Run: runVersion},
+		{Name: "approve", Summary: "list pending durable approval requests, or approve or deny one (recorded in the audit chain)", Run: runApprove},
 		{Name: "audit verify", Summary: "check the audit trail's hash chain", Run: runAuditVerify},
 		{Name: "audit show", Summary: "show stored runs, steps, guard decisions and assessments", Run: runAuditShow},
 		{Name: "audit export", Summary: "export stored runs with their assessments as JSONL", Run: runAuditExport},

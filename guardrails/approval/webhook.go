@@ -116,31 +116,9 @@ type webhookAnswer struct {
 func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	body, err := json.Marshal(req)
+	resp, data, err := w.send(ctx, req)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: encode request: %w", err)
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set(SignatureHeader, Sign(w.secret, body))
-	hr.Header.Set("X-Reagent-Request-Id", req.ID)
-	resp, err := w.client.Do(hr)
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: post to %s: %w", w.url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookBody+1))
-	if err != nil {
-		return Resolution{}, fmt.Errorf("webhook approval: read answer: %w", err)
-	}
-	if len(data) > maxWebhookBody {
-		return Resolution{}, errors.New("webhook approval: answer larger than 1 MiB")
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Resolution{}, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, trunc.Quote(string(data), 200))
+		return Resolution{}, err
 	}
 	sig := resp.Header.Get(SignatureHeader)
 	if (sig != "" || w.requireSigned) && !VerifySignature(w.secret, data, sig) {
@@ -163,22 +141,52 @@ func (w *WebhookApprover) Approve(ctx context.Context, req Request) (Resolution,
 	return Resolution{Approved: *ans.Approved, By: by, Reason: ans.Reason}, nil
 }
 
+// send posts req, signed, and reads a 2xx answer of at most 1 MiB.
+func (w *WebhookApprover) send(ctx context.Context, req Request) (*http.Response, []byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: encode request: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(SignatureHeader, Sign(w.secret, body))
+	hr.Header.Set("X-Reagent-Request-Id", req.ID)
+	resp, err := w.client.Do(hr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: post to %s: %w", w.url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook approval: read answer: %w", err)
+	}
+	if len(data) > maxWebhookBody {
+		return nil, nil, errors.New("webhook approval: answer larger than 1 MiB")
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, nil, fmt.Errorf("webhook approval: %s answered %s: %s", w.url, resp.Status, trunc.Quote(string(data), 200))
+	}
+	return resp, data, nil
+}
+
+// post notifies the endpoint of a stored request: any 2xx answer will do.
+func (w *WebhookApprover) post(ctx context.Context, req Request) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	_, _, err := w.send(ctx, req)
+	return err
+}
+
 // WebhookHandler is the receiving side of a WebhookApprover, for services
 // (and examples) that decide approvals in Go: it verifies the signature,
 // decodes the request, calls decide and returns the signed answer.
 func WebhookHandler(secret []byte, decide func(ctx context.Context, req Request) Resolution) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
-		if err != nil || len(body) > maxWebhookBody {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		if !VerifySignature(secret, body, r.Header.Get(SignatureHeader)) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		body, ok := readSigned(w, r, secret)
+		if !ok {
 			return
 		}
 		var req Request
@@ -193,4 +201,23 @@ func WebhookHandler(secret []byte, decide func(ctx context.Context, req Request)
 		w.Header().Set(SignatureHeader, Sign(secret, out))
 		w.Write(out)
 	})
+}
+
+// readSigned reads a POSTed body whose SignatureHeader must verify; it
+// answers the error itself when it returns false.
+func readSigned(w http.ResponseWriter, r *http.Request, secret []byte) ([]byte, bool) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+	if err != nil || len(body) > maxWebhookBody {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return nil, false
+	}
+	if !VerifySignature(secret, body, r.Header.Get(SignatureHeader)) {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
 }

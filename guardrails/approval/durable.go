@@ -1,0 +1,285 @@
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/run"
+	"github.com/reagent-go/reagent/trajectory"
+)
+
+// ErrUnknownRequest is wrapped by Lookup and Decide for a request ID the
+// store does not hold.
+var ErrUnknownRequest = errors.New("approval: no such approval request")
+
+// ErrDecided is wrapped by Decide for a request that already has a decision.
+var ErrDecided = errors.New("approval: request already decided")
+
+// Stored is the payload of an approval-request record: the escalated tool
+// call and what its host needs to resume the run from it.
+type Stored struct {
+	Request Request `json:"request"`
+	// Host names the adapter that paused the run ("langchaingo", "eino").
+	Host string `json:"host,omitempty"`
+	// State is the host's resume state (run.Run's ResumeState).
+	State json.RawMessage `json:"state"`
+}
+
+// Decision is the payload of an approval-decision record.
+type Decision struct {
+	RequestID string    `json:"request_id"`
+	Approved  bool      `json:"approved"`
+	By        string    `json:"by"`
+	Reason    string    `json:"reason,omitempty"`
+	DecidedAt time.Time `json:"decided_at"`
+}
+
+// Resolution is the decision as an approver's answer.
+func (d Decision) Resolution() Resolution {
+	return Resolution{Approved: d.Approved, By: d.By, Reason: d.Reason}
+}
+
+// Durable is the approver that survives a restart. Instead of waiting, it
+// stores the escalated tool call (the request, the escalations and the
+// host's resume state) as an approval-request record in the audit chain,
+// pauses the run (run.PauseError: the host ends it with StatusPaused and
+// returns an error matching run.ErrPaused) and lets the process exit. A
+// decision given later (Decide: `reagent approve`, DecisionHandler) is
+// recorded in the same chain, and the host resumes the run from that call
+// (middleware.Executor.Resume for langchaingo); in the resumed run Durable
+// answers the re-asked call with the recorded decision.
+//
+// Only tool calls pause: an escalated tool result or final answer cannot be
+// resumed and is blocked (denied). Give the policy a generous
+// ApprovalTimeout: Durable does not wait, but the store must take the
+// record within it.
+type Durable struct {
+	store  audit.Store
+	log    audit.ApprovalLog
+	host   string
+	now    func() time.Time
+	notify *WebhookApprover // posts stored requests; nil: none
+	err    error            // from options
+}
+
+// DurableOption configures a Durable approver.
+type DurableOption func(*Durable)
+
+// WithHost names the host adapter in stored requests (default "langchaingo").
+func WithHost(name string) DurableOption { return func(d *Durable) { d.host = name } }
+
+// WithClock sets the clock used for decision times (tests).
+func WithClock(now func() time.Time) DurableOption { return func(d *Durable) { d.now = now } }
+
+// WithNotify posts each stored request as JSON to url, signed with secret
+// in SignatureHeader exactly as WebhookApprover signs its requests, so that
+// an approval service learns of it; the service answers later by POSTing
+// the decision to DecisionHandler. The post is bounded by timeout (default
+// 10 s); a failed post is logged with the run's logger and the run still
+// pauses (the request stays pending and `reagent approve --db …` lists it).
+func WithNotify(url string, secret []byte, timeout time.Duration, opts ...WebhookOption) DurableOption {
+	return func(d *Durable) {
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		w, err := NewWebhookApprover(url, secret, append([]WebhookOption{WithWebhookTimeout(timeout)}, opts...)...)
+		if err != nil {
+			d.err = fmt.Errorf("durable approval: notify: %w", err)
+			return
+		}
+		d.notify = w
+	}
+}
+
+// NewDurable returns a durable approver that keeps requests and decisions
+// in store, which must keep approval records (SQLite or PostgreSQL: see
+// audit.ApprovalLog).
+func NewDurable(store audit.Store, opts ...DurableOption) (*Durable, error) {
+	log, ok := store.(audit.ApprovalLog)
+	if !ok || store == nil {
+		return nil, fmt.Errorf("durable approval: store %T cannot keep approval records; open a SQLite or PostgreSQL store with audit.Open", store)
+	}
+	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return d, nil
+}
+
+// Name identifies the approver in decisions.
+func (d *Durable) Name() string { return "durable" }
+
+// Store returns the audit store the approver keeps its records in.
+func (d *Durable) Store() audit.Store { return d.store }
+
+// String describes the approver for policy summaries.
+func (d *Durable) String() string { return "durable (requests kept in the audit store)" }
+
+// Approve answers a call that a resumed run re-asks with its recorded
+// decision; otherwise it stores the request, pauses the run and returns an
+// error (the chain then refuses the call and the run ends paused).
+func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) {
+	if dec, ok := takeDecision(ctx, req); ok {
+		return dec.Resolution(), nil
+	}
+	if req.Event != trajectory.EventToolCall {
+		return Resolution{}, fmt.Errorf("durable approval: a %s cannot pause its run; only tool calls can", req.Event)
+	}
+	r := run.FromContext(ctx)
+	if r == nil {
+		return Resolution{}, errors.New("durable approval: the call has no run in its context (use a host adapter)")
+	}
+	state, err := r.ResumeState()
+	if err != nil {
+		return Resolution{}, fmt.Errorf("durable approval: %w", err)
+	}
+	if req.RunID == "" {
+		req.RunID = r.ID()
+	}
+	req.Deadline = time.Time{} // nobody waits
+	payload, err := json.Marshal(Stored{Request: req, Host: d.host, State: state})
+	if err != nil {
+		return Resolution{}, fmt.Errorf("durable approval: encode request: %w", err)
+	}
+	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, req.RunID, payload); err != nil {
+		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
+	}
+	if err := d.store.Flush(ctx); err != nil {
+		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
+	}
+	r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+	if d.notify != nil {
+		if err := d.notify.post(ctx, req); err != nil {
+			r.Recorder().Logger().Warn("durable approval: notification failed; the request stays pending", "request", req.ID, "url", d.notify.URL(), "err", err)
+		}
+	}
+	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
+}
+
+// Lookup returns a stored request and its decision (nil while pending).
+func (d *Durable) Lookup(ctx context.Context, requestID string) (Stored, *Decision, error) {
+	var st Stored
+	var dec *Decision
+	found := false
+	err := d.scan(ctx, func(s Stored) {
+		if s.Request.ID == requestID {
+			st, found = s, true
+		}
+	}, func(dd Decision) {
+		if dd.RequestID == requestID && dec == nil {
+			dec = &dd
+		}
+	})
+	if err != nil {
+		return Stored{}, nil, err
+	}
+	if !found {
+		return Stored{}, nil, fmt.Errorf("%w: %q (list pending ones with `reagent approve --db …`)", ErrUnknownRequest, requestID)
+	}
+	return st, dec, nil
+}
+
+// Pending returns the stored requests that have no decision yet, oldest
+// first.
+func (d *Durable) Pending(ctx context.Context) ([]Stored, error) {
+	var reqs []Stored
+	decided := map[string]bool{}
+	err := d.scan(ctx, func(s Stored) { reqs = append(reqs, s) }, func(dd Decision) { decided[dd.RequestID] = true })
+	if err != nil {
+		return nil, err
+	}
+	out := reqs[:0]
+	for _, s := range reqs {
+		if !decided[s.Request.ID] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// scan decodes the approval records in chain order.
+func (d *Durable) scan(ctx context.Context, onRequest func(Stored), onDecision func(Decision)) error {
+	return d.log.ApprovalRecords(ctx, func(rec audit.Record) error {
+		switch rec.Kind {
+		case audit.KindApprovalRequest:
+			var s Stored
+			if err := json.Unmarshal(rec.Payload, &s); err != nil {
+				return fmt.Errorf("approval: record %d: %w", rec.Seq, err)
+			}
+			onRequest(s)
+		case audit.KindApprovalDecision:
+			var dd Decision
+			if err := json.Unmarshal(rec.Payload, &dd); err != nil {
+				return fmt.Errorf("approval: record %d: %w", rec.Seq, err)
+			}
+			onDecision(dd)
+		}
+		return nil
+	})
+}
+
+// Decide records the decision on a pending request in the chain and makes
+// it durable. A request decides once: a second decision fails with
+// ErrDecided. By names who decided and must not be empty.
+func (d *Durable) Decide(ctx context.Context, requestID string, res Resolution) (Decision, error) {
+	if strings.TrimSpace(res.By) == "" {
+		return Decision{}, errors.New("approval: a decision must name who made it (By)")
+	}
+	st, prev, err := d.Lookup(ctx, requestID)
+	if err != nil {
+		return Decision{}, err
+	}
+	if prev != nil {
+		verb := "denied"
+		if prev.Approved {
+			verb = "approved"
+		}
+		return Decision{}, fmt.Errorf("%w: %s %s it at %s", ErrDecided, prev.By, verb, prev.DecidedAt.Format(time.RFC3339))
+	}
+	dec := Decision{RequestID: requestID, Approved: res.Approved, By: res.By, Reason: res.Reason, DecidedAt: d.now().UTC()}
+	payload, err := json.Marshal(dec)
+	if err != nil {
+		return Decision{}, fmt.Errorf("approval: encode decision: %w", err)
+	}
+	if err := d.log.AppendApproval(ctx, audit.KindApprovalDecision, st.Request.RunID, payload); err != nil {
+		return Decision{}, fmt.Errorf("approval: store decision: %w", err)
+	}
+	if err := d.store.Flush(ctx); err != nil {
+		return Decision{}, fmt.Errorf("approval: store decision: %w", err)
+	}
+	return dec, nil
+}
+
+// resumeKey carries the decision of the call a resumed run re-asks.
+type resumeKey struct{}
+
+type resumeDecision struct {
+	tool, input string
+	dec         Decision
+	used        atomic.Bool
+}
+
+// ContextWithDecision returns a context for resuming the run of st: when
+// its guards escalate the same tool call (same tool and input) again,
+// Durable answers with dec instead of pausing, once. Hosts' Resume methods
+// use it.
+func ContextWithDecision(ctx context.Context, st Stored, dec Decision) context.Context {
+	return context.WithValue(ctx, resumeKey{}, &resumeDecision{tool: st.Request.Tool, input: st.Request.Input, dec: dec})
+}
+
+func takeDecision(ctx context.Context, req Request) (Decision, bool) {
+	rd, _ := ctx.Value(resumeKey{}).(*resumeDecision)
+	if rd == nil || req.Event != trajectory.EventToolCall || req.Tool != rd.tool || req.Input != rd.input || !rd.used.CompareAndSwap(false, true) {
+		return Decision{}, false
+	}
+	return rd.dec, true
+}
