@@ -22,7 +22,9 @@ import (
 // (middleware.WrapTools), so a call inside a run goes through the run's
 // guard chain and is recorded once, whether or not the session's client
 // also has Middleware. Calls outside a run follow WithRecorder and
-// WithRequireRun.
+// WithRequireRun; there, as for any langchaingo tool, a tool error (an
+// IsError result, input that is not JSON) comes back as the error, and a
+// guard's block as the answer.
 func Tools(ctx context.Context, cs *mcp.ClientSession, opts ...Option) ([]tools.Tool, error) {
 	cfg := newConfig(opts)
 	var out []tools.Tool

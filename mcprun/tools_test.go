@@ -3,6 +3,7 @@ package mcprun_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -178,4 +179,98 @@ func TestOneTrajectoryWhicheverHost(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK, rep.String())
 	assert.GreaterOrEqual(t, rep.Records, int64(2))
+}
+
+// TestToolsOutsideRun: the adapter's tools called with no run in the
+// context follow WithRecorder and WithRequireRun, like the middleware.
+func TestToolsOutsideRun(t *testing.T) {
+	ctx := context.Background()
+	find := func(ts []tools.Tool, name string) tools.Tool {
+		for _, tl := range ts {
+			if tl.Name() == name {
+				return tl
+			}
+		}
+		t.Fatalf("no tool %s", name)
+		return nil
+	}
+	t.Run("WithRecorder", func(t *testing.T) {
+		cs, _, calls := connectHTTP(t, newClient())
+		store := openStore(t)
+		rec := run.New(run.WithStore(store), guarded(policyfile.Default()))
+		ts, err := mcprun.Tools(ctx, cs, mcprun.WithRecorder(rec), mcprun.WithAgentName("mcp-tools"))
+		require.NoError(t, err)
+		add := find(ts, "add")
+		out, err := add.Call(ctx, `{"a": 4, "b": 5}`)
+		require.NoError(t, err)
+		assert.Equal(t, "9", out)
+		out, err = add.Call(ctx, `{"a": "four"}`)
+		require.NoError(t, err, "a block is the answer, not an error")
+		assert.Contains(t, out, "Blocked by guardrail schema")
+		_, err = add.Call(ctx, "four and five")
+		require.ErrorContains(t, err, "takes a JSON object", "outside a run a tool error is the error, as for any tool")
+		_, err = find(ts, "fail").Call(ctx, `{}`)
+		require.ErrorContains(t, err, "disk full")
+		assert.Equal(t, int64(2), calls.Load(), "only the valid calls reached the server")
+		require.NoError(t, rec.Shutdown(ctx))
+		runs, err := store.List(ctx, audit.Query{})
+		require.NoError(t, err)
+		require.Len(t, runs, 4, "each call outside a run is a run of its own")
+		for _, tr := range runs {
+			assert.Equal(t, "mcp-tools", tr.Agent)
+			require.Len(t, tr.Steps, 1)
+			require.Len(t, tr.Steps[0].Calls, 1, "recorded once although the client has the middleware")
+		}
+	})
+	t.Run("WithRequireRun", func(t *testing.T) {
+		cs, _, calls := connectHTTP(t, newClient())
+		ts, err := mcprun.Tools(ctx, cs, mcprun.WithRequireRun(true))
+		require.NoError(t, err)
+		_, err = find(ts, "add").Call(ctx, `{"a": 4, "b": 5}`)
+		require.ErrorIs(t, err, mcprun.ErrNoRun)
+		assert.Equal(t, int64(0), calls.Load())
+	})
+	t.Run("unrecorded by default", func(t *testing.T) {
+		cs, _, calls := connectHTTP(t, newClient())
+		ts, err := mcprun.Tools(ctx, cs)
+		require.NoError(t, err)
+		out, err := find(ts, "add").Call(ctx, `{"a": 4, "b": 5}`)
+		require.NoError(t, err)
+		assert.Equal(t, "9", out)
+		assert.Equal(t, int64(1), calls.Load())
+	})
+}
+
+// FuzzToolInput: whatever a model sends as a tool's input, the adapter
+// answers (an observation or an error), records the call once, and input
+// that is not JSON never reaches the server.
+func FuzzToolInput(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":2}`, `{"a":"x"}`, `not json`, ``, `[]`, `null`, `{"a":1e400,"b":0}`, `{"a":1,"b":2,"c":{"d":[1,2,3]}}`, "\x00\xff"} {
+		f.Add(s)
+	}
+	c := newClient()
+	cs, _, calls := connectHTTP(f, c)
+	ts, err := mcprun.Tools(context.Background(), cs)
+	require.NoError(f, err)
+	var add tools.Tool
+	for _, tl := range ts {
+		if tl.Name() == "add" {
+			add = tl
+		}
+	}
+	rec := run.New(guarded(policyfile.Default()))
+	f.Fuzz(func(t *testing.T, input string) {
+		h := run.NewHandle()
+		ctx, r := rec.Start(run.ContextWithHandle(context.Background(), h), "fuzz")
+		before := calls.Load()
+		out, err := add.Call(ctx, input)
+		r.End(nil)
+		assert.False(t, out == "" && err == nil, "an answer or an error")
+		tr := h.Trajectory()
+		require.Len(t, tr.Steps, 1)
+		require.Len(t, tr.Steps[0].Calls, 1)
+		if !json.Valid([]byte(input)) {
+			assert.Equal(t, before, calls.Load(), "input that is not JSON never reaches the server")
+		}
+	})
 }
