@@ -92,6 +92,15 @@ func WithAgentName(name string) Option { return func(c *config) { c.agent = name
 // pass so that the call is recorded once.
 type recordedKey struct{}
 
+// HostRecorded returns ctx marked so that Middleware lets the tools/call
+// made with it pass without recording it: for a host adapter that records
+// and guards the call itself (the langchaingo tools of this package; an
+// eino tool over an MCP session inside the eino adapter's WrapToolCall),
+// so that each call is recorded once.
+func HostRecorded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, recordedKey{}, true)
+}
+
 // Middleware returns a sending middleware for mcp.Client that records and
 // guards every tools/call through the run in the call's context. Install it
 // with client.AddSendingMiddleware(mcprun.Middleware()) before Connect.

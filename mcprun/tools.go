@@ -79,7 +79,7 @@ func (t *tool) Call(ctx context.Context, input string) (string, error) {
 					return refusedInput(ctx, r, t.spec, input, t.mt.Name)
 				}
 				return guardedCall(ctx, r, t.spec, p, func(ctx context.Context) (mcp.Result, error) {
-					return t.cs.CallTool(context.WithValue(ctx, recordedKey{}, true), p)
+					return t.cs.CallTool(HostRecorded(ctx), p)
 				})
 			})
 			return answer(res, err)
@@ -92,7 +92,7 @@ func (t *tool) Call(ctx context.Context, input string) (string, error) {
 	}
 	// Inside a run the wrapper around this tool records the call: keep the
 	// client's middleware (if any) from recording it again.
-	res, err := t.cs.CallTool(context.WithValue(ctx, recordedKey{}, true), &mcp.CallToolParams{Name: t.mt.Name, Arguments: json.RawMessage(input)})
+	res, err := t.cs.CallTool(HostRecorded(ctx), &mcp.CallToolParams{Name: t.mt.Name, Arguments: json.RawMessage(input)})
 	return answer(res, err)
 }
 
