@@ -34,7 +34,7 @@ func TestGuardedCalls(t *testing.T) {
 			c := newClient()
 			var cs *mcp.ClientSession
 			if transport == "stdio" {
-				cs, _ = connectStdio(t, c)
+				cs = connectStdio(t, c)
 			} else {
 				cs, _, _ = connectHTTP(t, c)
 			}
@@ -131,13 +131,12 @@ func TestAbortMode(t *testing.T) {
 
 func TestServerKilled(t *testing.T) {
 	t.Run("stdio", func(t *testing.T) {
-		cs, cmd := connectStdio(t, newClient())
+		cs := connectStdio(t, newClient())
 		rec := run.New()
 		h := run.NewHandle()
 		ctx, r := rec.Start(run.ContextWithHandle(context.Background(), h), "crash")
 		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "crash"})
 		require.Error(t, err, "a server that died answers nothing")
-		_ = cmd.Wait()
 		_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "add", Arguments: map[string]any{"a": 1, "b": 1}})
 		require.Error(t, err)
 		r.End(nil)
@@ -191,4 +190,18 @@ func TestOutsideRun(t *testing.T) {
 		require.ErrorIs(t, err, mcprun.ErrNoRun)
 		assert.Equal(t, int64(0), calls.Load())
 	})
+}
+
+// TestProtocolError: a tools/call the server answers with a JSON-RPC error
+// (an unknown tool) comes back unchanged and is recorded as the call's error.
+func TestProtocolError(t *testing.T) {
+	cs, _, _ := connectHTTP(t, newClient())
+	h := run.NewHandle()
+	ctx, r := run.New().Start(run.ContextWithHandle(context.Background(), h), "nope")
+	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "nope", Arguments: map[string]any{}})
+	require.Error(t, err)
+	r.End(nil)
+	c := h.Trajectory().Steps[0].Calls[0]
+	assert.Equal(t, "nope", c.Tool)
+	assert.Equal(t, err.Error(), c.Error)
 }

@@ -95,7 +95,7 @@ func newClient(opts ...mcprun.Option) *mcp.Client {
 }
 
 // connectStdio starts the test binary as an MCP server child process.
-func connectStdio(t testing.TB, c *mcp.Client) (*mcp.ClientSession, *exec.Cmd) {
+func connectStdio(t testing.TB, c *mcp.Client) *mcp.ClientSession {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serverEnv+"=stdio")
@@ -103,7 +103,7 @@ func connectStdio(t testing.TB, c *mcp.Client) (*mcp.ClientSession, *exec.Cmd) {
 	cs, err := c.Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cs.Close() })
-	return cs, cmd
+	return cs // the SDK waits for the process when the session closes
 }
 
 // connectHTTP serves a real MCP server over streamable HTTP on loopback.

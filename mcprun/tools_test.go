@@ -121,7 +121,7 @@ func (n nativeAdd) Call(_ context.Context, input string) (string, error) {
 // tool and through the MCP tool gives trajectories that the heuristic RRM,
 // the exports and the audit chain treat alike.
 func TestOneTrajectoryWhicheverHost(t *testing.T) {
-	cs, _ := connectStdio(t, newClient())
+	cs := connectStdio(t, newClient())
 	ts, err := mcprun.Tools(context.Background(), cs)
 	require.NoError(t, err)
 	var mcpAdd tools.Tool
