@@ -6,40 +6,88 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// Canonicalize returns the canonical JSON form of src, the form that audit
-// records are hashed in:
+// Form names a canonical JSON form that records are hashed in. A record
+// says which form it used (Record.Canon), so chains written before RFC 8785
+// was adopted still verify.
+type Form string
+
+// Canonical forms.
+const (
+	// FormRFC8785 is the JSON Canonicalization Scheme of RFC 8785 (JCS),
+	// exactly: what every record written by this version uses, and what any
+	// JCS library (Python's rfc8785, Java's or JavaScript's
+	// json-canonicalize, …) reproduces byte for byte.
+	FormRFC8785 Form = "rfc8785"
+	// FormLegacy is the form of records written before RFC 8785 was adopted
+	// (stored with an empty canon): it differs from JCS only in sorting
+	// object keys by their UTF-8 bytes instead of their UTF-16 code units
+	// (which matters only for keys outside the Basic Multilingual Plane)
+	// and in keeping integers of more than 15 digits digit for digit.
+	FormLegacy Form = ""
+)
+
+// String names the form: "rfc8785", or "legacy" for FormLegacy.
+func (f Form) String() string {
+	if f == FormLegacy {
+		return "legacy"
+	}
+	return string(f)
+}
+
+func (f Form) check() error {
+	switch f {
+	case FormRFC8785, FormLegacy:
+		return nil
+	}
+	return fmt.Errorf("unknown canonical form %q (this build knows %q and the legacy form); upgrade reagent", string(f), string(FormRFC8785))
+}
+
+// Canonicalize returns the RFC 8785 (JCS) canonical form of src, the form
+// that audit records are hashed in:
 //
 //   - src must be exactly one JSON value (RFC 8259), optionally surrounded by
 //     whitespace, in valid UTF-8, with no duplicate object keys and no lone
-//     UTF-16 surrogate escapes;
+//     UTF-16 surrogate escapes (RFC 8785 section 3.1, I-JSON);
 //   - no insignificant whitespace is written;
-//   - object members are sorted by key, comparing the keys' unescaped UTF-8
-//     bytes; array order is kept;
+//   - object members are sorted by key, comparing the keys' UTF-16 code
+//     units (section 3.2.3); array order is kept;
 //   - strings escape only '"' and '\\' (as \" and \\), \b \f \n \r \t, and
 //     the other code points below U+0020 as \u00xx (lower-case hex);
 //     everything else, including '/', '<', '>', '&', U+2028 and non-ASCII, is
-//     written as literal UTF-8;
-//   - a number written without fraction or exponent is kept digit for digit
-//     (so int64 values survive), except that -0 becomes 0; any other number
-//     is read as an IEEE-754 double and written as an integer when it is one
-//     with magnitude below 2^53, otherwise in the shortest form that reads
-//     back to the same double, in ECMAScript style (exponent form, as 1e-7
-//     or 1.5e+300, only below 1e-6 or from 1e21 up);
+//     written as literal UTF-8 (section 3.2.2.2);
+//   - numbers are IEEE-754 doubles written as ECMAScript's
+//     Number.prototype.toString writes them (section 3.2.2.3): integers
+//     below 10^21 in full, exponent form (1e-7, 1.5e+300) only below 1e-6
+//     or from 1e21 up, -0 as 0; a literal with more precision than a double
+//     is written rounded to the nearest double, as the RFC requires (keep
+//     such values in strings);
 //   - true, false and null are written as such.
 //
 // Canonicalize(Canonicalize(x)) equals Canonicalize(x) for every x it accepts.
 func Canonicalize(src []byte) ([]byte, error) {
-	return appendCanonical(make([]byte, 0, len(src)), src)
+	return appendCanonical(make([]byte, 0, len(src)), src, FormRFC8785)
+}
+
+// CanonicalizeForm returns src in the given canonical form; Canonicalize is
+// CanonicalizeForm(src, FormRFC8785). Use it to check records written in an
+// older form.
+func CanonicalizeForm(src []byte, f Form) ([]byte, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return appendCanonical(make([]byte, 0, len(src)), src, f)
 }
 
 // maxDepth bounds nesting, so hostile input cannot exhaust the stack.
 const maxDepth = 512
 
 type canon struct {
+	form  Form
 	src   []byte
 	pos   int
 	out   []byte
@@ -54,8 +102,23 @@ type member struct {
 	start, end       int // the member "key":value in out
 }
 
-func appendCanonical(dst, src []byte) ([]byte, error) {
-	c := &canon{src: src, out: dst}
+// canonPool keeps the scratch stacks of finished canonicalisations, so
+// that a busy writer does not regrow them for every record.
+var canonPool = sync.Pool{New: func() any { return new(canon) }}
+
+func appendCanonical(dst, src []byte, f Form) ([]byte, error) {
+	c := canonPool.Get().(*canon)
+	c.src, c.pos, c.out, c.form, c.depth = src, 0, dst, f, 0
+	out, err := c.run()
+	c.src, c.out = nil, nil
+	c.ms, c.keys, c.tmp = c.ms[:0], c.keys[:0], c.tmp[:0]
+	if cap(c.tmp) <= 1<<20 {
+		canonPool.Put(c)
+	}
+	return out, err
+}
+
+func (c *canon) run() ([]byte, error) {
 	c.skipWS()
 	if err := c.value(); err != nil {
 		return nil, err
@@ -127,7 +190,12 @@ func (c *canon) array() error {
 	if err := c.enter(); err != nil {
 		return err
 	}
-	defer func() { c.depth-- }()
+	err := c.arrayBody()
+	c.depth--
+	return err
+}
+
+func (c *canon) arrayBody() error {
 	c.pos++ // [
 	c.out = append(c.out, '[')
 	c.skipWS()
@@ -163,12 +231,17 @@ func (c *canon) object() error {
 	if err := c.enter(); err != nil {
 		return err
 	}
-	defer func() { c.depth-- }()
+	mbase, kbase := len(c.ms), len(c.keys)
+	err := c.objectBody(mbase)
+	c.ms, c.keys = c.ms[:mbase], c.keys[:kbase]
+	c.depth--
+	return err
+}
+
+func (c *canon) objectBody(mbase int) error {
 	c.pos++ // {
 	c.out = append(c.out, '{')
 	base := len(c.out)
-	mbase, kbase := len(c.ms), len(c.keys)
-	defer func() { c.ms, c.keys = c.ms[:mbase], c.keys[:kbase] }()
 	c.skipWS()
 	if c.pos < len(c.src) && c.src[c.pos] == '}' {
 		c.pos++
@@ -179,6 +252,9 @@ func (c *canon) object() error {
 		c.skipWS()
 		if c.pos >= len(c.src) || c.src[c.pos] != '"' {
 			return c.errorf("object key must be a string")
+		}
+		if len(c.ms) > mbase {
+			c.out = append(c.out, ',')
 		}
 		m := member{start: len(c.out), keyStart: len(c.keys)}
 		if err := c.str(true); err != nil {
@@ -214,20 +290,42 @@ func (c *canon) object() error {
 	// Members were written back to back without commas; write them again in
 	// key order.
 	ms := c.ms[mbase:]
-	key := func(m member) []byte { return c.keys[m.keyStart:m.keyEnd] }
-	slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(key(a), key(b)) })
+	keys := c.keys
+	cmp := compareUTF16
+	if c.form == FormLegacy {
+		cmp = bytes.Compare
+	}
+	order := func(a, b member) int {
+		return cmp(keys[a.keyStart:a.keyEnd], keys[b.keyStart:b.keyEnd])
+	}
+	sorted := true
 	for i := 1; i < len(ms); i++ {
-		if bytes.Equal(key(ms[i-1]), key(ms[i])) {
-			return c.errorf("duplicate object key %q", key(ms[i]))
+		d := order(ms[i-1], ms[i])
+		if d == 0 {
+			return c.errorf("duplicate object key %q", keys[ms[i].keyStart:ms[i].keyEnd])
+		}
+		if d > 0 {
+			sorted = false
 		}
 	}
-	c.tmp = append(c.tmp[:0], c.out[base:]...)
-	c.out = c.out[:base]
-	for i, m := range ms {
-		if i > 0 {
-			c.out = append(c.out, ',')
+	if !sorted {
+		slices.SortFunc(ms, order)
+		for i := 1; i < len(ms); i++ {
+			if order(ms[i-1], ms[i]) == 0 {
+				return c.errorf("duplicate object key %q", keys[ms[i].keyStart:ms[i].keyEnd])
+			}
 		}
-		c.out = append(c.out, c.tmp[m.start-base:m.end-base]...)
+	}
+	if !sorted {
+		// Write the members again in key order.
+		c.tmp = append(c.tmp[:0], c.out[base:]...)
+		c.out = c.out[:base]
+		for i, m := range ms {
+			if i > 0 {
+				c.out = append(c.out, ',')
+			}
+			c.out = append(c.out, c.tmp[m.start-base:m.end-base]...)
+		}
 	}
 	c.out = append(c.out, '}')
 	return nil
@@ -240,17 +338,14 @@ func (c *canon) str(isKey bool) error {
 	c.out = append(c.out, '"')
 	for {
 		// Copy the run of bytes that need no attention.
-		start := c.pos
-		for c.pos < len(c.src) {
-			b := c.src[c.pos]
-			if b < 0x20 || b == '"' || b == '\\' || b >= utf8.RuneSelf {
-				break
-			}
-			c.pos++
+		src, start, pos := c.src, c.pos, c.pos
+		for pos < len(src) && plainByte[src[pos]] {
+			pos++
 		}
-		c.out = append(c.out, c.src[start:c.pos]...)
+		c.pos = pos
+		c.out = append(c.out, src[start:pos]...)
 		if isKey {
-			c.keys = append(c.keys, c.src[start:c.pos]...)
+			c.keys = append(c.keys, src[start:pos]...)
 		}
 		if c.pos >= len(c.src) {
 			return c.errorf("unterminated string")
@@ -285,6 +380,15 @@ func (c *canon) str(isKey bool) error {
 		}
 	}
 }
+
+// plainByte marks the bytes a string copies as they are: printable ASCII
+// other than '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
 
 // escape decodes the escape sequence at c.pos (a backslash).
 func (c *canon) escape() (rune, error) {
@@ -412,7 +516,9 @@ func (c *canon) number() error {
 		}
 	}
 	lit := c.src[start:c.pos]
-	if isInt {
+	// An integer of at most 15 digits is a double exactly and ECMAScript
+	// writes it as is; the legacy form kept every integer digit for digit.
+	if isInt && (c.form == FormLegacy || len(lit) <= 15 || (len(lit) == 16 && lit[0] == '-')) {
 		if string(lit) == "-0" {
 			lit = lit[1:]
 		}
@@ -454,4 +560,43 @@ func appendFloat(dst []byte, f float64) []byte {
 		dst = append(dst[:e+2], dst[e+3:]...)
 	}
 	return dst
+}
+
+// compareUTF16 orders UTF-8 strings by their UTF-16 code units, as RFC 8785
+// sorts keys. It looks at the first rune that differs: UTF-8 byte order is
+// code point order, which differs from UTF-16 order only between a code
+// point from U+E000 to U+FFFF and one above U+FFFF (written with surrogates,
+// 0xD800–0xDFFF).
+func compareUTF16(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return len(a) - len(b)
+	}
+	if a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf {
+		return int(a[i]) - int(b[i])
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i--
+	}
+	ra, _ := utf8.DecodeRune(a[i:])
+	rb, _ := utf8.DecodeRune(b[i:])
+	return utf16Order(ra) - utf16Order(rb)
+}
+
+// utf16Order maps r to a number ordered as r's UTF-16 encoding: code points
+// below U+D800 stay, those above U+FFFF come next (their high surrogate is
+// 0xD800–0xDBFF) in code point order, and U+E000–U+FFFF come last.
+func utf16Order(r rune) int {
+	switch {
+	case r < 0xD800:
+		return int(r)
+	case r > 0xFFFF:
+		return 0xD800 + int(r-0x10000)
+	default: // U+E000..U+FFFF (valid UTF-8 holds no surrogates)
+		return 0xD800 + 0x100000 + int(r-0xE000)
+	}
 }

@@ -11,26 +11,28 @@ import (
 type Option func(*config)
 
 type config struct {
-	redactor    *redact.Redactor
-	queueSize   int
-	batchSize   int
-	linger      time.Duration
-	create      bool
-	busyTimeout time.Duration
-	logger      *slog.Logger
-	now         func() time.Time
+	redactor     *redact.Redactor
+	queueSize    int
+	batchSize    int
+	linger       time.Duration
+	create       bool
+	busyTimeout  time.Duration
+	writeTimeout time.Duration
+	logger       *slog.Logger
+	now          func() time.Time
 }
 
 func newConfig(opts []Option) *config {
 	c := &config{
-		redactor:    redact.Default(),
-		queueSize:   1024,
-		batchSize:   256,
-		linger:      2 * time.Millisecond,
-		create:      true,
-		busyTimeout: 10 * time.Second,
-		logger:      slog.Default(),
-		now:         time.Now,
+		redactor:     redact.Default(),
+		queueSize:    1024,
+		batchSize:    256,
+		linger:       2 * time.Millisecond,
+		create:       true,
+		busyTimeout:  10 * time.Second,
+		writeTimeout: 30 * time.Second,
+		logger:       slog.Default(),
+		now:          time.Now,
 	}
 	for _, o := range opts {
 		o(c)
@@ -85,6 +87,20 @@ func WithBusyTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.busyTimeout = d
+		}
+	}
+}
+
+// WithWriteTimeout bounds each write transaction of the writer goroutine
+// (default 30s): its statements run under a context with this timeout, and
+// on PostgreSQL also under statement_timeout and lock_timeout, so a hung
+// server or a lock held elsewhere fails the write instead of stopping the
+// writer. Failed records are kept and tried again by the next Flush. Keep
+// it above WithBusyTimeout on SQLite.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.writeTimeout = d
 		}
 	}
 }

@@ -52,6 +52,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Postgres, e
 		cfg:     cfg,
 		wrapErr: func(err error) error { return postgresError(where, err) },
 		onClose: db.Close,
+		txSetup: fmt.Sprintf(`SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d`,
+			max(cfg.writeTimeout.Milliseconds(), 1), max(cfg.writeTimeout.Milliseconds(), 1)),
 	}
 	if err := p.migrate(ctx, where); err != nil {
 		_ = db.Close()
@@ -67,6 +69,8 @@ func postgresError(where string, err error) error {
 		return err
 	}
 	switch {
+	case pe.Code == "57014" || pe.Code == "55P03": // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+		return fmt.Errorf("%w: %s did not finish within the write timeout (a lock held elsewhere or a hung server; see WithWriteTimeout): %w", errWriteTimeout, where, err)
 	case pe.Code == "42P01": // undefined_table
 		return fmt.Errorf("audit: %s: the audit tables are missing (was the schema dropped?): %w", where, err)
 	case pe.Code == "42501": // insufficient_privilege
@@ -80,7 +84,7 @@ func postgresError(where string, err error) error {
 var postgresSchemaV1 = schemaV1("BIGINT", "BOOLEAN", "DOUBLE PRECISION")
 
 // postgresMigrations[i] upgrades schema version i+1 to i+2.
-var postgresMigrations [][]string
+var postgresMigrations = [][]string{migrationV2}
 
 func (p *Postgres) migrate(ctx context.Context, where string) (err error) {
 	tx, err := p.pool.BeginTx(ctx, nil)

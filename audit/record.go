@@ -12,14 +12,17 @@ import (
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // CanonicalRecord returns the canonical JSON of r, the bytes hashed after
-// prev_hash: {"created_at":…,"kind":…,"payload":…,"run_id":…,"seq":…}.
-// r.Payload must already be canonical.
+// prev_hash: {"canon":"rfc8785","created_at":…,"kind":…,"payload":…,
+// "run_id":…,"seq":…} in RFC 8785 form for records written in it, and
+// {"created_at":…,"kind":…,"payload":…,"run_id":…,"seq":…} for records in
+// the legacy form (r.Canon empty). r.Payload must already be canonical in
+// r's form.
 func CanonicalRecord(r Record) ([]byte, error) {
-	if err := checkCanonical(r.Payload); err != nil {
+	if err := checkCanonical(r.Payload, r.Canon); err != nil {
 		return nil, err
 	}
 	var b []byte
-	b = appendRecordHead(b, r.CreatedAt, r.Kind)
+	b = appendRecordHead(b, r.Canon, r.CreatedAt, r.Kind)
 	b = append(b, r.Payload...)
 	b = appendRecordTail(b, r.RunID, r.Seq)
 	return b, nil
@@ -28,25 +31,31 @@ func CanonicalRecord(r Record) ([]byte, error) {
 // HashRecord returns r's entry hash given the previous record's entry hash:
 // hex(SHA-256(prevHash ‖ CanonicalRecord(r))).
 func HashRecord(prevHash string, r Record) (string, error) {
-	if err := checkCanonical(r.Payload); err != nil {
+	if err := checkCanonical(r.Payload, r.Canon); err != nil {
 		return "", err
 	}
-	return entryHash(sha256.New(), nil, prevHash, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload), nil
+	return entryHash(sha256.New(), nil, prevHash, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload), nil
 }
 
-func checkCanonical(payload []byte) error {
-	c, err := Canonicalize(payload)
+func checkCanonical(payload []byte, f Form) error {
+	c, err := CanonicalizeForm(payload, f)
 	if err != nil {
 		return fmt.Errorf("audit: payload: %w", err)
 	}
 	if string(c) != string(payload) {
-		return fmt.Errorf("audit: payload is valid JSON but not in canonical form")
+		return fmt.Errorf("audit: payload is valid JSON but not in %s canonical form", f)
 	}
 	return nil
 }
 
-func appendRecordHead(b []byte, createdAt string, kind Kind) []byte {
-	b = append(b, `{"created_at":`...)
+func appendRecordHead(b []byte, f Form, createdAt string, kind Kind) []byte {
+	if f != FormLegacy {
+		b = append(b, `{"canon":`...)
+		b = appendString(b, string(f))
+		b = append(b, `,"created_at":`...)
+	} else {
+		b = append(b, `{"created_at":`...)
+	}
 	b = appendString(b, createdAt)
 	b = append(b, `,"kind":`...)
 	b = appendString(b, string(kind))
@@ -63,10 +72,10 @@ func appendRecordTail(b []byte, runID string, seq int64) []byte {
 
 // entryHash streams prev ‖ canonical record into h without building the
 // record; scratch is reused for the small head and tail.
-func entryHash(h hash.Hash, scratch []byte, prev string, seq int64, kind Kind, runID, createdAt string, payload []byte) string {
+func entryHash(h hash.Hash, scratch []byte, prev string, f Form, seq int64, kind Kind, runID, createdAt string, payload []byte) string {
 	h.Reset()
 	h.Write([]byte(prev))
-	scratch = appendRecordHead(scratch[:0], createdAt, kind)
+	scratch = appendRecordHead(scratch[:0], f, createdAt, kind)
 	h.Write(scratch)
 	h.Write(payload)
 	scratch = appendRecordTail(scratch[:0], runID, seq)

@@ -184,7 +184,7 @@ func sqliteError(path string, err error) error {
 var sqliteSchemaV1 = schemaV1("INTEGER", "INTEGER", "REAL")
 
 // sqliteMigrations[i] upgrades schema version i+1 to i+2.
-var sqliteMigrations [][]string
+var sqliteMigrations = [][]string{migrationV2}
 
 // migrate creates the tables in an empty database, upgrades older schemas,
 // and refuses databases that are not reagent's or are newer than this build.

@@ -301,7 +301,7 @@ func TestNoSecretReachesDisk(t *testing.T) {
 		"urlpass":    "Pa55w0rdInUrl",
 		"registered": "hdr-value-from-env-9f8e7d",
 		"user":       "EMP-443322",
-		"aws":        "AKIAIOSFODNN7EXAMPLE",
+		"aws":        "AKIAQ3EGRSWBYEXD4K7Q",
 		"assessment": "ghp_0123456789abcdefghijABCDEFGHIJ012345",
 	}
 	red, err := redact.New(redact.WithPattern("employee", `EMP-\d{6}`))
@@ -400,27 +400,33 @@ func TestQueueFullBlocks(t *testing.T) {
 	assert.Len(t, all, accepted, "every accepted run was written")
 }
 
-// TestWriteFailureIsReported makes the database read-only under the
-// writer: the failure reaches Flush, and the store still works afterwards.
+// TestWriteFailureIsReported makes the database refuse inserts under the
+// writer (a trigger: a real failure of the SQLite engine): the failure
+// reaches every Flush that covers the run, not only the next, until a later
+// try stores it; the store keeps working meanwhile.
 func TestWriteFailureIsReported(t *testing.T) {
 	e := newSQLiteEnv(t)
 	var logs bytes.Buffer
 	s := e.open(t, audit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, s.Append(ctx, sampleRun(1, 1)))
 	require.NoError(t, s.Flush(ctx))
-	// A trigger that refuses inserts stands in for a full or broken disk.
 	e.exec(t, `CREATE TRIGGER refuse BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'disk says no'); END`)
 	require.NoError(t, s.Append(ctx, sampleRun(2, 1)))
-	err := s.Flush(ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `trajectory record of run "run-00002" was not stored`)
-	assert.Contains(t, err.Error(), "disk says no")
-	require.NoError(t, s.Flush(ctx), "a failure is reported once")
+	for range 2 {
+		err := s.Flush(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `trajectory record of run "run-00002" was not stored`)
+		assert.Contains(t, err.Error(), "disk says no")
+		var ns *audit.NotStoredError
+		require.ErrorAs(t, err, &ns)
+		assert.Equal(t, []string{"run-00002"}, ns.RunIDs())
+		assert.False(t, ns.Records[0].Permanent)
+	}
 	assert.Contains(t, logs.String(), "audit write failed")
 	assert.Contains(t, logs.String(), "run=run-00002")
 	e.exec(t, `DROP TRIGGER refuse`)
 	require.NoError(t, s.Append(ctx, sampleRun(3, 1)))
-	require.NoError(t, s.Flush(ctx))
+	require.NoError(t, s.Flush(ctx), "the failed run is stored on the next try")
 
 	// One bad record in a batch does not sink the others.
 	e.exec(t, `CREATE TRIGGER refuse_one BEFORE INSERT ON audit_records WHEN NEW.run_id = 'run-00006'
@@ -428,7 +434,7 @@ func TestWriteFailureIsReported(t *testing.T) {
 	for i := 4; i < 9; i++ {
 		require.NoError(t, s.Append(ctx, sampleRun(i, 1)))
 	}
-	err = s.Flush(ctx)
+	err := s.Flush(ctx)
 	require.ErrorContains(t, err, `run "run-00006" was not stored`)
 	assert.NotContains(t, err.Error(), "run-00005")
 	rep, err := s.Verify(ctx)
@@ -436,7 +442,9 @@ func TestWriteFailureIsReported(t *testing.T) {
 	assert.True(t, rep.OK, rep.String())
 	all, err := s.List(ctx, audit.Query{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"run-00001", "run-00003", "run-00004", "run-00005", "run-00007", "run-00008"}, ids(all))
+	assert.Equal(t, []string{"run-00001", "run-00002", "run-00003", "run-00004", "run-00005", "run-00007", "run-00008"}, ids(all))
+	err = s.Close()
+	require.ErrorContains(t, err, `run "run-00006" was not stored`, "Close names what is still not stored")
 }
 
 func TestOpenPicksBackend(t *testing.T) {

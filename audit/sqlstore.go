@@ -26,8 +26,13 @@ type dialect struct {
 	headSQL string
 }
 
-// schemaVersion is the version of the tables this build writes.
-const schemaVersion = 1
+// schemaVersion is the version of the tables this build writes: 2 added
+// audit_records.canon, the canonical form of each record.
+const schemaVersion = 2
+
+// migrationV2 adds the canonical form column; records already stored keep
+// ” (FormLegacy), which is what they were hashed in.
+var migrationV2 = []string{`ALTER TABLE audit_records ADD COLUMN canon TEXT NOT NULL DEFAULT ''`}
 
 // schemaV1 returns the statements that create the first version of the
 // tables. Both stores keep the same tables; integer, boolean and float are
@@ -144,6 +149,9 @@ type sqlStore struct {
 	// wrapErr turns backend errors into ones that say what to do.
 	wrapErr func(err error) error
 	onClose func() error
+	// txSetup runs first in each write transaction (PostgreSQL: SET LOCAL
+	// statement_timeout and lock_timeout); empty for none.
+	txSetup string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -176,6 +184,8 @@ func (s *sqlStore) Append(ctx context.Context, t *trajectory.Trajectory) error {
 
 // AppendAssessment implements Store.
 func (s *sqlStore) AppendAssessment(ctx context.Context, runID string, a trajectory.Assessment) error {
+	// Assessments are small: they are encoded here, so that one that
+	// cannot be is refused at once.
 	it, err := prepareAssessment(s.cfg.redactor, runID, a)
 	if err != nil {
 		return err
@@ -233,6 +243,11 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	if s.txSetup != "" {
+		if _, err := tx.ExecContext(ctx, s.txSetup); err != nil {
+			return s.werr(fmt.Errorf("set statement timeout: %w", err))
+		}
+	}
 	seq, prev, err := s.lockHead(ctx, tx)
 	if err != nil {
 		return err
@@ -243,7 +258,7 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 	for i, it := range recs {
 		seq++
 		created := s.cfg.now().UTC().Format(TimeFormat)
-		hash := entryHash(h, scratch, prev, seq, it.kind, it.runID, created, it.payload)
+		hash := entryHash(h, scratch, prev, FormRFC8785, seq, it.kind, it.runID, created, it.payload)
 		rows[i] = recordRow{it: it, seq: seq, createdAt: created, hash: hash, prev: prev}
 		prev = hash
 	}
@@ -304,10 +319,10 @@ func (s *sqlStore) insertMany(ctx context.Context, tx *sql.Tx, prefix, suffix st
 func (s *sqlStore) insertRecords(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
 	args := make([]any, 0, len(rows)*8)
 	for _, r := range rows {
-		args = append(args, r.seq, string(r.it.kind), r.it.runID, r.createdAt, string(r.it.payload), r.it.digest, r.prev, r.hash)
+		args = append(args, r.seq, string(r.it.kind), r.it.runID, r.createdAt, string(r.it.payload), r.it.digest, r.prev, r.hash, string(FormRFC8785))
 	}
 	err := s.insertMany(ctx, tx,
-		`INSERT INTO audit_records (seq, kind, run_id, created_at, payload, payload_sha256, prev_hash, hash)`, "", 8, args)
+		`INSERT INTO audit_records (seq, kind, run_id, created_at, payload, payload_sha256, prev_hash, hash, canon)`, "", 9, args)
 	if err != nil {
 		return s.werr(fmt.Errorf("insert records: %w", err))
 	}
@@ -612,7 +627,7 @@ const recordsPage = 1000
 func (s *sqlStore) Records(ctx context.Context, fn func(Record) error) error {
 	var after int64 = -1 << 62
 	for {
-		rows, err := s.rdb.QueryContext(ctx, s.d.q(`SELECT seq, kind, run_id, created_at, payload, payload_sha256, prev_hash, hash
+		rows, err := s.rdb.QueryContext(ctx, s.d.q(`SELECT seq, kind, run_id, created_at, payload, payload_sha256, prev_hash, hash, canon
 			FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?`), after, recordsPage)
 		if err != nil {
 			return s.werr(fmt.Errorf("audit: read records: %w", err))
@@ -620,12 +635,12 @@ func (s *sqlStore) Records(ctx context.Context, fn func(Record) error) error {
 		n := 0
 		for rows.Next() {
 			var r Record
-			var kind, payload string
-			if err := rows.Scan(&r.Seq, &kind, &r.RunID, &r.CreatedAt, &payload, &r.PayloadSHA256, &r.PrevHash, &r.Hash); err != nil {
+			var kind, payload, canon string
+			if err := rows.Scan(&r.Seq, &kind, &r.RunID, &r.CreatedAt, &payload, &r.PayloadSHA256, &r.PrevHash, &r.Hash, &canon); err != nil {
 				rows.Close()
 				return s.werr(fmt.Errorf("audit: read records: %w", err))
 			}
-			r.Kind, r.Payload = Kind(kind), json.RawMessage(payload)
+			r.Kind, r.Payload, r.Canon = Kind(kind), json.RawMessage(payload), Form(canon)
 			n++
 			after = r.Seq
 			if err := fn(r); err != nil {
@@ -780,7 +795,7 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (rep PruneReport
 	it := &item{kind: KindCheckpoint, payload: payload, digest: payloadDigest(payload)}
 	seq := headSeq + 1
 	created := s.cfg.now().UTC().Format(TimeFormat)
-	hash := entryHash(sha256.New(), nil, headHash, seq, KindCheckpoint, "", created, payload)
+	hash := entryHash(sha256.New(), nil, headHash, FormRFC8785, seq, KindCheckpoint, "", created, payload)
 	if err := s.insertRecords(ctx, tx, []recordRow{{it: it, seq: seq, createdAt: created, hash: hash, prev: headHash}}); err != nil {
 		return rep, fmt.Errorf("audit: prune: %w", err)
 	}

@@ -4,12 +4,15 @@
 // off the agent's path through a bounded queue, and Verify detects any later
 // edit, deletion or reordering of the stored records.
 //
-// Every stored item is a record {seq, kind, run_id, created_at, payload}.
-// entry_hash = hex(SHA-256(prev_hash ‖ canonical JSON of the record)), where
-// prev_hash is the previous record's entry_hash (64 zeros for the first
-// record) written as 64 lower-case hex characters, and the canonical JSON is
-// the object {"created_at","kind","payload","run_id","seq"} in the form
-// described by Canonicalize.
+// Every stored item is a record {canon, seq, kind, run_id, created_at,
+// payload}. entry_hash = hex(SHA-256(prev_hash ‖ canonical JSON of the
+// record)), where prev_hash is the previous record's entry_hash (64 zeros
+// for the first record) written as 64 lower-case hex characters, and the
+// canonical JSON is the RFC 8785 (JCS) form of the object
+// {"canon":"rfc8785","created_at","kind","payload","run_id","seq"}, so any
+// JCS library can check a chain. Records written before RFC 8785 was
+// adopted carry no canon and are hashed without it, in the legacy form
+// (see FormLegacy); Verify checks each record in its own form.
 package audit
 
 import (
@@ -24,17 +27,27 @@ import (
 
 // Store is an append-only, hash-chained trajectory store.
 type Store interface {
-	// Append queues t to be stored and takes ownership of it: the caller must
-	// not modify t afterwards (the store does not modify it either; it
-	// redacts and serialises t on its writer goroutine, off the caller's
-	// path, and reports a run it cannot encode at the next Flush or Close).
-	// It blocks while the queue is full, until there is room or ctx is done.
+	// Append hands t to the store's writer and takes ownership of it: the
+	// caller must not modify t afterwards (the store does not modify it
+	// either; it redacts and serialises t off the caller's path). It blocks
+	// only while the queue is full, and returns when ctx ends whatever the
+	// database is doing: then t was not handed over, is not stored, and the
+	// error (wrapping ctx.Err()) names its run. A nil error means queued,
+	// not stored: Flush says when it is stored.
 	Append(ctx context.Context, t *trajectory.Trajectory) error
 	// AppendAssessment queues an assessment of an already appended run as a
-	// record of its own; nothing stored earlier is rewritten.
+	// record of its own; nothing stored earlier is rewritten. It honours
+	// ctx as Append does.
 	AppendAssessment(ctx context.Context, runID string, a trajectory.Assessment) error
-	// Flush waits until everything queued before the call is durable, and
-	// reports any write that failed since the previous Flush.
+	// Flush returns nil only when every record that any goroutine appended
+	// before the call (its Append returned nil before Flush was called) is
+	// committed to the database. Otherwise it returns a *NotStoredError
+	// naming each such record that is not: one whose write failed, at any
+	// time before (every Flush that covers it reports it, not only the
+	// next; failed writes are tried again by each Flush and stop being
+	// reported once stored), and, when ctx ends first, one still waiting
+	// for the database (then errors.Is(err, ctx.Err()) holds). Flush
+	// returns when ctx ends, whatever the database is doing.
 	Flush(ctx context.Context) error
 	// Get returns one run with all its assessments merged in, or an error
 	// wrapping ErrNotFound.
@@ -51,7 +64,11 @@ type Store interface {
 	// Prune removes runs stored before the given time, leaving a checkpoint
 	// record so that the rest of the chain still verifies.
 	Prune(ctx context.Context, before time.Time) (PruneReport, error)
-	// Close flushes the queue, stops the writer and releases the database.
+	// Close stops accepting records, writes what is queued, tries failed
+	// records once more, stops the writer and releases the database. It
+	// returns a *NotStoredError naming every appended record that is not
+	// stored. Each write is bounded by WithWriteTimeout, so Close returns
+	// even when the database hangs.
 	Close() error
 }
 
@@ -98,6 +115,9 @@ const (
 
 // Record is one link of the chain as stored.
 type Record struct {
+	// Canon is the canonical form the record was hashed in: FormRFC8785, or
+	// FormLegacy (empty) for records written before it was adopted.
+	Canon Form
 	Seq   int64
 	Kind  Kind
 	RunID string
@@ -146,8 +166,11 @@ type VerifyReport struct {
 	Runs        int64 // trajectory records
 	Assessments int64 // assessment records
 	Checkpoints int64 // checkpoint records
-	FirstSeq    int64
-	LastSeq     int64
+	// Legacy counts records hashed in the legacy canonical form (written
+	// before RFC 8785 was adopted); the others are in RFC 8785 form.
+	Legacy   int64
+	FirstSeq int64
+	LastSeq  int64
 	// Head is the entry hash of the last record; keep it elsewhere to detect
 	// a later truncation or rewrite of the whole chain.
 	Head string
@@ -168,6 +191,9 @@ func (r VerifyReport) String() string {
 		r.Records, r.Runs, r.Assessments, r.Checkpoints, r.FirstSeq, r.LastSeq, r.Head)
 	if r.PrunedThrough > 0 {
 		s += fmt.Sprintf(", pruned through seq %d", r.PrunedThrough)
+	}
+	if r.Legacy > 0 {
+		s += fmt.Sprintf(", %d written before RFC 8785 (legacy canonical form)", r.Legacy)
 	}
 	return s
 }

@@ -96,7 +96,8 @@ func TestChainIsTheDocumentedHash(t *testing.T) {
 			n++
 			assert.Equal(t, int64(n), r.Seq)
 			assert.Equal(t, prev, r.PrevHash)
-			rec := fmt.Sprintf(`{"created_at":%q,"kind":%q,"payload":%s,"run_id":%q,"seq":%d}`, r.CreatedAt, r.Kind, r.Payload, r.RunID, r.Seq)
+			assert.Equal(t, audit.FormRFC8785, r.Canon)
+			rec := fmt.Sprintf(`{"canon":"rfc8785","created_at":%q,"kind":%q,"payload":%s,"run_id":%q,"seq":%d}`, r.CreatedAt, r.Kind, r.Payload, r.RunID, r.Seq)
 			canon, err := audit.CanonicalRecord(r)
 			require.NoError(t, err)
 			assert.Equal(t, rec, string(canon))
@@ -253,11 +254,17 @@ func TestAppendRejectsBadInput(t *testing.T) {
 	err = s.AppendAssessment(ctx, "r", trajectory.Assessment{Score: math.Inf(1)})
 	require.ErrorContains(t, err, "assessment of run")
 	// A run is serialised off the caller's path: what cannot be encoded is
-	// reported by the next Flush, and nothing of it is written.
+	// reported by every Flush that covers it, and nothing of it is written.
 	nan := math.NaN()
 	require.NoError(t, s.Append(ctx, &trajectory.Trajectory{ID: "nan", Decisions: []trajectory.Decision{{Score: &nan}}}))
-	require.ErrorContains(t, s.Flush(ctx), `run "nan"`)
-	require.NoError(t, s.Flush(ctx), "the error is reported once")
+	for range 2 {
+		err := s.Flush(ctx)
+		require.ErrorContains(t, err, `run "nan"`)
+		var ns *audit.NotStoredError
+		require.ErrorAs(t, err, &ns)
+		require.Len(t, ns.Records, 1)
+		assert.True(t, ns.Records[0].Permanent, "an encoding failure is not tried again")
+	}
 	rep, err := s.Verify(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, rep.Records, "nothing half-written")

@@ -28,6 +28,7 @@ type verifier struct {
 	prev      string
 	next      int64 // expected seq; 0 before the first record
 	headMatch bool  // the record at head.seq carries head.hash
+	sawJCS    bool  // a record in RFC 8785 form was seen
 	h         hash.Hash
 	scratch   []byte
 }
@@ -54,7 +55,13 @@ func (v *verifier) add(ctx context.Context, r Record) error {
 	if payloadDigest(r.Payload) != r.PayloadSHA256 {
 		return v.broken(r, ReasonPayloadEdited, "the payload does not match its SHA-256 digest %s", short(r.PayloadSHA256))
 	}
-	if err := checkCanonical(r.Payload); err != nil {
+	if err := r.Canon.check(); err != nil {
+		return v.broken(r, ReasonBadRecord, "%v", err)
+	}
+	if r.Canon == FormLegacy && v.sawJCS {
+		return v.broken(r, ReasonBadRecord, "a record in the legacy canonical form follows records in RFC 8785 form, which no reagent writes")
+	}
+	if err := checkCanonical(r.Payload, r.Canon); err != nil {
 		return v.broken(r, ReasonBadRecord, "%v", err)
 	}
 	if detail := checkFields(r); detail != "" {
@@ -63,7 +70,7 @@ func (v *verifier) add(ctx context.Context, r Record) error {
 	if r.PrevHash != v.prev {
 		return v.broken(r, ReasonLinkBroken, "prev_hash %s is not the entry hash %s of seq %d", short(r.PrevHash), short(v.prev), r.Seq-1)
 	}
-	want := entryHash(v.h, v.scratch, v.prev, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload)
+	want := entryHash(v.h, v.scratch, v.prev, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload)
 	if want != r.Hash {
 		return v.broken(r, ReasonHashMismatch, "stored entry hash %s, recomputed %s: seq, kind, run id, created_at or payload changed",
 			short(r.Hash), short(want))
@@ -83,9 +90,13 @@ func (v *verifier) add(ctx context.Context, r Record) error {
 		}
 	}
 	v.rep.Records++
+	if r.Canon == FormLegacy {
+		v.rep.Legacy++
+	}
 	v.rep.LastSeq, v.rep.Head = r.Seq, r.Hash
 	v.prev = r.Hash
 	v.next++
+	v.sawJCS = v.sawJCS || r.Canon != FormLegacy
 	return nil
 }
 

@@ -1,16 +1,24 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
-// item is one queued record, or a flush marker when flush is set.
+// item is one record on its way to the database.
 type item struct {
+	// ticket is the record's place in append order (from 1): every record
+	// appended before a Flush call has a ticket at most the Flush's mark.
+	ticket uint64
+
 	kind    Kind
 	runID   string
 	payload []byte // canonical JSON
@@ -27,80 +35,210 @@ type item struct {
 	assessOK bool
 	assess   float64
 
-	flush chan error
-	// prepare, when set, builds the record (redaction, canonical JSON) on
-	// the writer's goroutine; the item is a placeholder until then.
-	prepare func() (*item, error)
+	// prepare, when set, builds the record (redaction, canonical JSON) on a
+	// preparer goroutine, off the caller's path; ready is closed once built
+	// or buildErr is set.
+	prepare  func() (*item, error)
+	ready    chan struct{}
+	built    *item
+	buildErr error
 }
 
-// writer owns the queue and the one goroutine that drains it into the
-// database in batches, so the agent's path never waits on disk.
-type writer struct {
-	ch        chan *item
-	mu        sync.RWMutex // held for reading while sending, for writing to close
-	closed    bool
-	done      chan struct{}
-	write     func(ctx context.Context, batch []*item) error
-	batchSize int
-	linger    time.Duration
-	logger    *slog.Logger
+// failure is a record that is not in the database.
+type failure struct {
+	it  *item // kept for another try; nil once given up on (see maxRetained)
+	rec NotStored
+}
 
-	errMu  sync.Mutex
-	failed []error // write failures not yet reported by Flush or Close
+// writer owns the queue, the preparer goroutines that redact and serialise
+// records in parallel, and the one goroutine that writes them into the
+// database in batches, so the agent's path never waits on disk.
+//
+// Acknowledgement contract: records get tickets in append order; Flush
+// takes the last ticket handed out when it is called as its mark, and
+// returns nil only once every record with a ticket up to the mark is
+// committed. A record that failed stays in failed (and is tried again by
+// every flushing round while it is kept in retry) until it is stored, so
+// every Flush whose mark covers it reports it, not only the next one.
+type writer struct {
+	write        func(ctx context.Context, batch []*item) error
+	batchSize    int
+	linger       time.Duration
+	writeTimeout time.Duration
+	maxRetained  int
+	logger       *slog.Logger
+
+	slots chan struct{} // one per queued record: bounds the queue
+	prep  chan *item    // records to build, in ticket order
+	wake  chan struct{} // tells the writer goroutine to look at the queue
+	done  chan struct{} // closed when the writer goroutine has stopped
+
+	mu       sync.Mutex
+	queue    []*item // appended, not yet taken by the writer goroutine
+	inflight []*item // taken, being written
+	last     uint64  // last ticket handed out
+	closed   bool
+	flushReq bool // a Flush waits: do not linger, and retry failures
+	started  uint64
+	finished uint64             // rounds of the writer goroutine
+	handled  uint64             // every ticket up to it is committed or failed
+	failed   map[uint64]failure // records not stored, by ticket
+	retry    []*item            // failed records kept for another try, oldest first
+	changed  chan struct{}      // closed and replaced when the above change
+	workers  sync.WaitGroup
 }
 
 func newWriter(cfg *config, write func(context.Context, []*item) error) *writer {
 	w := &writer{
-		ch:        make(chan *item, cfg.queueSize),
-		done:      make(chan struct{}),
-		write:     write,
-		batchSize: cfg.batchSize,
-		linger:    cfg.linger,
-		logger:    cfg.logger,
+		write:        write,
+		batchSize:    cfg.batchSize,
+		linger:       cfg.linger,
+		writeTimeout: cfg.writeTimeout,
+		maxRetained:  max(cfg.queueSize, 1024),
+		logger:       cfg.logger,
+		slots:        make(chan struct{}, cfg.queueSize),
+		prep:         make(chan *item, cfg.queueSize+cfg.batchSize),
+		wake:         make(chan struct{}, 1),
+		done:         make(chan struct{}),
+		failed:       map[uint64]failure{},
+		changed:      make(chan struct{}),
+	}
+	n := max(runtime.GOMAXPROCS(0), 1)
+	w.workers.Add(n)
+	for range n {
+		go w.preparer()
 	}
 	go w.run()
 	return w
 }
 
-// enqueue blocks until the queue has room, ctx is done or the store closes.
-func (w *writer) enqueue(ctx context.Context, it *item) error {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		return ErrClosed
+// preparer builds records until the writer stops.
+func (w *writer) preparer() {
+	defer w.workers.Done()
+	for it := range w.prep {
+		it.built, it.buildErr = it.prepare()
+		close(it.ready)
 	}
+}
+
+func (w *writer) signal() {
 	select {
-	case w.ch <- it:
-		return nil
+	case w.wake <- struct{}{}:
 	default:
 	}
+}
+
+// enqueue hands it to the writer. It blocks while the queue is full, until
+// there is room, ctx is done or the store closes; a record not handed over
+// is reported in the error, naming its run, and is not stored.
+func (w *writer) enqueue(ctx context.Context, it *item) error {
 	select {
-	case w.ch <- it:
-		return nil
-	case <-ctx.Done():
-		if it.flush != nil {
-			return fmt.Errorf("audit: flush: queue full: %w", ctx.Err())
+	case w.slots <- struct{}{}:
+	default:
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("audit: queue full, %s record of run %q not stored: %w", it.kind, it.runID, ctx.Err())
 		}
-		return fmt.Errorf("audit: queue full, %s record of run %q not stored: %w", it.kind, it.runID, ctx.Err())
 	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.slots
+		return fmt.Errorf("audit: %s record of run %q not stored: %w", it.kind, it.runID, ErrClosed)
+	}
+	w.last++
+	it.ticket = w.last
+	w.queue = append(w.queue, it)
+	if it.prepare != nil {
+		it.ready = make(chan struct{})
+		w.prep <- it // never blocks: its capacity exceeds what can be queued or in flight
+	}
+	w.mu.Unlock()
+	w.signal()
+	return nil
 }
 
-// flush waits until every record queued before it is written.
+// broadcast wakes every Flush waiting for a change. Call with mu held.
+func (w *writer) broadcast() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// flush waits until every record appended before the call is committed and
+// reports, naming them, those that are not: records that failed (whenever
+// they failed, until a later try stores them) and, if ctx ends first,
+// records still waiting for the database.
 func (w *writer) flush(ctx context.Context) error {
-	it := &item{flush: make(chan error, 1)}
-	if err := w.enqueue(ctx, it); err != nil {
-		return err
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return fmt.Errorf("audit: flush: %w", ErrClosed)
 	}
-	select {
-	case err := <-it.flush:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("audit: flush: %w", ctx.Err())
+	mark := w.last
+	// The first round to start from now on sees flushReq: it skips the
+	// linger and tries failed records again.
+	round := w.started + 1
+	w.flushReq = true
+	w.mu.Unlock()
+	w.signal()
+	for {
+		w.mu.Lock()
+		if w.handled >= mark && w.finished >= round {
+			err := w.notStored(mark, nil)
+			w.mu.Unlock()
+			return err
+		}
+		if ctx.Err() != nil {
+			err := w.notStored(mark, ctx.Err())
+			w.mu.Unlock()
+			return err
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
 	}
 }
 
-// close stops accepting records, writes what is queued and returns the
-// failures nobody has seen yet.
+// notStored returns the error for the records with tickets up to mark that
+// are not stored, or nil. cause is set when the caller stopped waiting.
+// Call with mu held.
+func (w *writer) notStored(mark uint64, cause error) error {
+	var recs []NotStored
+	add := func(it *item) {
+		if it.ticket <= mark {
+			if _, failed := w.failed[it.ticket]; !failed {
+				recs = append(recs, NotStored{Kind: it.kind, RunID: it.runID, Pending: true, ticket: it.ticket})
+			}
+		}
+	}
+	if cause != nil {
+		for _, it := range w.inflight {
+			add(it)
+		}
+		for _, it := range w.queue {
+			if it.ticket > mark {
+				break
+			}
+			add(it)
+		}
+	}
+	for t, f := range w.failed {
+		if t <= mark {
+			recs = append(recs, f.rec)
+		}
+	}
+	if len(recs) == 0 {
+		return nil // everything covered is stored
+	}
+	return newNotStoredError(recs, cause)
+}
+
+// close stops accepting records, writes what is queued, tries failed
+// records once more and returns every record that is not stored.
 func (w *writer) close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -109,157 +247,337 @@ func (w *writer) close() error {
 		return nil
 	}
 	w.closed = true
-	close(w.ch)
+	w.flushReq = true
 	w.mu.Unlock()
+	w.signal()
 	<-w.done
-	return w.takeErrors()
-}
-
-func (w *writer) takeErrors() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	err := errors.Join(w.failed...)
-	w.failed = nil
-	return err
+	close(w.prep)
+	w.workers.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.notStored(w.last, nil)
 }
 
 func (w *writer) run() {
 	defer close(w.done)
-	batch := make([]*item, 0, w.batchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	for it := range w.ch {
-		batch = append(batch[:0], it)
-		w.collect(&batch, timer)
-		w.process(batch)
+	for {
+		batch, flushing, last := w.next(timer)
+		w.process(batch, flushing)
+		if last {
+			return
+		}
 	}
 }
 
-// collect adds queued records to batch until it is full, a flush marker
-// arrives, the queue closes, or the queue has stayed empty for the linger
-// time: waiting a little turns many small transactions into one, which is
-// what makes SQLite's WAL (and PostgreSQL's commit) cheap per record.
-func (w *writer) collect(batch *[]*item, timer *time.Timer) {
-	lingering := false
-	defer func() {
-		if lingering && !timer.Stop() {
+// next takes the next batch from the queue: it waits for records, a Flush
+// or Close, then lingers until the batch is full, a Flush or Close comes,
+// or the linger time passes (waiting a little turns many small
+// transactions into one, which is what makes SQLite's WAL and PostgreSQL's
+// commit cheap per record). last is set once the store is closed and the
+// queue is empty.
+func (w *writer) next(timer *time.Timer) (batch []*item, flushing, last bool) {
+	w.mu.Lock()
+	for len(w.queue) == 0 && !w.flushReq && !w.closed {
+		w.mu.Unlock()
+		<-w.wake
+		w.mu.Lock()
+	}
+	if len(w.queue) < w.batchSize && !w.flushReq && !w.closed && w.linger > 0 {
+		w.mu.Unlock()
+		timer.Reset(w.linger)
+	linger:
+		for {
+			select {
+			case <-w.wake:
+				w.mu.Lock()
+				stop := len(w.queue) >= w.batchSize || w.flushReq || w.closed
+				w.mu.Unlock()
+				if stop {
+					break linger
+				}
+			case <-timer.C:
+				break linger
+			}
+		}
+		if !timer.Stop() {
 			select {
 			case <-timer.C:
 			default:
 			}
 		}
-	}()
-	for len(*batch) < w.batchSize && (*batch)[len(*batch)-1].flush == nil {
-		select {
-		case next, ok := <-w.ch:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, next)
-			continue
-		default:
-		}
-		if w.linger <= 0 {
-			return
-		}
-		if !lingering {
-			lingering = true
-			timer.Reset(w.linger)
-		}
-		select {
-		case next, ok := <-w.ch:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, next)
-		case <-timer.C:
-			lingering = false
-			return
-		}
+		w.mu.Lock()
 	}
+	n := min(len(w.queue), w.batchSize)
+	batch = w.queue[:n:n]
+	w.queue = w.queue[n:]
+	w.inflight = batch
+	w.started++
+	flushing = w.flushReq || w.closed
+	if len(w.queue) == 0 {
+		w.flushReq = false
+	}
+	last = w.closed && len(w.queue) == 0
+	w.mu.Unlock()
+	for range n {
+		<-w.slots
+	}
+	return batch, flushing, last
 }
 
-// process writes the records of batch, answering flush markers once the
-// records before them are committed.
-func (w *writer) process(batch []*item) {
-	batch = w.prepareAll(batch)
-	start := 0
-	for i, it := range batch {
-		if it.flush == nil {
+// process writes one batch, and before it, when a Flush or Close waits,
+// the failed records kept for another try.
+func (w *writer) process(batch []*item, flushing bool) {
+	// Failed records go first, so the chain keeps close to append order.
+	var failures []failure
+	var retried, stored []*item
+	if flushing {
+		w.mu.Lock()
+		retried = w.retry
+		w.retry = nil
+		w.mu.Unlock()
+		if len(retried) > 0 {
+			notStored := map[uint64]bool{}
+			for start := 0; start < len(retried); start += w.batchSize {
+				for _, f := range w.commit(retried[start:min(start+w.batchSize, len(retried))], false) {
+					notStored[f.it.ticket] = true
+					failures = append(failures, f)
+				}
+			}
+			for _, it := range retried {
+				if !notStored[it.ticket] {
+					stored = append(stored, it)
+				}
+			}
+		}
+	}
+
+	ready := make([]*item, 0, len(batch))
+	for _, it := range batch {
+		if it.prepare != nil {
+			<-it.ready
+			if it.buildErr != nil {
+				failures = append(failures, w.fail(it, it.buildErr, false))
+				continue
+			}
+			b := it.built
+			b.ticket = it.ticket
+			it = b
+		}
+		ready = append(ready, it)
+	}
+
+	for _, f := range w.commit(ready, true) {
+		failures = append(failures, f)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, it := range stored {
+		delete(w.failed, it.ticket)
+		w.logger.Info("reagent: audit record stored on a later try", "kind", it.kind, "run", it.runID)
+	}
+	for _, f := range failures {
+		if f.rec.Permanent {
+			f.it = nil // keep the report, not the record
+			w.failed[f.rec.ticket] = f
 			continue
 		}
-		w.commit(batch[start:i])
-		start = i + 1
-		it.flush <- w.takeErrors()
+		w.failed[f.rec.ticket] = f
+		w.retry = append(w.retry, f.it)
 	}
-	w.commit(batch[start:])
+	if over := len(w.retry) - w.maxRetained; over > 0 {
+		for _, it := range w.retry[:over] {
+			f := w.failed[it.ticket]
+			f.it = nil
+			f.rec.Permanent = true
+			f.rec.Err = fmt.Errorf("%w (given up: more than %d failed records were waiting for another try)", f.rec.Err, w.maxRetained)
+			w.failed[it.ticket] = f
+		}
+		w.retry = append([]*item(nil), w.retry[over:]...)
+	}
+	if len(batch) > 0 {
+		w.handled = batch[len(batch)-1].ticket
+	}
+	w.inflight = nil
+	w.finished++
+	w.broadcast()
 }
 
-// commit writes records in one transaction. A failed batch is retried; if it
-// still fails, each record is tried alone so that one bad record cannot sink
-// the others. What still fails is logged and reported by the next Flush.
-func (w *writer) commit(recs []*item) {
-	if len(recs) == 0 {
-		return
-	}
-	ctx := context.Background()
+// errWriteTimeout marks a write that ran out of its write timeout.
+var errWriteTimeout = errors.New("audit: write timeout")
+
+// tryWrite writes recs in one transaction, bounded by the write timeout.
+func (w *writer) tryWrite(recs []*item) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.writeTimeout)
+	defer cancel()
 	err := w.write(ctx, recs)
-	for _, wait := range []time.Duration{20 * time.Millisecond, 200 * time.Millisecond} {
-		if err == nil {
-			return
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w: the database did not answer within %v (see WithWriteTimeout): %w", errWriteTimeout, w.writeTimeout, err)
+	}
+	return err
+}
+
+// failAll reports every record of recs as not stored because of err.
+func (w *writer) failAll(recs []*item, err error) []failure {
+	out := make([]failure, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, w.fail(r, err, true))
+	}
+	return out
+}
+
+// commit writes records in one transaction and returns those it could not
+// store. A failed batch is retried (after short pauses when patient); if it
+// still fails, records are tried one by one so that one bad record cannot
+// sink the others, until a few in a row fail: then the cause is not a
+// record (the database is locked, full or gone) and the rest fail with it.
+// A write that ran out of the write timeout is not tried again here (the
+// database hangs; each try would wait as long), so that a hung database
+// costs one write timeout per batch, and Close returns.
+func (w *writer) commit(recs []*item, patient bool) []failure {
+	if len(recs) == 0 {
+		return nil
+	}
+	err := w.tryWrite(recs)
+	if patient {
+		for _, wait := range []time.Duration{20 * time.Millisecond, 200 * time.Millisecond} {
+			if err == nil || errors.Is(err, errWriteTimeout) {
+				break
+			}
+			time.Sleep(wait)
+			err = w.tryWrite(recs)
 		}
-		time.Sleep(wait)
-		err = w.write(ctx, recs)
 	}
 	if err == nil {
-		return
+		return nil
 	}
-	if len(recs) == 1 {
-		w.fail(recs[0], err)
-		return
+	if len(recs) == 1 || errors.Is(err, errWriteTimeout) {
+		return w.failAll(recs, err)
 	}
-	// When records keep failing one by one the cause is not a record (the
-	// database is locked, full or gone): stop trying, so that a busy timeout
-	// is not waited out once per record.
+	// Records not tried alone come first in the result, so that the next
+	// try of the failed records starts with them: a few records the
+	// database always refuses cannot keep the others from being tried.
 	const giveUpAfter = 3
+	var untried, refused []failure
 	streak := 0
 	for _, r := range recs {
 		if streak >= giveUpAfter {
-			w.fail(r, err)
+			untried = append(untried, w.fail(r, err, true))
 			continue
 		}
-		if err = w.write(ctx, []*item{r}); err != nil {
-			w.fail(r, err)
+		if err = w.tryWrite([]*item{r}); err != nil {
+			refused = append(refused, w.fail(r, err, true))
 			streak++
+			if errors.Is(err, errWriteTimeout) {
+				streak = giveUpAfter
+			}
 			continue
 		}
 		streak = 0
 	}
+	return append(untried, refused...)
 }
 
-func (w *writer) fail(r *item, err error) {
-	err = fmt.Errorf("audit: %s record of run %q was not stored: %w", r.kind, r.runID, err)
+// fail logs a record that was not stored; retry says whether writing it
+// again may succeed (a failed write) or not (a record that cannot be built).
+func (w *writer) fail(r *item, err error, retry bool) failure {
 	w.logger.Error("reagent: audit write failed", "kind", r.kind, "run", r.runID, "err", err)
-	w.errMu.Lock()
-	w.failed = append(w.failed, err)
-	w.errMu.Unlock()
+	return failure{it: r, rec: NotStored{Kind: r.kind, RunID: r.runID, Err: err, Permanent: !retry, ticket: r.ticket}}
 }
 
-// prepareAll builds the records that were queued unprepared, in place; a
-// record that cannot be built is reported like a failed write.
-func (w *writer) prepareAll(batch []*item) []*item {
-	out := batch[:0]
-	for _, it := range batch {
-		if it.prepare == nil {
-			out = append(out, it)
-			continue
-		}
-		ready, err := it.prepare()
-		if err != nil {
-			w.fail(it, err)
-			continue
-		}
-		out = append(out, ready)
+// NotStored is one record that is not in the database.
+type NotStored struct {
+	Kind  Kind
+	RunID string
+	// Err is why the write failed; nil for a record still waiting for the
+	// database (Pending).
+	Err error
+	// Pending: the record is still queued or being written; the caller
+	// stopped waiting for it. A later Flush reports whether it was stored.
+	Pending bool
+	// Permanent: the record cannot be stored (it could not be encoded, or
+	// too many failed records were waiting); it is reported by every later
+	// Flush and by Close. Other failed records are tried again by every
+	// Flush, and stop being reported once stored.
+	Permanent bool
+
+	ticket uint64
+}
+
+func (n NotStored) String() string {
+	if n.Pending {
+		return fmt.Sprintf("%s record of run %q is not stored yet (still queued)", n.Kind, n.RunID)
 	}
-	return out
+	return fmt.Sprintf("%s record of run %q was not stored: %v", n.Kind, n.RunID, n.Err)
+}
+
+// NotStoredError is what Flush and Close return when records appended
+// before the call are not in the database. Its message names the runs;
+// errors.As gives the full list.
+type NotStoredError struct {
+	// Records are the records not stored, in append order.
+	Records []NotStored
+	// Cause is the caller's context error when Flush stopped waiting
+	// (errors.Is(err, context.DeadlineExceeded) holds then); nil otherwise.
+	Cause error
+}
+
+func newNotStoredError(recs []NotStored, cause error) *NotStoredError {
+	// Append order; map iteration left them unordered.
+	slices.SortFunc(recs, func(a, b NotStored) int { return cmp.Compare(a.ticket, b.ticket) })
+	return &NotStoredError{Records: recs, Cause: cause}
+}
+
+// maxNamed bounds how many records an error message lists.
+const maxNamed = 20
+
+// Error names the records (the first 20) and why each is not stored.
+func (e *NotStoredError) Error() string {
+	var b strings.Builder
+	b.WriteString("audit: ")
+	if e.Cause != nil {
+		fmt.Fprintf(&b, "flush stopped waiting (%v): ", e.Cause)
+	}
+	fmt.Fprintf(&b, "%d record(s) appended before this call are not stored: ", len(e.Records))
+	for i, r := range e.Records {
+		if i == maxNamed {
+			fmt.Fprintf(&b, "; and %d more", len(e.Records)-maxNamed)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause and every record's error.
+func (e *NotStoredError) Unwrap() []error {
+	var errs []error
+	if e.Cause != nil {
+		errs = append(errs, e.Cause)
+	}
+	for _, r := range e.Records {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errs
+}
+
+// RunIDs returns the runs with a record not stored, each once, in append
+// order.
+func (e *NotStoredError) RunIDs() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range e.Records {
+		if !seen[r.RunID] {
+			seen[r.RunID] = true
+			ids = append(ids, r.RunID)
+		}
+	}
+	return ids
 }

@@ -39,6 +39,7 @@ type compiledRule struct {
 	ArgRule
 	field        []string
 	deny, allowR *regexp.Regexp
+	denyLits     *litFilter // literals every deny match contains
 	verdict      trajectory.Verdict
 }
 
@@ -68,6 +69,7 @@ func NewArgGuard(rules ...ArgRule) (*ArgGuard, error) {
 			if cr.deny, err = compilePattern(r.Deny, r.CaseSensitive); err != nil {
 				return nil, fmt.Errorf("argument %s: deny: %w", name, err)
 			}
+			cr.denyLits = newLitFilter(cr.deny)
 		}
 		if r.Allow != "" {
 			if cr.allowR, err = compilePattern(r.Allow, r.CaseSensitive); err != nil {
@@ -106,6 +108,7 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	var (
 		parsed    bool
 		values    []jsonValue
+		unescaped string
 		jsonErr   error
 		checked   int
 		escalated *trajectory.Decision
@@ -119,12 +122,20 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 			}
 		}
 		if !parsed {
+			if d, big := tooLarge(input); big {
+				return d
+			}
 			pc := ev.parsed()
-			values, jsonErr = pc.values, pc.err
+			values, jsonErr, unescaped = pc.values, pc.err, pc.unescaped
+			// Lenient JSON (NaN, trailing commas) is read with its values,
+			// as the tool will read it.
+			if jsonErr != nil && pc.lenient {
+				jsonErr = nil
+			}
 			parsed = true
 		}
 		checked++
-		reason, failed := r.check(input, values, jsonErr == nil, &memo)
+		reason, failed := r.check(input, unescaped, values, jsonErr == nil, &memo)
 		if !failed {
 			continue
 		}
@@ -142,16 +153,26 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	if checked == 0 {
 		return allow("no argument rule for this tool")
 	}
+	if len(input) > maxJSONWalk && looksLikeJSON(input) {
+		// Field rules could only be read against the raw text: the
+		// patterns found nothing, but a person decides.
+		return decide(trajectory.Escalate, fmt.Sprintf("input is %d bytes, over the %d the guards parse as JSON: checked as raw text only", len(input), maxJSONWalk))
+	}
 	return allow("argument rules passed") // constant: this is the hot path
 }
 
-// check returns why the rule fails, if it does.
-func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo *variantMemo) (string, bool) {
+// check returns why the rule fails, if it does. unescaped is the input with
+// escapes undone when no JSON reading accepted it ("" otherwise): deny
+// patterns see it too, so "\u0072m -rf" in broken JSON is still "rm -rf".
+func (r *compiledRule) check(input, unescaped string, values []jsonValue, isJSON bool, memo *variantMemo) (string, bool) {
 	var targets []string
 	where := "input"
 	switch {
 	case len(r.field) == 0:
 		targets = append(targets, input)
+		if unescaped != "" {
+			targets = append(targets, unescaped)
+		}
 		if isJSON {
 			for _, v := range values {
 				if v.isText {
@@ -161,6 +182,9 @@ func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo
 		}
 	case !isJSON:
 		targets = append(targets, input)
+		if unescaped != "" {
+			targets = append(targets, unescaped)
+		}
 		where = "input (not JSON)"
 	default:
 		where = "field " + r.Field
@@ -178,7 +202,7 @@ func (r *compiledRule) check(input string, values []jsonValue, isJSON bool, memo
 	}
 	for _, t := range targets {
 		for _, v := range memo.of(t, !r.CaseSensitive) {
-			if r.deny != nil && r.deny.MatchString(v) {
+			if r.deny != nil && r.denyLits.mayMatch(v) && r.deny.MatchString(v) {
 				return fmt.Sprintf("%s matches denied pattern %q", where, r.Deny), true
 			}
 		}

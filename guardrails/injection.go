@@ -962,20 +962,29 @@ func (g *InjectionGuard) Describe() string {
 // the content are defused so the content cannot close the fence early.
 const fenceMarker = "UNTRUSTED CONTENT"
 
-var fenceMarkerRe = regexp.MustCompile(`(?i)untrusted[\s_-]*content`)
+var (
+	fenceMarkerRe   = regexp.MustCompile(`(?i)untrusted[\s_-]*content`)
+	fenceMarkerLits = newLitFilter(fenceMarkerRe)
+)
 
 // Fence wraps untrusted text in delimiters the model is told about. The
 // delimiters carry an id derived from the content (SHA-256), which the
 // content cannot predict and so cannot forge; marker look-alikes and
 // invisible Unicode tag characters inside the content are removed.
 func Fence(source, text string) string {
-	clean := strings.Map(func(r rune) rune {
-		if r >= 0xE0000 && r <= 0xE007F {
-			return -1
-		}
-		return r
-	}, text)
-	clean = fenceMarkerRe.ReplaceAllString(clean, "[marker removed]")
+	clean := text
+	// Tag characters (U+E0000–U+E007F) are encoded with a leading 0xF3 byte.
+	if strings.IndexByte(text, 0xF3) >= 0 {
+		clean = strings.Map(func(r rune) rune {
+			if r >= 0xE0000 && r <= 0xE007F {
+				return -1
+			}
+			return r
+		}, text)
+	}
+	if fenceMarkerLits.mayMatch(clean) {
+		clean = fenceMarkerRe.ReplaceAllString(clean, "[marker removed]")
+	}
 	sum := sha256.Sum256([]byte(text))
 	id := hex.EncodeToString(sum[:8])
 	src := trunc.Quote(source, 60)

@@ -3,10 +3,13 @@ package guardrails
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/reagent-go/reagent/trajectory"
 )
 
 // jsonValue is one value found in a JSON document, with its path. Strings
@@ -18,13 +21,30 @@ type jsonValue struct {
 	isText bool // a JSON string
 }
 
-// maxJSONWalk and maxJSONDepth bound the work done on one tool input.
+// maxJSONWalk and maxJSONDepth bound the work done on one tool input. An
+// input over maxJSONWalk is never parsed: the guards read it as raw text
+// (with escapes undone), the argument guard escalates it when it passes,
+// and the schema guard refuses it. An input over maxGuardInput is refused
+// by every guard that would read it, without reading it: checking it would
+// cost seconds.
 const (
-	maxJSONWalk  = 1 << 20
-	maxJSONDepth = 64
+	maxJSONWalk   = 1 << 20
+	maxJSONDepth  = 64
+	maxGuardInput = 4 << 20
 )
 
-var errNotJSON = errors.New("not a JSON document")
+// tooLarge returns the decision for an input over maxGuardInput.
+func tooLarge(input string) (trajectory.Decision, bool) {
+	if len(input) <= maxGuardInput {
+		return trajectory.Decision{}, false
+	}
+	return decide(trajectory.Block, fmt.Sprintf("input is %d bytes, over the %d the guards check; refused unread", len(input), maxGuardInput)), true
+}
+
+var (
+	errNotJSON  = errors.New("not a JSON document")
+	errTooLarge = errors.New("too large to parse")
+)
 
 // walkJSON returns every value of the JSON document s, in order (children
 // before their container), keeping values of duplicated keys: a tool may
@@ -34,12 +54,28 @@ var errNotJSON = errors.New("not a JSON document")
 // encoding/json's token API, which costs several times more on the hot
 // path of every tool call.
 func walkJSON(s string) ([]jsonValue, error) {
+	return walkJSONMode(s, false)
+}
+
+// walkJSONLenient is walkJSON for the JSON that Python's json module,
+// JavaScript's JSON5 readers and many tools accept besides the standard:
+// NaN, Infinity and -Infinity as numbers, and a comma before a closing
+// bracket. A guard that reads such input strictly would see no values at
+// all, and check less than the tool will read.
+func walkJSONLenient(s string) ([]jsonValue, error) {
+	return walkJSONMode(s, true)
+}
+
+func walkJSONMode(s string, lenient bool) ([]jsonValue, error) {
 	t := strings.Trim(s, " \t\r\n") // JSON white space only
-	if t == "" || len(t) > maxJSONWalk || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
+	if len(t) > maxJSONWalk {
+		return nil, errTooLarge
+	}
+	if t == "" || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
 		return nil, errNotJSON
 	}
 	var pathBuf [8]string
-	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16)}
+	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16), lenient: lenient}
 	if !w.value() {
 		return nil, errNotJSON
 	}
@@ -80,6 +116,8 @@ type jsonWalker struct {
 	// paths backs the values' paths: one growing array instead of a copy
 	// per value (a slice handed out stays valid when it grows).
 	paths []string
+	// lenient accepts NaN, Infinity, -Infinity and trailing commas.
+	lenient bool
 }
 
 func (w *jsonWalker) emit(text string, isText bool) {
@@ -141,6 +179,12 @@ func (w *jsonWalker) value() bool {
 	case c == 'n':
 		w.last = nil
 		return w.literal("null")
+	case w.lenient && c == 'N':
+		return w.literal("NaN")
+	case w.lenient && c == 'I':
+		return w.literal("Infinity")
+	case w.lenient && c == '-' && strings.HasPrefix(w.s[w.i:], "-I"):
+		return w.literal("-Infinity")
 	default:
 		return w.number()
 	}
@@ -220,6 +264,14 @@ func (w *jsonWalker) container(obj bool) bool {
 		switch w.s[w.i] {
 		case ',':
 			w.i++
+			if w.lenient {
+				w.space()
+				if w.i < len(w.s) && w.s[w.i] == closer {
+					w.i++
+					finish()
+					return true
+				}
+			}
 		case closer:
 			w.i++
 			finish()
@@ -430,14 +482,20 @@ func splitField(field string) []string {
 // inputCache holds what guards derive from one call's input, so that a
 // chain of guards parses it once.
 type inputCache struct {
-	input   string
+	input string
+	// values are the input's JSON values: from the strict reading, or,
+	// when that fails (err set), from the lenient one (lenient set).
 	values  []jsonValue
 	err     error
-	urls    []string
-	hasURLs bool
-	doc     any
-	docOK   bool
-	hasDoc  bool
+	lenient bool
+	// unescaped is the raw input with every JSON-style escape undone, for
+	// input the strict reading refused (see unescapeLoose); "" otherwise.
+	unescaped string
+	urls      []string
+	hasURLs   bool
+	doc       any
+	docOK     bool
+	hasDoc    bool
 }
 
 // document returns the input decoded as a JSON document, once per event.
@@ -456,7 +514,115 @@ func (ev *Event) parsed() *inputCache {
 	if ev.cache == nil || ev.cache.input != in {
 		c := &inputCache{input: in}
 		c.values, c.err = walkJSON(in)
+		if errors.Is(c.err, errNotJSON) {
+			if v, err := walkJSONLenient(in); err == nil {
+				c.values, c.lenient = v, true
+			}
+		}
+		if c.err != nil && strings.IndexByte(in, '\\') >= 0 {
+			if u := unescapeLoose(in); u != in {
+				c.unescaped = u
+			}
+		}
 		ev.cache = c
 	}
 	return ev.cache
+}
+
+// looksLikeJSON reports whether s opens like a JSON object or array: input
+// a tool will try to decode as JSON.
+func looksLikeJSON(s string) bool {
+	t := strings.TrimLeft(s, " \t\r\n")
+	return t != "" && (t[0] == '{' || t[0] == '[')
+}
+
+// unescapeLoose undoes, anywhere in s, the escapes a JSON or JavaScript
+// reader would: \uXXXX (surrogate pairs joined), \xHH, \n, \t, \r, \b,
+// \f, \/, \" and \\. It reads input no parser accepted, so that
+// "\u0072m -rf" is seen as "rm -rf" whatever else is wrong with the input.
+func unescapeLoose(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		e := s[i+1]
+		switch e {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case '/', '"', '\\', '\'':
+			b.WriteByte(e)
+		case 'x':
+			if n, ok := hexN(s, i+2, 2); ok {
+				b.WriteRune(rune(n))
+				i += 3
+				continue
+			}
+			b.WriteByte(c)
+			continue
+		case 'u':
+			n, ok := hexN(s, i+2, 4)
+			if !ok {
+				b.WriteByte(c)
+				continue
+			}
+			r := rune(n)
+			i += 5
+			if utf16.IsSurrogate(r) && strings.HasPrefix(s[i+1:], "\\u") {
+				if n2, ok := hexN(s, i+3, 4); ok {
+					if d := utf16.DecodeRune(r, rune(n2)); d != utf8.RuneError {
+						b.WriteRune(d)
+						i += 6
+						continue
+					}
+				}
+			}
+			b.WriteRune(r)
+			continue
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		i++
+	}
+	return b.String()
+}
+
+// hexN reads n hex digits at s[i:].
+func hexN(s string, i, n int) (uint64, bool) {
+	if i < 0 || i+n > len(s) {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range []byte(s[i : i+n]) {
+		if !isHexByte(c) {
+			return 0, false
+		}
+		v = v<<4 | uint64(hexVal(c))
+	}
+	return v, true
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }

@@ -3,6 +3,7 @@ package guardrails
 import (
 	"encoding/binary"
 	"strings"
+	"unicode"
 
 	"github.com/reagent-go/reagent/trajectory"
 	"golang.org/x/text/unicode/norm"
@@ -73,8 +74,13 @@ func matchReason(tag string) string {
 }
 
 // hasTag looks for tag on tool in the event's tool spec, the run's tool
-// specs, and the policy's tags (set on the event by the Chain).
+// specs, and the policy's tags (set on the event by the Chain). A tool whose
+// name says it reaches the network (see NetworkShapedName) has the egress tag
+// whatever else it has.
 func hasTag(ev *Event, tool, tag string) bool {
+	if tag == TagEgress && NetworkShapedName(tool) {
+		return true
+	}
 	if ev != nil {
 		if sameName(ev.Tool.Name, tool) && ev.Tool.HasTag(tag) {
 			return true
@@ -162,4 +168,111 @@ func verdictOr(v, def trajectory.Verdict) trajectory.Verdict {
 		return v
 	}
 	return def
+}
+
+// networkWords are the words of a tool name that say it reaches the
+// network: fetch, web_fetch, requests_get, http_get, curl, download_url, ….
+var networkWords = map[string]bool{
+	"fetch": true, "http": true, "https": true, "curl": true, "wget": true, "url": true, "urls": true,
+	"uri": true, "web": true, "webpage": true, "website": true, "browse": true, "browser": true,
+	"download": true, "scrape": true, "scraper": true, "crawl": true, "crawler": true, "webhook": true,
+	"requests": true, "httpx": true, "urllib": true, "axios": true, "websearch": true,
+	"webfetch": true, "httpget": true, "urlfetch": true, "fetchurl": true, "geturl": true,
+}
+
+// NetworkShapedName reports whether a tool's name says it reaches the
+// network (a word such as fetch, http, url, web, curl, download, requests),
+// so that policies treat it as tagged egress even when nobody tagged it.
+// Words are split at any non-letter and at lower-to-upper case changes
+// ("webFetch", "requests_get", "HTTP-GET").
+func NetworkShapedName(tool string) bool {
+	if isASCII(tool) {
+		return networkShapedASCII(tool)
+	}
+	return networkShapedAny(tool)
+}
+
+// networkShapedAny is NetworkShapedName for any name (NFKC-folded first).
+func networkShapedAny(tool string) bool {
+	name := canonName(tool)
+	if name == "" {
+		return false
+	}
+	raw := strings.TrimSpace(tool)
+	if !isASCII(raw) {
+		raw = norm.NFKC.String(raw)
+	}
+	var words []string
+	start := -1
+	rs := []rune(raw)
+	for i, c := range rs {
+		letter := unicode.IsLetter(c) || unicode.IsDigit(c)
+		boundary := !letter || (i > 0 && unicode.IsUpper(c) && unicode.IsLower(rs[i-1]))
+		if boundary && start >= 0 {
+			words = append(words, strings.ToLower(string(rs[start:i])))
+			start = -1
+		}
+		if letter && start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		words = append(words, strings.ToLower(string(rs[start:])))
+	}
+	for _, w := range words {
+		if networkWords[w] {
+			return true
+		}
+	}
+	return networkWords[strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, name)]
+}
+
+// networkShapedASCII is NetworkShapedName for ASCII names, without
+// allocating: it runs on every tag check of every tool call.
+func networkShapedASCII(s string) bool {
+	isAlnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	var word, joined [32]byte
+	nj := 0
+	lookup := func(w string) bool {
+		if len(w) > len(word) {
+			return false
+		}
+		for i := 0; i < len(w); i++ {
+			word[i] = lowerByte(w[i])
+		}
+		return networkWords[string(word[:len(w)])]
+	}
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		letter := i < len(s) && isAlnum(s[i])
+		boundary := !letter || (i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z')
+		if boundary && start >= 0 {
+			if lookup(s[start:i]) {
+				return true
+			}
+			start = -1
+		}
+		if letter {
+			if start < 0 {
+				start = i
+			}
+			if nj < len(joined) {
+				joined[nj] = lowerByte(s[i])
+			}
+			nj++
+		}
+	}
+	return nj <= len(joined) && networkWords[string(joined[:nj])]
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

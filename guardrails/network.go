@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/tools/netsafe"
@@ -57,9 +61,23 @@ func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision
 			return allow("tool does not reach the network")
 		}
 	}
+	if d, big := tooLarge(callInput(ev)); big {
+		return d
+	}
 	pc := ev.parsed()
 	if !pc.hasURLs {
-		pc.urls, pc.hasURLs = extractURLs(pc.input, pc.values, pc.err), true
+		values, err := pc.values, pc.err
+		if err != nil && pc.lenient {
+			err = nil // lenient JSON: read its values, as the tool will
+		}
+		pc.urls, pc.hasURLs = extractURLs(pc.input, values, err), true
+		if pc.unescaped != "" {
+			for _, u := range extractURLs(pc.unescaped, nil, errNotJSON) {
+				if !slices.Contains(pc.urls, u) {
+					pc.urls = append(pc.urls, u)
+				}
+			}
+		}
 	}
 	urls := pc.urls
 	if len(urls) == 0 {
@@ -174,14 +192,16 @@ func findSchemeURLs(text string, add func(string)) {
 				add(text[j:k])
 				i = k - 1
 			}
-		case '/':
-			if i+1 < len(text) && text[i+1] == '/' && (i == 0 || strings.IndexByte(" \t\r\n\"'(=", text[i-1]) >= 0) {
+		case '/', '\\':
+			// "//host", and the forms browsers read the same way:
+			// "\\host", "/\\host", "\\/host".
+			if i+1 < len(text) && (text[i+1] == '/' || text[i+1] == '\\') && (i == 0 || strings.IndexByte(" \t\r\n\"'(=", text[i-1]) >= 0) {
 				k := i + 2
 				for k < len(text) && !isURLStop(text[k]) {
 					k++
 				}
 				if k > i+2 {
-					add("http:" + text[i:k])
+					add("http://" + text[i+2:k])
 				}
 				i = k - 1
 			}
@@ -260,14 +280,125 @@ func isHexByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// urlKeys are JSON keys whose string value is a URL or host even without a
-// scheme.
+// urlKeys are JSON keys whose string value is a URL, host or address even
+// without a scheme; a key matches when it is one of these or its last word
+// is ("image_url", "baseUrl", "remote_ip", "clientIP"), compared after the
+// case folding Go's encoding/json applies ("hoſt" is host).
 var urlKeys = map[string]bool{
 	"url": true, "uri": true, "href": true, "link": true, "endpoint": true, "host": true,
 	"hostname": true, "domain": true, "address": true, "addr": true, "target": true,
 	"server": true, "base_url": true, "baseurl": true, "website": true, "site": true,
 	"location": true, "redirect": true, "redirect_url": true, "callback": true,
 	"webhook": true, "proxy": true, "src": true, "image_url": true, "page": true,
+	"ip": true, "ipv4": true, "ipv6": true, "ipaddr": true, "ip_address": true, "origin": true,
+	"destination": true, "dest": true, "upstream": true, "remote": true, "socket": true,
+}
+
+// isURLKey reports whether a JSON key names a URL, host or address.
+func isURLKey(key string) bool {
+	var k string
+	if isASCII(key) {
+		k = strings.ToLower(key) // ASCII folds to itself: no rune walk
+	} else {
+		k = foldKey(key)
+	}
+	if urlKeys[k] {
+		return true
+	}
+	// The last word: split at '_', '-', '.', ' ' and lower-to-upper changes.
+	last := k
+	if i := strings.LastIndexAny(k, "_-. "); i >= 0 {
+		last = k[i+1:]
+	} else {
+		rs := []rune(key)
+		for i := len(rs) - 1; i > 0; i-- {
+			if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
+				last = foldKey(string(rs[i:]))
+				break
+			}
+		}
+	}
+	return last != k && urlKeys[last]
+}
+
+// foldKey lowers a key with Unicode simple case folding, as Go's
+// encoding/json matches keys to fields: every rune becomes the smallest of
+// its fold orbit, lowered ("hoſt" and "HOST" both read "host", the Kelvin
+// sign reads "k").
+func foldKey(key string) string {
+	return strings.Map(func(r rune) rune {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		return unicode.ToLower(m)
+	}, key)
+}
+
+// dotForms maps the characters browsers and IDNA read as dots and digits
+// in host names (fullwidth and ideographic full stops, fullwidth digits
+// and colons) to ASCII, for free text such as "127。0。0。1".
+var dotForms = strings.NewReplacer(
+	"\u3002", ".", "\uFF0E", ".", "\uFF61", ".", "\uFE52", ".", "\uFF1A", ":", "\uFF0F", "/",
+	"\uFF10", "0", "\uFF11", "1", "\uFF12", "2", "\uFF13", "3", "\uFF14", "4",
+	"\uFF15", "5", "\uFF16", "6", "\uFF17", "7", "\uFF18", "8", "\uFF19", "9",
+)
+
+// findProseHosts calls add with every word of text that is an address
+// written without a scheme: short and numeric IPv4 forms with a port or a
+// path ("127.1/admin", "0x7f.1:80"), bare IPv6 ("::1"), bracketed IPv6 and
+// localhost with a port. Dotted names are left alone: prose is full of
+// them, and a domain list is checked on real URLs.
+func findProseHosts(text string, add func(string)) {
+	// Every form found here has a port, a path or IPv6 colons.
+	if !strings.ContainsAny(text, ":/\\") {
+		return
+	}
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune("\"'`<>()[]{},;", r) && r != '[' && r != ']'
+	}) {
+		w = strings.Trim(w, ".,;:!?\"'()")
+		if w == "" || strings.Contains(w, "://") || strings.IndexFunc(w, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 && !strings.HasPrefix(strings.ToLower(w), "localhost:") {
+			continue
+		}
+		if ip := bareIPv6(w); ip != "" {
+			add("http://[" + ip + "]")
+			continue
+		}
+		if !looksLikeHost(w, false) {
+			continue
+		}
+		host := w
+		if i := strings.IndexAny(host, "/?#\\"); i >= 0 {
+			host = host[:i]
+		}
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			host = host[at+1:]
+		}
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+			host = host[:i]
+		}
+		h, err := netsafe.ParseHost(strings.Trim(host, "[]"))
+		if err == nil && (h.IsIP() || h.Name == "localhost") {
+			add("http://" + w)
+		}
+	}
+}
+
+// bareIPv6 returns t when it is an unbracketed IPv6 address ("::1",
+// "fe80::1%eth0"), else "".
+func bareIPv6(t string) string {
+	if strings.Count(t, ":") < 2 || strings.ContainsAny(t, "[]/") {
+		return ""
+	}
+	addr := t
+	if z := strings.IndexByte(addr, '%'); z >= 0 {
+		addr = addr[:z]
+	}
+	if _, err := netip.ParseAddr(addr); err != nil {
+		return ""
+	}
+	return addr
 }
 
 // ExtractURLs finds the URLs a tool input may reach: in JSON string values
@@ -292,24 +423,70 @@ func extractURLs(input string, values []jsonValue, err error) []string {
 		if d := decodeLayers(text); d != text {
 			forms = append(forms, d)
 		}
+		if !isASCII(text) {
+			for _, f := range forms {
+				if d := dotForms.Replace(norm.NFKC.String(f)); d != f && !slices.Contains(forms, d) {
+					forms = append(forms, d)
+				}
+			}
+		}
 		for _, f := range forms {
 			findSchemeURLs(f, add)
-			if strings.ContainsAny(f, ".[") {
+			if strings.ContainsAny(f, ".[:") {
 				findBareIPs(f, add)
+				findProseHosts(f, add)
 			}
 		}
 	}
-	bare := func(text string, keyed bool) {
-		t := strings.TrimSpace(decodeLayers(text))
-		if t == "" || strings.ContainsAny(t, " \t\r\n") || strings.Contains(t, "://") {
+	// whole reads a value that is one URL as a browser or Python's
+	// requests would: surrounding blanks dropped, tabs and newlines
+	// removed, and spaces kept inside it ("http://a.com @127.0.0.1/" goes
+	// to 127.0.0.1), where free-text scanning stops at the first space.
+	whole := func(text string) {
+		t := strings.TrimSpace(text)
+		if !strings.ContainsAny(t, " \t\r\n") {
 			return
 		}
-		if looksLikeHost(t, keyed) {
-			add("http://" + t)
+		t = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, t)
+		// Only a value shaped like an absolute URL ("http://…", "http:\\…"),
+		// not prose that starts with "http:" or "file:".
+		if i := strings.Index(t, ":"); i > 0 && specialSchemes[strings.ToLower(t[:i])] &&
+			i+1 < len(t) && (t[i+1] == '/' || t[i+1] == '\\') {
+			add(t)
+		}
+	}
+	bare := func(text string, keyed bool) {
+		forms := []string{strings.TrimSpace(text)}
+		if d := strings.TrimSpace(decodeLayers(text)); d != forms[0] {
+			forms = append(forms, d) // "+" and %20 read as spaces: check both readings
+		}
+		for _, t := range forms {
+			if t == "" || strings.Contains(t, "://") {
+				continue
+			}
+			if ip := bareIPv6(t); ip != "" {
+				add("http://[" + ip + "]")
+				continue
+			}
+			words := []string{t}
+			if keyed && strings.ContainsAny(t, " \t\r\n") {
+				words = strings.Fields(t) // a keyed value: any word may be the host
+			}
+			for _, w := range words {
+				if !strings.ContainsAny(w, " \t\r\n") && looksLikeHost(w, keyed) {
+					add("http://" + w)
+				}
+			}
 		}
 	}
 	if err != nil {
 		scan(input)
+		whole(input)
 		bare(input, false)
 		return out
 	}
@@ -318,8 +495,9 @@ func extractURLs(input string, values []jsonValue, err error) []string {
 			continue
 		}
 		scan(v.text)
+		whole(v.text)
 		n := len(v.path)
-		bare(v.text, n > 0 && urlKeys[strings.ToLower(v.path[n-1])])
+		bare(v.text, n > 0 && isURLKey(v.path[n-1]))
 	}
 	return out
 }

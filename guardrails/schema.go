@@ -100,7 +100,22 @@ func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	if err != nil {
 		return decide(trajectory.Block, "tool schema unusable: "+err.Error())
 	}
-	doc, ok := ev.parsed().document()
+	if d, big := tooLarge(callInput(ev)); big {
+		return d
+	}
+	pc := ev.parsed()
+	doc, ok := pc.document()
+	if !ok && looksLikeJSON(pc.input) {
+		// Input the tool will decode as JSON but the strict reading
+		// refuses (over the size limit, NaN, a trailing comma, broken
+		// syntax) cannot be validated: refuse it rather than skip the
+		// schema.
+		why := "it is not strict JSON (NaN, a trailing comma or broken syntax)"
+		if len(pc.input) > maxJSONWalk {
+			why = fmt.Sprintf("it is %d bytes, over the %d the guards parse", len(pc.input), maxJSONWalk)
+		}
+		return decide(trajectory.Block, "input cannot be checked against the "+from+" schema: "+why+"; send strict JSON")
+	}
 	if _, isObject := doc.(map[string]any); from == "tool's" && !isObject {
 		// Tools that describe JSON parameters often take plain text too
 		// ("2+2", "https://…"); their own parser is the check then.

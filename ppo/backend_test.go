@@ -28,10 +28,10 @@ func requireTorch(t *testing.T) {
 	if os.Getenv("REAGENT_SKIP_TORCH") == "1" {
 		t.Skip("REAGENT_SKIP_TORCH=1: skipping a test that needs PyTorch")
 	}
-	out, err := exec.Command(DefaultPython, "-c", "import torch").CombinedOutput()
+	out, err := exec.Command(Python(), "-c", "import torch").CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s cannot import torch (%v: %s): install it with `apt-get install -y python3-torch`, or set REAGENT_SKIP_TORCH=1 to skip these tests",
-			DefaultPython, err, strings.TrimSpace(string(out)))
+		t.Fatalf("%s cannot import torch (%v: %s): run `bash scripts/test.sh` (it installs ppo/backend/requirements.txt into a venv) or set REAGENT_PYTHON to a Python with torch; REAGENT_SKIP_TORCH=1 skips these tests",
+			Python(), err, strings.TrimSpace(string(out)))
 	}
 }
 
@@ -196,15 +196,15 @@ func TestStartLocalErrors(t *testing.T) {
 	}
 	// A real interpreter without its site packages has no torch.
 	wrapper := filepath.Join(t.TempDir(), "python-no-site")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+DefaultPython+" -S \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+Python()+" -S \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	_, err = StartLocal(ctx, WithPython(wrapper))
-	if !errors.Is(err, ErrNoTorch) || !strings.Contains(err.Error(), "apt-get install -y python3-torch") {
-		t.Errorf("python without torch: %v, want ErrNoTorch naming the apt package", err)
+	if !errors.Is(err, ErrNoTorch) || !strings.Contains(err.Error(), "requirements.txt") {
+		t.Errorf("python without torch: %v, want ErrNoTorch naming the requirements file", err)
 	}
 	_, err = StartLocal(ctx, WithModel("/no/such/model"))
-	if err == nil || !strings.Contains(err.Error(), "not a local folder") {
+	if err == nil || !strings.Contains(err.Error(), "no such file or folder") {
 		t.Errorf("bad model: %v", err)
 	}
 	_, err = StartLocal(ctx, WithBackendDir(t.TempDir()))

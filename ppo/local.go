@@ -24,11 +24,20 @@ var backendSource embed.FS
 
 // ErrNoTorch is wrapped by StartLocal's error when the Python interpreter
 // has no PyTorch.
-var ErrNoTorch = errors.New("ppo: PyTorch is not installed for this Python (Debian: apt-get install -y python3-torch)")
+var ErrNoTorch = errors.New("ppo: PyTorch is not installed for this Python (pip install -r ppo/backend/requirements.txt, or set REAGENT_PYTHON to a Python that has it)")
 
-// DefaultPython is the interpreter StartLocal runs unless WithPython says
-// otherwise (Debian's python3-torch installs torch for it).
-const DefaultPython = "/usr/bin/python3"
+// DefaultPython is the interpreter StartLocal runs when neither WithPython
+// nor the REAGENT_PYTHON environment variable names one: python3 on PATH.
+const DefaultPython = "python3"
+
+// Python returns the interpreter the backend runs with: $REAGENT_PYTHON when
+// set (scripts/test.sh points it at the venv it installs), else DefaultPython.
+func Python() string {
+	if p := os.Getenv("REAGENT_PYTHON"); p != "" {
+		return p
+	}
+	return DefaultPython
+}
 
 // Local is a backend process started by StartLocal.
 type Local struct {
@@ -66,10 +75,11 @@ type localConfig struct {
 // LocalOption configures StartLocal.
 type LocalOption func(*localConfig)
 
-// WithPython sets the Python interpreter (default /usr/bin/python3).
+// WithPython sets the Python interpreter (default: Python()).
 func WithPython(path string) LocalOption { return func(c *localConfig) { c.python = path } }
 
-// WithModel sets the model: "tiny" (default) or a local Hugging Face folder.
+// WithModel sets the model: "tiny" (default), a local Hugging Face folder or
+// a GGUF file (the backend converts it once and caches the result).
 func WithModel(m string) LocalOption { return func(c *localConfig) { c.model = m } }
 
 // WithDevice sets the torch device: "cpu" (default), "cuda" or "cuda:N".
@@ -123,7 +133,7 @@ func WithClientOptions(opts ...ClientOption) LocalOption {
 // runs until Stop, which the caller must call (it also removes the
 // temporary copy of the backend's source).
 func StartLocal(ctx context.Context, opts ...LocalOption) (*Local, error) {
-	cfg := localConfig{python: DefaultPython, model: "tiny", device: "cpu", startTimeout: 3 * time.Minute}
+	cfg := localConfig{python: Python(), model: "tiny", device: "cpu", startTimeout: 3 * time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -46,7 +46,7 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, url=
     """Score one verl rollout with reagent's reward service.
 
     solution_str is the decoded response; ground_truth the reference answer
-    (None scores with the RRM alone); extra_info["question"], when present,
+    (None or "" scores with the RRM alone); extra_info["question"], when present,
     is sent as the prompt so that the judge sees the task.
 
     Returns {"score": reward, "rule_reward": ..., "rrm_score": ...}.
@@ -56,7 +56,9 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, url=
     prompt = ""
     if isinstance(extra_info, dict):
         prompt = extra_info.get("question") or ""
-    label = None if ground_truth is None else str(ground_truth)
+    # A production row (reward_model style "model") has no reference: the
+    # service then scores with the RRM alone.
+    label = None if ground_truth is None or ground_truth == "" else str(ground_truth)
     body = {"query": [prompt + solution_str], "prompts": [prompt], "labels": [label]}
     delay = 1.0
     for attempt in range(retries + 1):

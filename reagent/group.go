@@ -39,13 +39,17 @@ func (g *Group) Attempts() []Attempt {
 // question, each judged, and g refined attempts, each conditioned on its
 // first attempt's critique, all sharing one GroupID so that their 2g
 // rewards share one mean and standard deviation (see Advantages). Options
-// are Refine's; WithParallel runs samples concurrently, and WithRunIDs and
+// are Refine's, except that every first attempt is refined unless
+// WithRefineBelow says otherwise; WithParallel runs samples concurrently, and WithRunIDs and
 // WithPrevious are not allowed (use Refine per sample to resume).
 func SampleGroup(ctx context.Context, exec chains.Chain, judge rrm.Judge, question string, g int, opts ...Option) (*Group, error) {
 	if g <= 0 {
 		return nil, fmt.Errorf("reagent: sample group: group size %d must be positive", g)
 	}
 	cfg := newConfig(opts)
+	if !cfg.stopSet {
+		cfg.stopScore = RefineAlways
+	}
 	if cfg.runID != nil || len(cfg.previous) > 0 {
 		return nil, errors.New("reagent: sample group: WithRunIDs and WithPrevious apply to one chain; call Refine per sample")
 	}

@@ -158,9 +158,11 @@ func TestRefineRoundsAndResume(t *testing.T) {
 	ctx := context.Background()
 	policy := llmtest.NewFunc(t, policytest.Arith("I think it is 80."))
 	exec := newExec(t, policy)
-	res, err := reagent.Refine(ctx, exec, rrm.NewHeuristic(), "What is 9 * 9?", reagent.WithRounds(2))
+	res, err := reagent.Refine(ctx, exec, rrm.NewHeuristic(), "What is 9 * 9?", reagent.WithRounds(2), reagent.WithRefineBelow(reagent.RefineAlways))
 	require.NoError(t, err)
 	require.Len(t, res.Attempts, 3)
+	assert.Equal(t, reagent.ChoiceRefined, res.Choice)
+	assert.Equal(t, 2, res.Chosen)
 	for i, at := range res.Attempts {
 		assert.Equal(t, i, at.Trajectory.Round)
 		if i > 0 {
@@ -313,4 +315,86 @@ func TestRewardDropsBrokenRuns(t *testing.T) {
 	assert.True(t, r.Dropped, "a broken run is no sample, even with λ = 0")
 	_, ok = reagent.RewardFunc(reward.NewCombiner(), false)(tr)
 	assert.False(t, ok)
+}
+
+// flipPolicy answers with the calculator first; once critiqued, it guesses
+// worse (or, with guessFirst, the other way round).
+func flipPolicy(guessFirst bool) func(llmtest.Request) llmtest.Reply {
+	return func(req llmtest.Request) llmtest.Reply {
+		last := req.Messages[len(req.Messages)-1]
+		if last.Role == "tool" {
+			return llmtest.Reply{Content: last.Content}
+		}
+		critiqued := false
+		for _, m := range req.Messages {
+			critiqued = critiqued || (m.Role == "system" && strings.HasPrefix(m.Content, run.CritiquePrefix))
+		}
+		if critiqued == guessFirst {
+			expr := strings.TrimSuffix(strings.TrimPrefix(last.Content, "What is "), "?")
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{{ID: "c1", Name: "calculator", Arguments: `{"expression":"` + expr + `"}`}}}
+		}
+		return llmtest.Reply{Content: "It is 4242."}
+	}
+}
+
+func TestRefineNeverReportsAWorseAnswer(t *testing.T) {
+	ctx := context.Background()
+	judge := rrm.NewHeuristic()
+
+	// A grounded first answer is not flagged: no second run, the first
+	// answer is the result.
+	policy := llmtest.NewFunc(t, flipPolicy(false))
+	res, err := reagent.Refine(ctx, newExec(t, policy), judge, "What is 17 * 23?")
+	require.NoError(t, err)
+	require.Len(t, res.Attempts, 1)
+	assert.Equal(t, reagent.ChoiceNotFlagged, res.Choice)
+	assert.Equal(t, "391", res.Result().Trajectory.FinalAnswer)
+	assert.Contains(t, res.Stopped, "not below the refine threshold")
+	assert.Len(t, policy.Requests(), 2, "one run: the tool call and the answer")
+
+	// Refining everything, the refined guess is judged worse: the first
+	// answer stays the result, and both attempts are kept.
+	res, err = reagent.Refine(ctx, newExec(t, llmtest.NewFunc(t, flipPolicy(false))), judge, "What is 17 * 23?",
+		reagent.WithRefineBelow(reagent.RefineAlways))
+	require.NoError(t, err)
+	require.Len(t, res.Attempts, 2)
+	s1, _ := res.Attempts[0].Score()
+	s2, _ := res.Attempts[1].Score()
+	require.Less(t, s2, s1)
+	assert.Equal(t, reagent.ChoiceKeptEarlier, res.Choice)
+	assert.Equal(t, 0, res.Chosen)
+	assert.Equal(t, "391", res.Result().Trajectory.FinalAnswer)
+	assert.Equal(t, "It is 4242.", res.Last().Trajectory.FinalAnswer)
+
+	// The paper's Reagent-C reports the last attempt whatever its score.
+	res, err = reagent.Refine(ctx, newExec(t, llmtest.NewFunc(t, flipPolicy(false))), judge, "What is 17 * 23?",
+		reagent.WithRefineBelow(reagent.RefineAlways), reagent.WithKeepBetter(false))
+	require.NoError(t, err)
+	assert.Equal(t, reagent.ChoiceRefined, res.Choice)
+	assert.Equal(t, "It is 4242.", res.Result().Trajectory.FinalAnswer)
+
+	// A flagged guess refined into a grounded answer: the refined one.
+	res, err = reagent.Refine(ctx, newExec(t, llmtest.NewFunc(t, flipPolicy(true))), judge, "What is 17 * 23?")
+	require.NoError(t, err)
+	require.Len(t, res.Attempts, 2)
+	assert.Equal(t, reagent.ChoiceRefined, res.Choice)
+	assert.Equal(t, 1, res.Chosen)
+	assert.Equal(t, "391", res.Result().Trajectory.FinalAnswer)
+
+	// Keeping the better answer judges the last attempt even when asked not to.
+	res, err = reagent.Refine(ctx, newExec(t, llmtest.NewFunc(t, flipPolicy(true))), judge, "What is 17 * 23?", reagent.WithJudgeLast(false))
+	require.NoError(t, err)
+	require.Len(t, res.Attempts, 2)
+	assert.NotNil(t, res.Last().Assessment)
+}
+
+func TestDefaultFeedbackClipsALongAnswer(t *testing.T) {
+	long := strings.Repeat("40", 200)
+	fb := reagent.DefaultFeedback(&trajectory.Trajectory{FinalAnswer: long}, trajectory.Assessment{Critique: "Check it."})
+	assert.Less(t, len(fb), reagent.MaxFeedbackAnswer+80)
+	assert.Contains(t, fb, "…. Critique: Check it.")
+	fb = reagent.DefaultFeedback(&trajectory.Trajectory{FinalAnswer: " 391 "}, trajectory.Assessment{Critique: "Good."})
+	assert.Equal(t, "Your previous answer was: 391. Critique: Good.", fb)
+	fb = reagent.DefaultFeedback(&trajectory.Trajectory{FinalAnswer: "\n<tool_call>{\"name\": \"get_pers"}, trajectory.Assessment{Critique: "Make the call."})
+	assert.Equal(t, "Your previous attempt ended without an answer. Critique: Make the call.", fb, "markup is no answer")
 }

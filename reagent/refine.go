@@ -13,6 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/reagent-go/reagent/run"
 
@@ -51,17 +54,51 @@ func (a Attempt) Score() (float64, bool) {
 	return a.Assessment.Score, true
 }
 
+// Choice says which attempt a refinement reports as its result, and why.
+type Choice string
+
+// Choices.
+const (
+	// ChoiceNotFlagged: the first answer scored at or above the refine
+	// threshold (WithRefineBelow), so it was not refined and is the result.
+	ChoiceNotFlagged Choice = "not-flagged"
+	// ChoiceRefined: the last refined attempt is the result.
+	ChoiceRefined Choice = "refined"
+	// ChoiceKeptEarlier: the refined attempt was judged worse than an
+	// earlier one (a lower score, a failed judgment, or a run that broke),
+	// so the best earlier attempt is the result (WithKeepBetter).
+	ChoiceKeptEarlier Choice = "kept-earlier"
+	// ChoiceUnrefined: refinement did not run (no rounds, no critique to
+	// refine with, a run that broke); the last attempt is the result.
+	ChoiceUnrefined Choice = "unrefined"
+)
+
 // Refinement is the result of Refine: the attempts in order (the first
-// answer, then each refined answer).
+// answer, then each refined answer), and which of them is the result.
 type Refinement struct {
 	Attempts []Attempt
 	// Stopped says why refinement ended before all rounds ran (a failed
-	// judgment leaves no critique to refine with; a failed run); empty when
-	// every round ran.
+	// judgment leaves no critique to refine with; a failed run; an answer
+	// the RRM did not flag); empty when every round ran.
 	Stopped string
+	// Chosen is the index in Attempts of the result (see Result), and
+	// Choice why it was chosen.
+	Chosen int
+	Choice Choice
 }
 
-// Last returns the attempt Reagent-C reports: the last one.
+// Result returns the attempt Reagent-C reports: the last refined attempt,
+// or an earlier one when the refinement was judged worse (WithKeepBetter)
+// or did not run.
+func (r *Refinement) Result() Attempt {
+	if r == nil || r.Chosen < 0 || r.Chosen >= len(r.Attempts) {
+		return Attempt{}
+	}
+	return r.Attempts[r.Chosen]
+}
+
+// Last returns the last attempt made (the paper's Reagent-C reports it;
+// Result applies WithKeepBetter).
 func (r *Refinement) Last() Attempt {
 	if r == nil || len(r.Attempts) == 0 {
 		return Attempt{}
@@ -91,31 +128,56 @@ func Feedback(previousAnswer, critique string) string {
 	return "Your previous answer was: " + previousAnswer + ". Critique: " + critique
 }
 
-// DefaultFeedback applies Feedback to the previous run's final answer and
-// the critique.
+// MaxFeedbackAnswer is how much of the previous answer DefaultFeedback
+// quotes, in bytes: a long answer (runaway digits, tool-call markup) would
+// fill a small model's context and teaches nothing the critique does not
+// say.
+const MaxFeedbackAnswer = 120
+
+// DefaultFeedback applies Feedback to the previous run's final answer
+// (clipped to MaxFeedbackAnswer bytes) and the critique. An answer that is
+// tool-call markup (rrm.IsCallMarkup: a call the agent failed to make) is
+// no answer: quoting it would only spend a small model's context.
 func DefaultFeedback(prev *trajectory.Trajectory, a trajectory.Assessment) string {
-	return Feedback(prev.FinalAnswer, a.Critique)
+	answer := strings.TrimSpace(prev.FinalAnswer)
+	if rrm.IsCallMarkup(answer) {
+		answer = ""
+	}
+	return Feedback(clipAnswer(answer, MaxFeedbackAnswer), a.Critique)
+}
+
+// clipAnswer cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipAnswer(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Option configures Refine and SampleGroup.
 type Option func(*config)
 
 type config struct {
-	rounds    int
-	judgeLast bool
-	stopScore float64
-	feedback  FeedbackFunc
-	store     audit.Store
-	groupID   string
-	metadata  map[string]string
-	runID     func(round int) string
-	previous  []Attempt
-	onAttempt []func(context.Context, *Attempt) error
-	parallel  int
+	rounds     int
+	judgeLast  bool
+	stopScore  float64
+	stopSet    bool
+	keepBetter bool
+	feedback   FeedbackFunc
+	store      audit.Store
+	groupID    string
+	metadata   map[string]string
+	runID      func(round int) string
+	previous   []Attempt
+	onAttempt  []func(context.Context, *Attempt) error
+	parallel   int
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{rounds: 1, judgeLast: true, stopScore: 2, feedback: DefaultFeedback, parallel: 1}
+	c := &config{rounds: 1, judgeLast: true, stopScore: DefaultRefineBelow, keepBetter: true, feedback: DefaultFeedback, parallel: 1}
 	for _, o := range opts {
 		o(c)
 	}
@@ -133,12 +195,39 @@ func WithRounds(n int) Option {
 }
 
 // WithJudgeLast controls whether the last attempt is judged too (default
-// true: its score is needed for Reagent-R and -U rewards and reports).
+// true: its score is needed for Reagent-R and -U rewards and reports;
+// WithKeepBetter judges it whatever this says).
 func WithJudgeLast(on bool) Option { return func(c *config) { c.judgeLast = on } }
 
-// WithStopScore ends refinement early once an attempt scores at least s
-// (default: never; the paper always refines).
-func WithStopScore(s float64) Option { return func(c *config) { c.stopScore = s } }
+// DefaultRefineBelow is Refine's default refine threshold: an answer the
+// RRM scores below it is refined, one at or above it is kept. It was chosen
+// by measurement with the embedded policy and the heuristic judge on the
+// arith, lookup and web test splits (docs/RESULTS.md): the heuristic scores
+// a grounded answer 1, or 0.85 with one unknown name; every flaw that makes
+// a refinement worthwhile costs 0.3 or more.
+const DefaultRefineBelow = 0.7
+
+// RefineAlways, given to WithRefineBelow, refines every answer, whatever
+// its score (the paper's Reagent-C and Reagent-U).
+const RefineAlways = math.MaxFloat64
+
+// WithRefineBelow refines an attempt only when the RRM scores it below
+// threshold: the RRM flagged it. Refine's default is DefaultRefineBelow;
+// SampleGroup's (Reagent-U) is RefineAlways.
+func WithRefineBelow(threshold float64) Option {
+	return func(c *config) { c.stopScore, c.stopSet = threshold, true }
+}
+
+// WithStopScore ends refinement early once an attempt scores at least s;
+// it is WithRefineBelow(s).
+func WithStopScore(s float64) Option { return WithRefineBelow(s) }
+
+// WithKeepBetter controls whether Refine reports an earlier attempt when
+// the refined one is judged worse (default true: Reagent-C never reports an
+// answer the RRM scores lower than the one it had). False reports the last
+// attempt, as the paper does. Keeping needs the last attempt judged, so it
+// is judged whatever WithJudgeLast says.
+func WithKeepBetter(on bool) Option { return func(c *config) { c.keepBetter = on } }
 
 // WithFeedback replaces DefaultFeedback.
 func WithFeedback(f FeedbackFunc) Option {
@@ -210,6 +299,11 @@ func WithParallel(n int) Option {
 // the runs. The judge's assessments are taken from the runs when the
 // middleware judged them synchronously, and made by judge otherwise.
 //
+// Only an attempt the RRM flags (a score below WithRefineBelow's threshold,
+// DefaultRefineBelow unless set) is refined, and a refined attempt judged
+// worse than an earlier one is not reported (WithKeepBetter): Result and
+// Refinement.Choice say which attempt is the result.
+//
 // A failed judgment ends refinement (there is no critique to refine with)
 // and is reported in Refinement.Stopped; it is never read as a score.
 // Refine returns an error only when it cannot work at all: a cancelled
@@ -226,8 +320,9 @@ func refine(ctx context.Context, exec chains.Chain, judge rrm.Judge, question st
 	if exec == nil {
 		return nil, errors.New("reagent: refine: nil executor")
 	}
-	needJudge := cfg.rounds > 0 || cfg.judgeLast
+	needJudge := cfg.rounds > 0 || cfg.judgeLast || cfg.keepBetter
 	res := &Refinement{}
+	defer func() { res.Chosen, res.Choice = choose(res.Attempts, res.Stopped != "", cfg) }()
 	var prev *Attempt
 	for round := 0; round <= cfg.rounds; round++ {
 		if err := ctx.Err(); err != nil {
@@ -291,14 +386,14 @@ func refine(ctx context.Context, exec chains.Chain, judge rrm.Judge, question st
 		}
 		switch {
 		case !needJudge:
-		case failed(at.Trajectory):
+		case at.Trajectory.Status.Broken():
 			res.Stopped = fmt.Sprintf("round %d: run failed (%s): %s", round, at.Trajectory.Status, at.Trajectory.Error)
 			return res, nil
 		case at.Assessment == nil || !at.Assessment.OK():
 			res.Stopped = fmt.Sprintf("round %d: no critique to refine with: %s", round, judgeErrorText(at.Assessment))
 			return res, nil
 		case at.Assessment.Score >= cfg.stopScore:
-			res.Stopped = fmt.Sprintf("round %d: score %.3g reached the stop score %.3g", round, at.Assessment.Score, cfg.stopScore)
+			res.Stopped = fmt.Sprintf("round %d: score %.3g is not below the refine threshold %.3g", round, at.Assessment.Score, cfg.stopScore)
 			return res, nil
 		}
 		prev = &res.Attempts[len(res.Attempts)-1]
@@ -310,10 +405,10 @@ func refine(ctx context.Context, exec chains.Chain, judge rrm.Judge, question st
 // one needs a score when judgeLast is set. A resumed attempt whose earlier
 // judgment failed is judged again.
 func judgeNeeded(at Attempt, last bool, cfg *config) bool {
-	if last && !cfg.judgeLast {
+	if last && !cfg.judgeLast && !(cfg.keepBetter && at.Trajectory.Round > 0) {
 		return false
 	}
-	if failed(at.Trajectory) {
+	if at.Trajectory.Status.Broken() {
 		// A run that broke (the model endpoint failed, the context was
 		// cancelled) has nothing to judge.
 		return false
@@ -321,8 +416,49 @@ func judgeNeeded(at Attempt, last bool, cfg *config) bool {
 	return at.Assessment == nil || !at.Assessment.OK()
 }
 
-func failed(t *trajectory.Trajectory) bool {
-	return t.Status.Broken()
+// choose picks the result of a refinement: the last attempt, unless
+// keepBetter is set and an earlier attempt is judged better than it.
+func choose(atts []Attempt, stopped bool, cfg *config) (int, Choice) {
+	if len(atts) == 0 {
+		return -1, ChoiceUnrefined
+	}
+	last := len(atts) - 1
+	if last == 0 {
+		if s, ok := atts[0].Score(); ok && stopped && cfg.rounds > 0 && s >= cfg.stopScore && !atts[0].Trajectory.Status.Broken() {
+			return 0, ChoiceNotFlagged
+		}
+		return 0, ChoiceUnrefined
+	}
+	if !cfg.keepBetter {
+		return last, ChoiceRefined
+	}
+	best, bestScore := -1, math.Inf(-1)
+	for i, a := range atts {
+		s, ok := a.Score()
+		if !ok || a.Trajectory.Status.Broken() {
+			continue
+		}
+		if s >= bestScore { // ties go to the later attempt
+			best, bestScore = i, s
+		}
+	}
+	if best < 0 || best == last {
+		if best < 0 && !atts[last].Trajectory.Status.Broken() {
+			return last, ChoiceRefined
+		}
+		if best == last {
+			return last, ChoiceRefined
+		}
+		// No attempt has a usable score and the last one broke: keep the
+		// latest one that did not break.
+		for i := last - 1; i >= 0; i-- {
+			if !atts[i].Trajectory.Status.Broken() {
+				return i, ChoiceKeptEarlier
+			}
+		}
+		return last, ChoiceRefined
+	}
+	return best, ChoiceKeptEarlier
 }
 
 func judgeErrorText(a *trajectory.Assessment) string {

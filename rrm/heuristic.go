@@ -13,7 +13,11 @@ import (
 
 // HeuristicVersion names the rule set; it is the Model of every heuristic
 // assessment, so scores from different rule sets are not mixed up.
-const HeuristicVersion = "heuristic-v2"
+// heuristic-v3 scores every trajectory exactly as heuristic-v2 did (same
+// rules, same weights); its critiques name what they found: the failing
+// call and its error, the repeated or blocked call, the unknown tool, the
+// unsupported numbers and names of the answer.
+const HeuristicVersion = "heuristic-v3"
 
 // Weights are the penalties of the heuristic judge's rules. The score is
 // 1 minus the sum of the penalties that apply, floored at 0.
@@ -188,6 +192,9 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		failedSinceOK   int // failures (errors or blocks) after the last success
 		failures        int
 		parseErrors     int
+		// What the critique names: the first failed call after the last
+		// success, the first repeated call, the first retried blocked call.
+		failedCall, loopCall, blockedCall *trajectory.ToolCall
 	)
 	for si := range t.Steps {
 		s := &t.Steps[si]
@@ -210,6 +217,9 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			}
 			switch {
 			case c.Blocked:
+				if blockedKeys[k] || blockedTools[tool] {
+					blockedCall = firstOf(blockedCall, c)
+				}
 				if blockedKeys[k] {
 					blockedRetries++
 				} else if blockedTools[tool] {
@@ -219,11 +229,14 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 				blockedTools[tool] = true
 			case blockedKeys[k]:
 				blockedRetries++
+				blockedCall = firstOf(blockedCall, c)
 			case blockedTools[tool]:
 				blockedSameTool++
+				blockedCall = firstOf(blockedCall, c)
 			}
 			if !c.Blocked && seen[k] && !(lastFailed && lastKey == k) {
 				loops++
+				loopCall = firstOf(loopCall, c)
 			}
 			if !c.Blocked {
 				seen[k] = true
@@ -232,6 +245,9 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			if failed {
 				failures++
 				failedSinceOK++
+				if failedSinceOK == 1 {
+					failedCall = c
+				}
 			} else {
 				okCalls++
 				failedSinceOK = 0
@@ -260,7 +276,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		if strings.TrimSpace(answer) == "" {
 			r.check("outcome", w.EmptyAnswer, "the run finished with an empty answer.",
 				"You finished without an answer: always end with a final answer that addresses the task.")
-		} else if isCallMarkup(answer) {
+		} else if IsCallMarkup(answer) {
 			r.check("outcome", w.EmptyAnswer, "the run finished with tool-call markup as its answer (a call that was malformed or cut off, never made).",
 				"Your final answer is a tool call that was never made (malformed or cut off): write the call in the exact format, or give the answer itself.")
 		} else {
@@ -277,24 +293,24 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 	case failedSinceOK == 0:
 		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s), recovered by a later successful call.", failures), "")
 	case finished && answer != "" && !admitsFailure(answer):
-		r.check("tool errors", w.IgnoredError, fmt.Sprintf("%d failed or blocked call(s) with no successful call after them, and the answer does not mention it.", failedSinceOK),
-			"Your last tool call(s) failed or were blocked, yet you answered as if they had worked: read the error, fix the input or try another tool, and if you still cannot get the information, say so.")
+		r.check("tool errors", w.IgnoredError, fmt.Sprintf("%d failed or blocked call(s) with no successful call after them, and the answer does not mention it: %s.", failedSinceOK, describeFailure(failedCall)),
+			"Your call "+describeFailure(failedCall)+", yet you answered as if it had worked: read the error, fix the input or try another tool, and if you still cannot get the information, say so.")
 	default:
 		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s) at the end, acknowledged or not yet answered.", failedSinceOK), "")
 	}
 
 	// Loops.
-	r.check("repeated calls", min(float64(loops)*w.Loop, w.LoopCap), fmt.Sprintf("%d call(s) identical to an earlier one.", loops),
-		"You repeated an identical tool call; the same input gives the same result, so change the input, use another tool, or answer from what you already have.")
+	r.check("repeated calls", min(float64(loops)*w.Loop, w.LoopCap), fmt.Sprintf("%d call(s) identical to an earlier one%s.", loops, callListed(loopCall)),
+		"You repeated the identical call "+describeCall(loopCall)+"; the same input gives the same result, so change the input, use another tool, or answer from what you already have.")
 
 	// Blocked actions.
 	bp := min(float64(blockedRetries)*w.BlockedRetry+float64(blockedSameTool)*w.BlockedSameTool, w.BlockedCap)
 	r.check("blocked actions", bp, fmt.Sprintf("%d exact retr(ies) of a blocked call, %d other call(s) to a blocked tool.", blockedRetries, blockedSameTool),
-		"A guardrail blocked your action and you tried it again: a block will not change on retry, so choose a different, permitted approach or explain that the action is not allowed.")
+		"A guardrail blocked your action and you tried it again ("+describeCall(blockedCall)+"): a block will not change on retry, so choose a different, permitted approach or explain that the action is not allowed.")
 
 	// Unknown tools.
 	r.check("unknown tools", min(float64(unknown)*w.UnknownTool, w.UnknownToolCap), fmt.Sprintf("%d call(s) to tools that do not exist%s.", unknown, listed(unknownNames)),
-		"You called a tool that does not exist; use only the tools listed for you, with their exact names.")
+		"You called "+quoteList(unknownNames)+", which "+plural(len(unknownNames), "does", "do")+" not exist; use only the tools listed for you, with their exact names"+toolNames(t.Tools)+".")
 
 	// Parse errors.
 	r.check("format", min(float64(parseErrors)*w.ParseError, w.ParseErrorCap), fmt.Sprintf("%d step(s) with unparseable output.", parseErrors),
@@ -317,10 +333,10 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			np = w.UngroundedNumber
 		}
 		r.check("grounded numbers", np, fmt.Sprintf("%d number(s) checked in the answer, %d unsupported%s.", nums, len(badNums), listed(badNums)),
-			"Your answer states numbers that appear in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
+			"Your answer states "+quoteList(badNums)+", which "+plural(len(badNums), "appears", "appear")+" in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
 		names, badNames := ungroundedNames(answer, ev)
 		r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
-			"Your answer names things that no observation mentions: do not add details you did not verify; look them up or leave them out.")
+			"Your answer names "+quoteList(badNames)+", which no observation mentions: do not add details you did not verify; look them up or leave them out.")
 	}
 
 	if r.critique.Len() == 0 {
@@ -337,6 +353,84 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 	}
 	fmt.Fprintf(&r.think, "Total penalty %.2f, score %s.", r.penalty, strconv.FormatFloat(r.score(), 'g', -1, 64))
 	return r
+}
+
+func firstOf(prev, c *trajectory.ToolCall) *trajectory.ToolCall {
+	if prev != nil {
+		return prev
+	}
+	return c
+}
+
+// describeCall names a call for a critique: tool(input), the input clipped.
+func describeCall(c *trajectory.ToolCall) string {
+	if c == nil {
+		return "a tool call"
+	}
+	return strings.TrimSpace(c.Tool) + "(" + clip(oneLine(c.Input), 60) + ")"
+}
+
+// describeFailure names a failed call and what it saw.
+func describeFailure(c *trajectory.ToolCall) string {
+	if c == nil {
+		return "failed"
+	}
+	why := c.Error
+	switch {
+	case c.Blocked:
+		if c.BlockedBy != "" {
+			return describeCall(c) + " was blocked by the " + c.BlockedBy + " guard"
+		}
+		return describeCall(c) + " was blocked"
+	case c.Panicked && why == "":
+		why = "the tool crashed"
+	case why == "":
+		why = c.Observation
+	}
+	return describeCall(c) + " failed with " + strconv.Quote(clip(oneLine(why), 80))
+}
+
+// callListed formats a call for the think text: "" or ": tool(input)".
+func callListed(c *trajectory.ToolCall) string {
+	if c == nil {
+		return ""
+	}
+	return ": " + describeCall(c)
+}
+
+// quoteList joins items for a critique: "a", "a and b", "a, b and c" (at
+// most four, then "…").
+func quoteList(items []string) string {
+	if len(items) > 4 {
+		items = append(items[:4:4], "…")
+	}
+	switch len(items) {
+	case 0:
+		return "something"
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// plural picks the verb form for n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// toolNames lists the available tools for a critique: "" or " (a, b)".
+func toolNames(specs []trajectory.ToolSpec) string {
+	if len(specs) == 0 {
+		return ""
+	}
+	names := make([]string, 0, min(len(specs), 6))
+	for _, s := range specs[:min(len(specs), 6)] {
+		names = append(names, s.Name)
+	}
+	return " (" + strings.Join(names, ", ") + ")"
 }
 
 // callFailed reports a tool call that returned an error, crashed, or whose
@@ -616,10 +710,10 @@ func scaleWord(s string) float64 {
 	return 1
 }
 
-// isCallMarkup reports whether a final answer is in fact a tool call the
+// IsCallMarkup reports whether a final answer is in fact a tool call the
 // agent failed to make: it holds tool-call tags or a ReAct action input, or
 // it is the start of a <tool_call> tag cut off by the token limit.
-func isCallMarkup(answer string) bool {
+func IsCallMarkup(answer string) bool {
 	a := strings.TrimSpace(answer)
 	if strings.Contains(a, "<tool_call") || strings.Contains(a, "</tool_call") || strings.Contains(a, "Action Input:") {
 		return true

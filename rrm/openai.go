@@ -35,6 +35,7 @@ type OpenAI struct {
 	retries     int
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	maxRetryAft time.Duration
 	sem         chan struct{}
 	cache       Cache
 	limits      Limits
@@ -57,6 +58,7 @@ type openaiConfig struct {
 	retries     int
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	maxRetryAft time.Duration
 	concurrency int
 	cache       Cache
 	cacheSet    bool
@@ -96,9 +98,19 @@ func WithTimeout(d time.Duration) Option { return func(c *openaiConfig) { c.time
 func WithRetries(n int) Option { return func(c *openaiConfig) { c.retries = max(n, 0) } }
 
 // WithBackoff sets the first retry delay and the cap of the exponential
-// backoff (defaults 500ms and 20s). A Retry-After header overrides both.
+// backoff (defaults 500ms and 20s). A Retry-After header overrides both,
+// up to WithMaxRetryAfter.
 func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(c *openaiConfig) { c.backoffBase, c.backoffMax = base, maxDelay }
+}
+
+// WithMaxRetryAfter caps how long a server's Retry-After (on 429 and 5xx
+// answers) is honoured (default 60s): a longer value is waited only this
+// long before the next try. No wait, whatever its source, runs past the
+// caller's deadline: a judgment whose next try would start after it fails
+// at once with an error assessment.
+func WithMaxRetryAfter(d time.Duration) Option {
+	return func(c *openaiConfig) { c.maxRetryAft = max(d, 0) }
 }
 
 // WithConcurrency bounds the requests in flight across all Judge calls of
@@ -137,6 +149,7 @@ func NewOpenAI(opts ...Option) *OpenAI {
 		retries:     3,
 		backoffBase: 500 * time.Millisecond,
 		backoffMax:  20 * time.Second,
+		maxRetryAft: 60 * time.Second,
 		concurrency: 4,
 	}
 	for _, o := range opts {
@@ -158,6 +171,7 @@ func NewOpenAI(opts ...Option) *OpenAI {
 		retries:     cfg.retries,
 		backoffBase: cfg.backoffBase,
 		backoffMax:  cfg.backoffMax,
+		maxRetryAft: cfg.maxRetryAft,
 		sem:         make(chan struct{}, cfg.concurrency),
 		cache:       cfg.cache,
 		limits:      cfg.limits,
@@ -242,6 +256,10 @@ func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory
 	attempts := 0
 	for attempts <= j.retries {
 		if attempts > 0 && delay > 0 {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+				return fail(lastRaw, "not retried: the next try would start in %v, after the caller's deadline (in %v), after %d attempt(s) (last error: %v)",
+					delay.Round(time.Millisecond), time.Until(dl).Round(time.Millisecond), attempts, lastErr)
+			}
 			if err := j.sleep(ctx, delay); err != nil {
 				return fail(lastRaw, "cancelled while waiting to retry after %d attempt(s): %v (last error: %v)", attempts, err, lastErr)
 			}
@@ -285,7 +303,7 @@ func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory
 		failures++
 		delay = j.backoff(failures)
 		if retryAfter > 0 {
-			delay = retryAfter
+			delay = min(retryAfter, j.maxRetryAft)
 		}
 		j.log.Warn("rrm: judge request failed, retrying", "attempt", attempts, "delay", delay, "err", err)
 	}

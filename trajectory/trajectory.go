@@ -54,6 +54,10 @@ type Trajectory struct {
 	Round    int    `json:"round,omitempty"`
 	// GroupID ties samples of one training group together (GRPO, Reagent-U).
 	GroupID string `json:"group_id,omitempty"`
+	// Training holds the rewards of a run collected for training or
+	// evaluation; nil for other runs. Runs collected before it existed keep
+	// these figures as strings in Metadata (see reagent.TrainingOf).
+	Training *Training `json:"training,omitempty"`
 }
 
 // Step is one iteration of the agent loop: the model's completion(s), the
@@ -298,6 +302,7 @@ func (t *Trajectory) Clone() *Trajectory {
 	for i := range c.Assessments {
 		c.Assessments[i].Notes = append([]string(nil), c.Assessments[i].Notes...)
 	}
+	c.Training = t.Training.Clone()
 	c.Decisions = append([]Decision(nil), t.Decisions...)
 	for i, d := range c.Decisions {
 		if d.Score != nil {

@@ -335,14 +335,18 @@ func lastOKScore(t *trajectory.Trajectory) (float64, bool) {
 }
 
 // Succeeded is the default success rule of the charts: the metadata value
-// "success" or "correct" when it is a boolean; else the rule reward
-// ("rule_reward", else "reward") when it is a number, succeeding at 0.5 or
+// "success" or "correct" when it is a boolean; else the rule reward (the
+// typed Training.RuleReward, or the metadata "rule_reward", else "reward",
+// of runs stored before it) when it is a number, succeeding at 0.5 or
 // more; else whether the run finished.
 func Succeeded(t *trajectory.Trajectory) bool {
 	for _, k := range []string{"success", "correct"} {
 		if b, err := strconv.ParseBool(strings.TrimSpace(t.Metadata[k])); err == nil {
 			return b
 		}
+	}
+	if t.Training != nil {
+		return t.Training.RuleReward >= 0.5
 	}
 	for _, k := range []string{"rule_reward", "reward"} {
 		if v, err := strconv.ParseFloat(strings.TrimSpace(t.Metadata[k]), 64); err == nil && !math.IsNaN(v) {

@@ -86,7 +86,7 @@ func BenchmarkGenerate(b *testing.B) {
 
 	// Baseline: PyTorch, timed in its own process.
 	req, _ := json.Marshal(map[string]any{"prompts": prompts, "max_tokens": maxTokens})
-	cmd := exec.Command("/usr/bin/python3", "-c", torchGenerate, dir)
+	cmd := exec.Command(torchPython(), "-c", torchGenerate, dir)
 	cmd.Dir = backendDir(b)
 	cmd.Stdin = bytes.NewReader(req)
 	cmd.Stderr = os.Stderr

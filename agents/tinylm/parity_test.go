@@ -43,6 +43,15 @@ type fixture struct {
 	} `json:"chat"`
 }
 
+// torchPython is the Python with PyTorch: $REAGENT_PYTHON (scripts/test.sh
+// sets it to its venv), else python3.
+func torchPython() string {
+	if p := os.Getenv("REAGENT_PYTHON"); p != "" {
+		return p
+	}
+	return "python3"
+}
+
 // exportFixture runs the PyTorch exporter into a new directory. A missing
 // PyTorch fails the test (naming the package to install) unless
 // REAGENT_SKIP_TORCH=1 is set.
@@ -51,10 +60,10 @@ func exportFixture(t testing.TB, args ...string) string {
 	if os.Getenv("REAGENT_SKIP_TORCH") == "1" {
 		t.Skip("REAGENT_SKIP_TORCH=1: skipping the comparison with PyTorch")
 	}
-	const python = "/usr/bin/python3"
+	python := torchPython()
 	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Fatalf("PyTorch is needed to check the Go inference against it: apt-get install -y python3-torch "+
-			"(or set REAGENT_SKIP_TORCH=1 to skip this test): %v\n%s", err, out)
+		t.Fatalf("PyTorch is needed to check the Go inference against it: %s has none; bash scripts/test.sh installs "+
+			"ppo/backend/requirements.txt into a venv and sets REAGENT_PYTHON (or set REAGENT_SKIP_TORCH=1 to skip this test): %v\n%s", python, err, out)
 	}
 	backend := backendDir(t)
 	dir := t.TempDir()

@@ -3,14 +3,29 @@ package redact
 // prefilter finds in one pass over a string, ignoring ASCII case, which
 // rules' literal needles occur in it (an Aho–Corasick automaton). A rule
 // whose needles are all absent cannot match, so its regular expression is
-// not run: clean text costs one table walk instead of a dozen scans.
+// not run: clean text costs one table walk instead of hundreds of scans.
 type prefilter struct {
 	class  [256]uint8 // byte → input class; upper-case letters share the lower-case class
 	nclass int
 	// next[row+class] is the next state's row (state*nclass) shifted left
 	// by one, with the low bit set when needles end at that state.
 	next []int32
-	out  []uint64 // per state: the rules with a needle ending there
+	out  []ruleSet // per state: the rules with a needle ending there
+}
+
+// maxIndexed is how many rules the prefilter can index; rules beyond it
+// always run.
+const maxIndexed = 64 * len(ruleSet{})
+
+// ruleSet is a set of rule indexes below maxIndexed.
+type ruleSet [8]uint64
+
+func (r *ruleSet) add(i int)      { r[i/64] |= 1 << (i % 64) }
+func (r *ruleSet) has(i int) bool { return i >= maxIndexed || r[i/64]&(1<<(i%64)) != 0 }
+func (r *ruleSet) union(o *ruleSet) {
+	for i := range r {
+		r[i] |= o[i]
+	}
 }
 
 func lowerASCII(b byte) byte {
@@ -20,7 +35,7 @@ func lowerASCII(b byte) byte {
 	return b
 }
 
-// buildPrefilter indexes needles[i], the needles of rule i (i < 64).
+// buildPrefilter indexes needles[i], the needles of rule i (i < maxIndexed).
 func buildPrefilter(needles [][]string) *prefilter {
 	p := &prefilter{nclass: 1} // class 0: bytes in no needle
 	for _, ns := range needles {
@@ -43,7 +58,7 @@ func buildPrefilter(needles [][]string) *prefilter {
 	for c := range trie[0] {
 		trie[0][c] = -1
 	}
-	p.out = []uint64{0}
+	p.out = []ruleSet{{}}
 	for rule, ns := range needles {
 		for _, n := range ns {
 			st := int32(0)
@@ -55,12 +70,12 @@ func buildPrefilter(needles [][]string) *prefilter {
 						row[j] = -1
 					}
 					trie = append(trie, row)
-					p.out = append(p.out, 0)
+					p.out = append(p.out, ruleSet{})
 					trie[st][c] = int32(len(trie) - 1)
 				}
 				st = trie[st][c]
 			}
-			p.out[st] |= 1 << rule
+			p.out[st].add(rule)
 		}
 	}
 	// Breadth first: each state's failure link is already complete when its
@@ -77,7 +92,7 @@ func buildPrefilter(needles [][]string) *prefilter {
 	for len(queue) > 0 {
 		st := queue[0]
 		queue = queue[1:]
-		p.out[st] |= p.out[fail[st]]
+		p.out[st].union(&p.out[fail[st]])
 		for c := 0; c < p.nclass; c++ {
 			child := trie[st][c]
 			if child < 0 {
@@ -93,7 +108,7 @@ func buildPrefilter(needles [][]string) *prefilter {
 	// per byte and touches out only on a hit.
 	for i, st := range p.next {
 		e := st * int32(p.nclass) << 1
-		if p.out[st] != 0 {
+		if p.out[st] != (ruleSet{}) {
 			e |= 1
 		}
 		p.next[i] = e
@@ -101,17 +116,15 @@ func buildPrefilter(needles [][]string) *prefilter {
 	return p
 }
 
-// scan returns the rules with a needle in s.
-func (p *prefilter) scan(s string) uint64 {
-	var m uint64
+// scan adds to m the rules with a needle in s.
+func (p *prefilter) scan(s string, m *ruleSet) {
 	row := 0
 	next, class := p.next, &p.class
 	for i := 0; i < len(s); i++ {
 		e := next[row+int(class[s[i]])]
 		row = int(e >> 1)
 		if e&1 != 0 {
-			m |= p.out[row/p.nclass]
+			m.union(&p.out[row/p.nclass])
 		}
 	}
-	return m
 }

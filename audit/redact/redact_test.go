@@ -22,15 +22,27 @@ func TestBuiltInRules(t *testing.T) {
 	cases := []struct {
 		rule, in, secret, keep string
 	}{
-		{"openai-key", "use sk-abcdefghijklmnopqrstuvwxyz0123 now", "sk-abcdefghijklmnopqrstuvwxyz0123", "use "},
+		{"openai-key", "use sk-Qw3rTy8uIoPaSdFgHjKlZx01 now", "sk-Qw3rTy8uIoPaSdFgHjKlZx01", "use "},
 		{"openai-key", "key=sk-proj-AbC_dEf-1234567890abcdef", "sk-proj-AbC_dEf-1234567890abcdef", ""},
-		{"openai-key", "sk-ant-api03-abcdefghijklmnop_QRS", "sk-ant-api03-abcdefghijklmnop_QRS", ""},
+		{"anthropic-api-key", "ANTHROPIC_API_KEY=sk-ant-api03-" + strings.Repeat("Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7", 3) + "A2b4C6d8E0f1AA", "sk-ant-api03-Ab3dE6", "ANTHROPIC_API_KEY="},
 		{"stripe-key", "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe "},
-		{"aws-access-key", "AWS_ID AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE", "AWS_ID "},
+		{"aws-access-key", "AWS_ID AKIAQ3EGRSWBYEXD4K7Q here", "AKIAQ3EGRSWBYEXD4K7Q", "AWS_ID "},
 		{"github-token", "token ghp_0123456789abcdefghijABCDEFGHIJ012345", "ghp_0123456789abcdefghijABCDEFGHIJ012345", ""},
 		{"github-token", "github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_pat_11ABCDEFG0123456789_abcdefghijklmnop", ""},
-		{"slack-token", "xoxb-123456789012-abcdefABCDEF", "xoxb-123456789012-abcdefABCDEF", ""},
-		{"google-api-key", "AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstuv", ""},
+		{"slack-bot-token", "xoxb-781236542736-2364535789652-GkwFDQoHqzXDVsC6GzqYUypD", "xoxb-781236542736-2364535789652", ""},
+		{"slack-app-token", "app token xapp-1-A052FGTS2DL-5171572773297-610b6a11f4b7eb819e87b767d80e6575a3634791acb9a9ead051da879eb5b55e", "xapp-1-A052FGTS2DL", "app token "},
+		{"gcp-api-key", "key AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW done", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "key "},
+		{"huggingface-access-token", "HF_TOKEN=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", "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", "HF_TOKEN="},
+		{"github-token", "ghs_0123456789abcdefghij_BCDEFGHIJ012345", "ghs_0123456789abcdefghij_BCDEFGHIJ012345", ""},
+		{"stripe-key", "rk_prod_51HqLyjWDarjtT1zdp7dcAbC", "rk_prod_51HqLyjWDarjtT1zdp7dcAbC", ""},
+		{"authorization-header", "Authorization: Api-Token 7f3a9c2e5b8d1f4a", "7f3a9c2e5b8d1f4a", "Authorization: Api-Token "},
+		{"authorization-header", "authorization: SharedKey myaccount:ctzMq410TV3wS7upTBcunJTDLEJwMAZuFPfr0mrrA08=", "ctzMq410TV3wS7upTBcunJTDLEJwMAZuFPfr0mrrA08=", "authorization: SharedKey "},
+		// gitleaks' curl rule masks user and password together.
+		{"curl-auth-user", "curl -u admin:Tr0ub4dor https://api.example.com", "Tr0ub4dor", "curl -u "},
+		{"curl-auth-user", `curl --user "deploy:s3cr3t-Pw" https://x`, "s3cr3t-Pw", `curl --user `},
+		// Where gitleaks' rule does not fire (symbols it does not expect), the project's does.
+		{"curl-user", "curl -X POST https://x -u admin:p!ss%w0rd", "p!ss%w0rd", "curl -X POST https://x -u admin:"},
+		{"slack-webhook-url", "post to https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/x9Y8z7W6v5U4t3S2r1Q0pOnM", "x9Y8z7W6v5U4t3S2r1Q0pOnM", "post to "},
 		{"jwt", "tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "tok "},
 		{"bearer-token", "Authorization: Bearer abc.DEF-123_xyz=", "abc.DEF-123_xyz=", "Bearer "},
 		{"bearer-token", `{"headers":{"auth":"bearer opaque-token-value"}}`, "opaque-token-value", `"bearer `},
@@ -44,7 +56,8 @@ func TestBuiltInRules(t *testing.T) {
 		{"secret-assignment", `{"password": "hunter2hunter2"}`, "hunter2hunter2", `{"password": "`},
 		{"secret-assignment", "CLIENT_SECRET: 'zzz-top-secret'", "zzz-top-secret", "CLIENT_SECRET: '"},
 		{"secret-assignment", "X-API-Key: k3y-v4lue-123", "k3y-v4lue-123", "X-API-Key: "},
-		{"private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\nafter", "MIIEpAIBAAKCAQEA", "after"},
+		{"private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----\nafter", "MIIEpAIBAAKCAQEA", "after"},
+		{"private-key", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0ZbYwBCADH4xJ2c3F9nM7bQ8sR1tU5vW\n-----END PGP PRIVATE KEY BLOCK-----", "lQOYBF0ZbYwBCADH4x", ""},
 		{"private-key", "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC (truncated", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", ""},
 	}
 	for _, c := range cases {
@@ -217,11 +230,11 @@ func TestCleanTrajectoryReturnedAsIs(t *testing.T) {
 }
 
 func TestAssessment(t *testing.T) {
-	a := trajectory.Assessment{Judge: "rrm", Critique: "you leaked Bearer abc123defghij", Notes: []string{"token=zzz999zzz"}, Score: 0.5}
+	a := trajectory.Assessment{Judge: "rrm", Critique: "you leaked Bearer abc123defghij", Notes: []string{"token=zq9w8e7r6"}, Score: 0.5}
 	out := redact.Default().Assessment(a)
 	assert.Equal(t, "you leaked Bearer [REDACTED:bearer-token]", out.Critique)
 	assert.Equal(t, "token=[REDACTED:secret-assignment]", out.Notes[0])
-	assert.Equal(t, "token=zzz999zzz", a.Notes[0], "the caller's notes are not modified")
+	assert.Equal(t, "token=zq9w8e7r6", a.Notes[0], "the caller's notes are not modified")
 	assert.Equal(t, 0.5, out.Score)
 }
 
@@ -238,18 +251,24 @@ func TestRawParametersStayJSON(t *testing.T) {
 }
 
 // FuzzRedact checks that the redactor never panics, keeps valid UTF-8 valid,
-// and never lets a registered secret through.
+// changes nothing when run twice, and never lets a registered secret
+// through.
 func FuzzRedact(f *testing.F) {
 	f.Add("Authorization: Bearer abc.def", "s3cretvalue")
 	f.Add("postgres://u:p@h/db sk-abcdefghijklmnopqrstuvwx", "abcdefghij")
 	f.Add("-----BEGIN PRIVATE KEY-----\nabc", "zzzzzzzz")
 	f.Add("password=pw\x00\xff", "AbCdEfGh12")
+	f.Add("Authorization: Api-Token 7f3a9c2e5b8d1f4a, curl -u admin:p!ss%w0rd", "xoxb-781236542736")
+	f.Add("api_key = \"Zx81Qw3rTy8uIoPaSdFgHjKl\" -----BEGIN PGP PRIVATE KEY BLOCK-----", "")
 	f.Fuzz(func(t *testing.T, text, secret string) {
 		r, err := redact.New(redact.WithSecrets(secret))
 		require.NoError(t, err)
 		out := r.String(text)
 		if utf8.ValidString(text) {
 			assert.True(t, utf8.ValidString(out))
+		}
+		if again := r.String(out); again != out {
+			t.Fatalf("redacting twice changes %q: %q then %q", text, out, again)
 		}
 		if len(secret) < 8 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
 			return
@@ -262,4 +281,72 @@ func FuzzRedact(f *testing.F) {
 		assert.NotContains(t, out, secret)
 		assert.NotContains(t, r.String(text+" "+secret+" "+text), secret)
 	})
+}
+
+func TestLongTextIsCutWithANote(t *testing.T) {
+	r := redact.Default()
+	head := "start sk-Qw3rTy8uIoPaSdFgHjKlZx01 "
+	long := head + strings.Repeat("é", redact.DefaultMaxText) + " tail ghp_0123456789abcdefghijABCDEFGHIJ012345"
+	out := r.String(long)
+	assert.LessOrEqual(t, len(out), redact.DefaultMaxText)
+	assert.True(t, utf8.ValidString(out), "cut at a rune boundary")
+	assert.Contains(t, out, fmt.Sprintf("of %d bytes kept]", len(long)))
+	assert.Contains(t, out, "[REDACTED:openai-key]")
+	assert.NotContains(t, out, "ghp_", "the part after the cut is dropped, not stored")
+	assert.Equal(t, out, r.String(out), "cutting and redacting twice changes nothing")
+	assert.True(t, r.Contains(long))
+
+	tr := &trajectory.Trajectory{ID: "big", Steps: []trajectory.Step{{Calls: []trajectory.ToolCall{{Tool: "fetch", Observation: strings.Repeat("a", 3<<20)}}}}}
+	got := r.Trajectory(tr)
+	require.NotSame(t, tr, got)
+	assert.Less(t, len(got.Steps[0].Calls[0].Observation), 3<<20)
+	assert.Len(t, tr.Steps[0].Calls[0].Observation, 3<<20, "the caller's run is not modified")
+
+	unlimited, err := redact.New(redact.WithMaxText(0))
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(unlimited.String(long), " tail [REDACTED:github-token]"), "no limit: all of it is kept, and redacted")
+	_, err = redact.New(redact.WithMaxText(-1))
+	require.Error(t, err)
+}
+
+// TestLongTextsFarFromKeywords checks the keyword windows: secrets deep in
+// long text, and secrets longer than a window, are masked whole.
+func TestLongTextsFarFromKeywords(t *testing.T) {
+	r := redact.Default()
+	filler := strings.Repeat("The census counted residents in the metropolitan area. ", 400) // ~22 KB, no keyword
+	var tok strings.Builder
+	for i := range 3000 {
+		tok.WriteByte("abcdefghijklmnopqrstuvwxyz0123456789"[(i*7+i/5)%36])
+	}
+	long := tok.String()
+	key := "-----BEGIN RSA PRIVATE KEY-----\n" + strings.Repeat("MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n", 60) + "-----END RSA PRIVATE KEY-----"
+	in := filler + "\napi_key = " + long + "\n" + filler + key + filler + " ghp_0123456789abcdefghijABCDEFGHIJ012345 " + filler
+	out := r.String(in)
+	assert.NotContains(t, out, long[:200], "a secret longer than a window is masked whole")
+	assert.NotContains(t, out, long[len(long)-200:])
+	assert.NotContains(t, out, "MIIEpAIBAAKCAQEA", "a key block far from the start is masked whole")
+	assert.NotContains(t, out, "ghp_0123456789")
+	assert.Equal(t, 4*len(filler), strings.Count(out, "census")*len(filler)/400, "the filler is kept")
+}
+
+// TestLookAlikeMasksShieldNothing: text that only starts like a mask must
+// not keep a secret out of redaction, and a registered value never rewrites
+// a mask.
+func TestLookAlikeMasksShieldNothing(t *testing.T) {
+	r, err := redact.New(redact.WithSecrets("registered-value-42", "A"))
+	require.NoError(t, err)
+	for _, in := range []string{
+		"[REDACTED sk-Qw3rTy8uIoPaSdFgHjKlZx01]",
+		"[REDACTED:sk-Qw3rTy8uIoPaSdFgHjKlZx01]",
+		"[REDACTED then ghp_0123456789abcdefghijABCDEFGHIJ012345 and registered-value-42",
+		"[REDACTED:unknown-rule registered-value-42]",
+	} {
+		out := r.String(in)
+		assert.NotContains(t, out, "Qw3rTy8u", in)
+		assert.NotContains(t, out, "ghp_0123", in)
+		assert.NotContains(t, out, "registered-value-42", in)
+	}
+	out := r.String("password=pw12345678 A")
+	assert.Equal(t, "password=[REDACTED:secret-assignment] [REDACTED:secret]", out)
+	assert.Equal(t, out, r.String(out), "the registered value A does not rewrite the masks")
 }

@@ -201,6 +201,9 @@ func walkTrajectory(t *trajectory.Trajectory, v visitor) {
 	}
 	v.str(&t.ParentID)
 	v.str(&t.GroupID)
+	if t.Training != nil {
+		v.str(&t.Training.Rule)
+	}
 }
 
 func walkStep(s *trajectory.Step, v visitor) {

@@ -277,3 +277,17 @@ func TestAuditVerifyPostgres(t *testing.T) {
 	assert.Contains(t, err.Error(), "broken at seq 2 (run run-b): hash mismatch")
 	assert.False(t, errors.Is(err, fs.ErrNotExist))
 }
+
+// TestAuditVerifyLegacyChain: a chain written before RFC 8785 was adopted
+// (audit/testdata/legacy-v1.db, keys outside the BMP) verifies, and the
+// summary says how many records are in the legacy form.
+func TestAuditVerifyLegacyChain(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "audit", "testdata", "legacy-v1.db"))
+	require.NoError(t, err)
+	db := filepath.Join(t.TempDir(), "legacy.db")
+	require.NoError(t, os.WriteFile(db, data, 0o600))
+	out, _, err := runCLI(runAuditVerify, nil, "--db", db)
+	require.NoError(t, err)
+	assert.Contains(t, out, "audit chain intact: 4 records (3 runs, 1 assessments, 0 checkpoints)")
+	assert.Contains(t, out, "4 written before RFC 8785 (legacy canonical form)")
+}

@@ -175,7 +175,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.Stdout, "  reagent audit verify --db %s             # check the hash chain\n", db)
 	fmt.Fprintf(c.Stdout, "  reagent ui --db %s                       # browse runs at http://127.0.0.1:8080\n", db)
 	fmt.Fprintf(c.Stdout, "  reagent export --db %s --format sft --out sft.jsonl\n", db)
-	fmt.Fprintln(c.Stdout, "  reagent train --suites arith --out my-policy          # fine-tune the policy with GRPO (needs python3-torch)")
+	fmt.Fprintln(c.Stdout, "  reagent train --suites arith --out my-policy          # fine-tune the policy with GRPO (needs the Python backend: ppo/backend/requirements.txt)")
 	return nil
 }
 

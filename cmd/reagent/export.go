@@ -19,17 +19,25 @@ const exportUsage = `export --db DSN --format verl|openrlhf|art|sft --out FILE [
 
 Writes collected runs (from reagent rollout) for a trainer:
   verl      parquet, one row per task prompt: {data_source, prompt, ability,
-            reward_model: {style, ground_truth}, extra_info}
+            reward_model: {style, ground_truth}, extra_info}; style "rule"
+            with the reference answer, or "model" for a production run
+            (score responses with reagent serve-reward, the RRM alone)
   openrlhf  JSONL, one line per run: {input, label, datasource, output,
             reward}; --input_key input --label_key label
-  art       JSONL, one ART TrajectoryGroup per line, runs grouped by group
+  art       JSONL, one ART TrajectoryGroup per line, runs grouped by their
+            rollout group, else by task (--group-by task|METADATA_KEY)
   sft       chat JSONL, one run per line: {messages, trainable, tools}
             (assistant messages carry "weight": 1 or 0)
 
 Rewards are recomputed from each run's rule reward and its last judgment:
 R = R_rule + λ·score, λ from the run (or --lambda). A run whose judgment
 failed is left out (--on-judge-error drop) or kept with the rule reward
-alone (rule-only); never scored 0. Filters select runs by their metadata.`
+alone (rule-only); never scored 0. A production run (no reference
+answer) is rewarded with the RRM score of its last judgment alone, marked
+"reward_source": "rrm" (Reagent-R with the rule term absent); one never
+judged, or whose judgment failed, is left out and counted. The report says
+how many runs went in and why the others did not. Filters select runs by
+their metadata.`
 
 func runExport(ctx context.Context, c *cli, args []string) (err error) {
 	fs := newFlags(c, "export", exportUsage)
@@ -45,6 +53,8 @@ func runExport(ctx context.Context, c *cli, args []string) (err error) {
 	lambda := fs.Float64("lambda", -1, "λ for the rewards (default: the λ each run was collected with)")
 	onErr := fs.String("on-judge-error", "drop", "a run whose judgment failed: drop or rule-only")
 	failed := fs.Bool("include-failed", false, "keep runs that broke (the policy endpoint failed)")
+	groupBy := fs.String("group-by", "", `ART groups: "" (rollout group, else task), "task", or a metadata key (e.g. customer)`)
+	noRRM := fs.Bool("no-rrm-reward", false, "leave out runs without a reference answer instead of rewarding them with their RRM score")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -79,6 +89,10 @@ func runExport(ctx context.Context, c *cli, args []string) (err error) {
 	if *failed {
 		opts = append(opts, export.WithFailedRuns())
 	}
+	if *noRRM {
+		opts = append(opts, export.WithoutRRMRewards())
+	}
+	opts = append(opts, export.WithGroupBy(*groupBy))
 
 	st, err := openStore(ctx, *db, audit.WithCreate(false))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/openai"
 
+	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/reagent/rollout"
 	"github.com/reagent-go/reagent/reagent/suite"
@@ -31,8 +33,9 @@ with the same suite, strategy, model and tag skips the work already stored.
 several) or a JSONL file of tasks {id, question, answer, suite, tools}.
 The web suite drives a real Chromium.
 
-Strategies: baseline (run once, rule reward), c (Reagent-C: answer,
-critique, answer again; report the refined answer), r (Reagent-R: reward =
+Strategies: baseline (run once, rule reward), c (Reagent-C: answer; when
+the RRM scores the answer below --refine-below, critique and answer again;
+report the refined answer unless it is judged worse), r (Reagent-R: reward =
 rule + λ·RRM score), u (Reagent-U: G first answers and their G refined
 answers pooled in one group, reward = rule + λ·score).`
 
@@ -41,8 +44,10 @@ const evalUsage = `eval --suite S --base-url URL --model M [flags]
 Evaluates the agent on a suite's test split and prints the results per
 suite: success rate (a rule reward of 1), mean reward, mean RRM score and
 judge errors. --db stores the runs and resumes an interrupted evaluation;
-without it nothing is stored. --strategy c evaluates Reagent-C (the refined
-answer is the one scored).`
+without it nothing is stored. --strategy c evaluates Reagent-C (the
+reported answer is scored: the refined one, or the first when the RRM did
+not flag it or judged the refinement worse; see --refine-below and
+--keep-better).`
 
 // rolloutFlags are the flags shared by rollout and eval.
 type rolloutFlags struct {
@@ -53,6 +58,8 @@ type rolloutFlags struct {
 	group, concurrency, limit int
 	seed                      int64
 	lambda, temperature, topP float64
+	refineBelow               float64
+	keepBetter                bool
 	maxTokens, maxSteps       int
 	onJudgeError, agent, tag  string
 	timeout                   time.Duration
@@ -86,6 +93,8 @@ func (f *rolloutFlags) register(fs *flag.FlagSet, c *cli, eval bool) {
 	fs.IntVar(&f.limit, "limit", 0, "use at most this many tasks per suite (0: all)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the built-in suites")
 	fs.Float64Var(&f.lambda, "lambda", reward.DefaultLambda, "λ in R = R_rule + λ·score (strategies r and u)")
+	fs.Float64Var(&f.refineBelow, "refine-below", reagent.DefaultRefineBelow, "strategy c: refine a first answer only when the RRM scores it below this (2: refine every answer, as the paper does)")
+	fs.BoolVar(&f.keepBetter, "keep-better", true, "strategy c: report the first answer when the refined one is judged worse (false: always the refined one, as the paper does)")
 	fs.StringVar(&f.onJudgeError, "on-judge-error", "drop", "a sample whose judgment failed: drop or rule-only")
 	fs.Float64Var(&f.temperature, "temperature", 0.7, "policy sampling temperature")
 	fs.Float64Var(&f.topP, "top-p", 0.95, "policy nucleus sampling")
@@ -137,6 +146,8 @@ func rolloutCommand(ctx context.Context, c *cli, args []string, eval bool) (err 
 		return usagef("%s: --model is required: the policy model name", name)
 	case !eval && *f.db == "":
 		return usagef("rollout: --db is required: the runs are stored there as training groups")
+	case math.IsNaN(f.refineBelow):
+		return usagef("%s: --refine-below must be a number", name)
 	case f.group < 1 || f.concurrency < 1 || f.limit < 0 || f.maxSteps < 1 || f.lambda < 0:
 		return usagef("%s: --group, --concurrency and --max-steps must be positive; --limit and --lambda not negative", name)
 	}
@@ -192,6 +203,7 @@ func rolloutCommand(ctx context.Context, c *cli, args []string, eval bool) (err 
 		rollout.WithLambda(f.lambda), rollout.WithOnJudgeError(onErr), rollout.WithMaxSteps(f.maxSteps),
 		rollout.WithCallOptions(callOpts...), rollout.WithAgent(f.agent), rollout.WithModelName(f.model),
 		rollout.WithTag(f.tag), rollout.WithProgress(c.Stderr),
+		rollout.WithRefineBelow(f.refineBelow), rollout.WithKeepBetter(f.keepBetter),
 		rollout.WithLogger(slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	}
 	if judge != nil {

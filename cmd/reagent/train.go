@@ -26,9 +26,9 @@ import (
 
 // trainFlags are reagent train's settings.
 type trainFlags struct {
-	backend, init, out, suites, strategy, algo, device, metrics, db, python string
-	steps, tasks, pool, group, maxSteps, seed                               int
-	lr, lambda, temperature, topP                                           float64
+	backend, init, out, suites, strategy, algo, device, metrics, db, python, model string
+	steps, tasks, pool, group, maxSteps, seed, loraRank, threads, maxTokens        int
+	lr, lambda, temperature, topP                                                  float64
 }
 
 // runTrain fine-tunes the policy: each iteration collects rollouts with the
@@ -36,17 +36,21 @@ type trainFlags struct {
 // them, and sends the groups to the backend for a PPO or GRPO update.
 func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	var f trainFlags
-	fs := newFlags(c, "train", "train [--backend local|URL] [--init DIR] [--out DIR] [--suites arith] [--strategy baseline|r|u] [--algo grpo|ppo] [--steps N] [--tasks N] [--group G] [--metrics FILE]")
-	fs.StringVar(&f.backend, "backend", "local", `"local" starts the Python backend itself (python3-torch); or the URL of a running one`)
+	fs := newFlags(c, "train", "train [--backend local|URL] [--model tiny|DIR|FILE.gguf] [--init DIR] [--out DIR] [--suites arith] [--strategy baseline|r|u] [--algo grpo|ppo] [--steps N] [--tasks N] [--group G] [--metrics FILE]")
+	fs.StringVar(&f.backend, "backend", "local", `"local" starts the Python backend itself (pip install -r ppo/backend/requirements.txt); or the URL of a running one`)
+	fs.StringVar(&f.model, "model", "tiny", `"tiny" (the embedded policy), a Hugging Face model folder or a GGUF file (trained with LoRA); local backend only`)
+	fs.IntVar(&f.loraRank, "lora-rank", 8, "LoRA rank for --model DIR|FILE.gguf (0 trains every weight)")
+	fs.IntVar(&f.threads, "threads", 0, "torch CPU threads of the local backend (0: torch's default)")
+	fs.IntVar(&f.maxTokens, "max-tokens", 160, "tokens per model reply in the rollouts")
 	fs.StringVar(&f.init, "init", "", "tiny model folder to start from (default: the embedded policy); local backend only")
-	fs.StringVar(&f.out, "out", "reagent-policy", "folder for the trained weights (loadable by reagent demo --model)")
+	fs.StringVar(&f.out, "out", "reagent-policy", "folder for the trained weights (tiny: loadable by reagent demo --model; else the backend's checkpoint: adapter/ or model/)")
 	fs.StringVar(&f.suites, "suites", "arith", "comma-separated training suites (train split)")
 	fs.StringVar(&f.strategy, "strategy", "r", "reward: baseline (rule only), r (rule + λ·RRM score) or u (two-stage Reagent-U groups)")
 	fs.StringVar(&f.algo, "algo", "grpo", "grpo or ppo")
 	fs.StringVar(&f.device, "device", "auto", "cpu, cuda or auto: the GPU when the local backend's torch sees one, else the CPU")
 	fs.StringVar(&f.metrics, "metrics", "train-metrics.jsonl", "append one JSON line of metrics per step to this file (reagent ui --train-metrics reads it)")
 	fs.StringVar(&f.db, "db", "", "also keep every rollout in this audit store")
-	fs.StringVar(&f.python, "python", ppo.DefaultPython, "Python with torch, for the local backend")
+	fs.StringVar(&f.python, "python", ppo.Python(), "Python with torch, for the local backend (default: $REAGENT_PYTHON, else python3)")
 	fs.IntVar(&f.steps, "steps", 5, "training iterations")
 	fs.IntVar(&f.tasks, "tasks", 4, "tasks per iteration")
 	fs.IntVar(&f.pool, "task-pool", 0, "train on the first N tasks of the split only (0: all)")
@@ -67,8 +71,11 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	if f.algo != "grpo" && f.algo != "ppo" {
 		return usagef("train: --algo must be grpo or ppo")
 	}
-	if f.steps < 1 || f.tasks < 1 || f.group < 1 {
-		return usagef("train: --steps, --tasks and --group must be at least 1")
+	if f.init != "" && f.model != "tiny" {
+		return usagef("train: --init starts the tiny model only; --model %s starts from its own weights", f.model)
+	}
+	if f.steps < 1 || f.tasks < 1 || f.group < 1 || f.maxTokens < 1 {
+		return usagef("train: --steps, --tasks, --group and --max-tokens must be at least 1")
 	}
 
 	var tasks []suite.Task
@@ -101,7 +108,12 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 	}
 	defer env.Close()
 
-	llm, err := openai.New(openai.WithBaseURL(client.BaseURL()+"/v1"), openai.WithToken("local"), openai.WithModel("tiny"))
+	health, err := client.Health(ctx)
+	if err != nil {
+		return fmt.Errorf("train: backend: %w", err)
+	}
+	modelName := health.Model
+	llm, err := openai.New(openai.WithBaseURL(client.BaseURL()+"/v1"), openai.WithToken("local"), openai.WithModel(modelName))
 	if err != nil {
 		return fmt.Errorf("train: policy client: %w", err)
 	}
@@ -135,8 +147,8 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 			tag := fmt.Sprintf("train-%d-step-%d", f.seed, step)
 			_, err := rollout.Collect(ctx, llm, env, batch,
 				rollout.WithStrategy(strategy), rollout.WithGroupSize(f.group), rollout.WithLambda(f.lambda),
-				rollout.WithMaxSteps(f.maxSteps), rollout.WithModelName("tiny"), rollout.WithTag(tag),
-				rollout.WithCallOptions(llms.WithTemperature(f.temperature), llms.WithTopP(f.topP), llms.WithMaxTokens(160)),
+				rollout.WithMaxSteps(f.maxSteps), rollout.WithModelName(modelName), rollout.WithTag(tag),
+				rollout.WithCallOptions(llms.WithTemperature(f.temperature), llms.WithTopP(f.topP), llms.WithMaxTokens(f.maxTokens)),
 				rollout.WithStore(store), rollout.WithJudge(judge), rollout.WithLogger(logger), rollout.WithMiddleware(traceOpts...))
 			if err != nil {
 				return nil, err
@@ -175,6 +187,14 @@ func runTrain(ctx context.Context, c *cli, args []string) (err error) {
 		fmt.Fprintf(c.Stdout, "step %d: reward %.3f, policy loss %.4f, KL %.5f, %d samples in %d groups%s\n",
 			r.Step, r.Metrics.RewardMean, r.Metrics.PolicyLoss, r.Metrics.KL, r.Report.Samples, r.Report.Groups, status)
 	}
+	if health.Kind != "tiny" {
+		if err := checkHFCheckpoint(f.out); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		fmt.Fprintf(c.Stdout, "trained %s: checkpoint in %s (resume: reagent train --model %s --out %s); metrics in %s\n",
+			modelName, f.out, f.model, f.out, f.metrics)
+		return nil
+	}
 	if _, err := tinylm.Load(f.out); err != nil {
 		return fmt.Errorf("train: the trained weights do not load: %w", err)
 	}
@@ -194,6 +214,16 @@ func startBackend(ctx context.Context, f *trainFlags) (*ppo.Client, func(), erro
 		}
 		return cl, func() {}, nil
 	}
+	common := []ppo.LocalOption{ppo.WithPython(f.python), ppo.WithDevice(f.device), ppo.WithAlgo(f.algo), ppo.WithSeed(f.seed),
+		ppo.WithLR(f.lr), ppo.WithCheckpointDir(mustAbs(f.out)), ppo.WithArgs("--threads", fmt.Sprint(f.threads))}
+	if f.model != "tiny" {
+		local, err := ppo.StartLocal(ctx, append(common, ppo.WithModel(mustAbs(f.model)),
+			ppo.WithArgs("--lora-rank", fmt.Sprint(f.loraRank)))...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: starting the backend with --model %s: %w", f.model, err)
+		}
+		return local.Client, func() { _ = local.Stop() }, nil
+	}
 	initDir := f.init
 	cleanup := func() {}
 	if initDir == "" {
@@ -207,14 +237,29 @@ func startBackend(ctx context.Context, f *trainFlags) (*ppo.Client, func(), erro
 		}
 		initDir, cleanup = dir, func() { os.RemoveAll(dir) }
 	}
-	local, err := ppo.StartLocal(ctx, ppo.WithPython(f.python), ppo.WithModel("tiny"), ppo.WithDevice(f.device),
-		ppo.WithAlgo(f.algo), ppo.WithSeed(f.seed), ppo.WithLR(f.lr), ppo.WithCheckpointDir(mustAbs(f.out)),
-		ppo.WithArgs("--init", mustAbs(initDir)))
+	local, err := ppo.StartLocal(ctx, append(common, ppo.WithModel("tiny"), ppo.WithArgs("--init", mustAbs(initDir)))...)
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("train: starting the backend: %w", err)
 	}
 	return local.Client, func() { _ = local.Stop(); cleanup() }, nil
+}
+
+// checkHFCheckpoint checks that dir holds a backend checkpoint of a Hugging
+// Face model: its state and the trained adapter (LoRA) or full weights.
+func checkHFCheckpoint(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+		return fmt.Errorf("no checkpoint was written to %s: %w", dir, err)
+	}
+	for _, sub := range []string{"adapter", "model"} {
+		if _, err := os.Stat(filepath.Join(dir, sub, "config.json")); err == nil {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, sub, "adapter_config.json")); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the checkpoint in %s holds neither adapter/ nor model/ weights", dir)
 }
 
 // trainStore opens the audit store for rollouts: the given one, or a

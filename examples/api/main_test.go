@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/tinytest"
 )
 
 // The model is scripted; the tools, the API and the agent are real.
@@ -47,4 +48,23 @@ func TestAPIExampleSaysWhatToSet(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "OPENAI_BASE_URL")
 	assert.Contains(t, err.Error(), "REAGENT_MODEL")
+}
+
+// TestAPIExampleRunsWithTheEmbeddedPolicy follows the help: with the
+// embedded policy (served here in process, as `reagent serve-model` serves
+// it) the example runs end to end offline, and the judge says what the
+// answer is worth.
+func TestAPIExampleRunsWithTheEmbeddedPolicy(t *testing.T) {
+	help := runExample(context.Background(), &bytes.Buffer{}, func(string) string { return "" }, nil)
+	require.Error(t, help)
+	assert.Contains(t, help.Error(), "REAGENT_MODEL=tiny")
+	assert.Contains(t, help.Error(), "general tool-calling model")
+	env := map[string]string{"OPENAI_BASE_URL": tinytest.Serve(t), "OPENAI_API_KEY": "any", "REAGENT_MODEL": "tiny", "DEMO_API_TOKEN": "tok-example-1234"}
+	var out bytes.Buffer
+	require.NoError(t, runExample(context.Background(), &out, func(k string) string { return env[k] }, nil))
+	s := out.String()
+	t.Log(s)
+	assert.Contains(t, s, "RRM score ")
+	assert.NotContains(t, s, "exceeds the model's context")
+	assert.NotContains(t, s, "tok-example-1234")
 }

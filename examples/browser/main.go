@@ -37,7 +37,12 @@ import (
 const setup = `set the model endpoint first:
   OPENAI_BASE_URL  an OpenAI-compatible base URL ending in /v1 (e.g. http://127.0.0.1:8000/v1)
   OPENAI_API_KEY   its API key (any non-empty string for a local server)
-  REAGENT_MODEL    the model name the endpoint serves (it must support tool calling)`
+  REAGENT_MODEL    the model name the endpoint serves (it must support tool calling)
+This example needs a general tool-calling model (vLLM, Ollama, llama.cpp, a hosted API).
+Offline, "go run ./cmd/reagent serve-model --addr 127.0.0.1:8000" with
+OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any REAGENT_MODEL=tiny runs it end to end,
+but the embedded policy is trained only on reagent's arith, lookup and web suites: it does not
+use a browser and its answer is judged as the malformed call it is.`
 
 func main() {
 	if err := runExample(context.Background(), os.Stdout, os.Getenv, os.Args[1:]); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/internal/llmtest"
+	"github.com/reagent-go/reagent/internal/tinytest"
 	"github.com/reagent-go/reagent/tools/browser"
 )
 
@@ -65,4 +66,27 @@ func TestBrowserExampleSaysWhatToSet(t *testing.T) {
 	for _, v := range []string{"OPENAI_BASE_URL", "OPENAI_API_KEY", "REAGENT_MODEL"} {
 		assert.Contains(t, err.Error(), v)
 	}
+}
+
+// TestBrowserExampleRunsWithTheEmbeddedPolicy follows the help: with the
+// embedded policy (served here in process, as `reagent serve-model` serves
+// it) and a real Chromium the example runs end to end offline, and the
+// judge says what the answer is worth.
+func TestBrowserExampleRunsWithTheEmbeddedPolicy(t *testing.T) {
+	if _, err := browser.LookPath(); err != nil {
+		if os.Getenv("REAGENT_SKIP_BROWSER") == "1" {
+			t.Skipf("REAGENT_SKIP_BROWSER=1: %v", err)
+		}
+		t.Fatalf("%v\nthis example needs Chromium: apt-get install -y chromium (or set REAGENT_SKIP_BROWSER=1 to skip it)", err)
+	}
+	help := runExample(context.Background(), &bytes.Buffer{}, func(string) string { return "" }, nil)
+	require.Error(t, help)
+	assert.Contains(t, help.Error(), "REAGENT_MODEL=tiny")
+	env := map[string]string{"OPENAI_BASE_URL": tinytest.Serve(t), "OPENAI_API_KEY": "any", "REAGENT_MODEL": "tiny"}
+	var out bytes.Buffer
+	require.NoError(t, runExample(context.Background(), &out, func(k string) string { return env[k] }, nil))
+	s := out.String()
+	t.Log(s)
+	assert.Contains(t, s, "RRM score ")
+	assert.NotContains(t, s, "exceeds the model's context")
 }

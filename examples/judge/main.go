@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -20,11 +21,17 @@ import (
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := runExample(ctx, os.Stdout, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "judge example:", err)
+		os.Exit(1)
+	}
+}
 
+func runExample(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	var judge rrm.Judge = rrm.NewHeuristic()
-	if base := os.Getenv("REAGENT_JUDGE_BASE_URL"); base != "" {
+	if base := getenv("REAGENT_JUDGE_BASE_URL"); base != "" {
 		opts := []rrm.Option{rrm.WithBaseURL(base)}
-		if m := os.Getenv("REAGENT_JUDGE_MODEL"); m != "" {
+		if m := getenv("REAGENT_JUDGE_MODEL"); m != "" {
 			opts = append(opts, rrm.WithModel(m))
 		}
 		judge = rrm.NewOpenAI(opts...)
@@ -32,16 +39,16 @@ func main() {
 
 	a := judge.Judge(ctx, sampleRun())
 	if !a.OK() {
-		fmt.Fprintln(os.Stderr, "judgment failed:", a.Error)
-		os.Exit(1)
+		return fmt.Errorf("judgment failed: %s", a.Error)
 	}
-	fmt.Printf("judge:    %s %s (%v)\n", a.Judge, a.Model, a.Latency.Round(time.Microsecond))
-	fmt.Printf("score:    %.2f\n", a.Score)
-	fmt.Printf("critique: %s\n\n", a.Critique)
-	fmt.Printf("think:\n%s\n", a.Think)
+	fmt.Fprintf(out, "judge:    %s %s (%v)\n", a.Judge, a.Model, a.Latency.Round(time.Microsecond))
+	fmt.Fprintf(out, "score:    %.2f\n", a.Score)
+	fmt.Fprintf(out, "critique: %s\n\n", a.Critique)
+	fmt.Fprintf(out, "think:\n%s\n", a.Think)
 	for _, n := range a.Notes {
-		fmt.Println("note:", n)
+		fmt.Fprintln(out, "note:", n)
 	}
+	return nil
 }
 
 // sampleRun is a run in which the agent ignored a failed lookup and made up

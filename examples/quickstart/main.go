@@ -1,12 +1,22 @@
-// Quickstart: a langchaingo MRKL agent with a calculator, wrapped by reagent
-// in one line. Every run is recorded, judged by the offline heuristic RRM and
-// appended to a tamper-evident SQLite audit trail.
+// Quickstart: a langchaingo agent executor with a calculator, wrapped by
+// reagent in one line. Every run is recorded, judged by the offline
+// heuristic RRM and appended to a tamper-evident SQLite audit trail.
 //
 //	OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any REAGENT_MODEL=my-model \
 //	    go run ./examples/quickstart "What is 17*23?"
 //
-// Any OpenAI-compatible endpoint works (vLLM, Ollama, llama.cpp, a hosted
-// API, or `reagent serve-model` for the embedded policy).
+// Any OpenAI-compatible endpoint with tool calling works (vLLM, Ollama,
+// llama.cpp, a hosted API). Offline, serve the embedded policy:
+//
+//	go run ./cmd/reagent serve-model --addr 127.0.0.1:8000 &
+//	OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any REAGENT_MODEL=tiny go run ./examples/quickstart
+//
+// The agent is reagent's tool-calling agent (agents.NewToolCalling), run by
+// langchaingo's executor: its prompt is the system note, the question and
+// the tool schemas, which fits the embedded policy's 640-token context (a
+// langchaingo MRKL prompt does not). The embedded policy is a small model
+// trained on reagent's arith suite: it answers "What is 17*23?"-style
+// questions, not open ones.
 package main
 
 import (
@@ -15,11 +25,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tmc/langchaingo/agents"
+	lcagents "github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
+	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/openai"
 	"github.com/tmc/langchaingo/tools"
 
+	"github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/middleware"
 	"github.com/reagent-go/reagent/rrm"
@@ -41,7 +53,8 @@ func runExample(ctx context.Context, args []string) error {
   OPENAI_BASE_URL  an OpenAI-compatible base URL ending in /v1 (e.g. http://127.0.0.1:8000/v1)
   OPENAI_API_KEY   its API key (any non-empty string for a local server)
   REAGENT_MODEL    the model name the endpoint serves
-(no endpoint at hand? run "go run ./cmd/reagent serve-model --addr 127.0.0.1:8000" and use REAGENT_MODEL=tiny)`)
+(no endpoint at hand? run "go run ./cmd/reagent serve-model --addr 127.0.0.1:8000" and use
+ OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any REAGENT_MODEL=tiny: the embedded policy, offline)`)
 	}
 	question := "What is 17*23?"
 	if len(args) > 0 {
@@ -58,8 +71,10 @@ func runExample(ctx context.Context, args []string) error {
 	}
 	defer store.Close()
 
-	agent := agents.NewOneShotAgent(llm, []tools.Tool{calculator.New()})
-	exec := middleware.Wrap(agents.NewExecutor(agent, agents.WithMaxIterations(8)), // the one line
+	agent := agents.NewToolCalling(llm, []tools.Tool{calculator.New()},
+		agents.WithSystemPrompt("You solve arithmetic problems. Call the calculator with the expression, then answer with the number only."),
+		agents.WithCallOptions(llms.WithTemperature(0)))
+	exec := middleware.Wrap(lcagents.NewExecutor(agent, lcagents.WithMaxIterations(8)), // the one line
 		run.WithStore(store), run.WithJudge(rrm.NewHeuristic()), run.WithSyncJudge(true), run.WithModelName(model))
 	defer exec.Shutdown(ctx)
 

@@ -78,17 +78,22 @@ func runExample(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	first, last := res.First(), res.Last()
 	fmt.Fprintf(out, "Q: %s (reference %s)\n", task.Question, task.Answer)
-	fmt.Fprintf(out, "o1: %q, RRM score %s\n", first.Trajectory.FinalAnswer, score(first))
-	if first.Assessment != nil {
-		fmt.Fprintf(out, "critique: %s\n", first.Assessment.Critique)
+	for i, at := range res.Attempts {
+		fmt.Fprintf(out, "o%d: %q, RRM score %s, rule reward %.2f\n", i+1, at.Trajectory.FinalAnswer, score(at),
+			reward.Numeric(at.Trajectory.FinalAnswer, task.Answer))
+		if at.Assessment != nil && at.Assessment.OK() {
+			fmt.Fprintf(out, "critique: %s\n", at.Assessment.Critique)
+		}
 	}
-	fmt.Fprintf(out, "o2: %q, RRM score %s, rule reward %.2f\n\n", last.Trajectory.FinalAnswer, score(last),
-		reward.Numeric(last.Trajectory.FinalAnswer, task.Answer))
+	// Refine refines only an answer the RRM flags (a score below
+	// reagent.DefaultRefineBelow) and keeps the first answer when the
+	// refined one is judged worse: Result is the answer Reagent-C reports.
+	fmt.Fprintf(out, "Reagent-C reports o%d (%s)\n", res.Chosen+1, res.Choice)
 	if res.Stopped != "" {
-		fmt.Fprintf(out, "refinement stopped: %s\n\n", res.Stopped)
+		fmt.Fprintf(out, "refinement stopped: %s\n", res.Stopped)
 	}
+	fmt.Fprintln(out)
 
 	// 2. A Reagent-U collection: G first answers and G refined answers per
 	// task in one group, reward = rule + 0.3·score, stored for training.

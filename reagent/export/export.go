@@ -62,6 +62,71 @@ type config struct {
 	reward    RewardFunc
 	minReward *float64
 	failed    bool
+	noRRM     bool
+	groupBy   string
+}
+
+// Where an exported run's reward came from, written as "reward_source" in
+// every record that carries a reward.
+const (
+	// SourceRule is a collected run's reward: R_rule against its reference
+	// answer, plus λ·score when it was judged (Reagent-R).
+	SourceRule = "rule"
+	// SourceRRM is a production run's reward: it has no reference answer,
+	// so the reward is the RRM score of its last judgment alone (Reagent-R
+	// with the rule term absent).
+	SourceRRM = "rrm"
+)
+
+// WithoutRRMRewards leaves out runs that have no reference answer instead
+// of rewarding them with their RRM score (SourceRRM).
+func WithoutRRMRewards() Option { return func(c *config) { c.noRRM = true } }
+
+// WithGroupBy sets how ART groups are formed: "" (default) by the rollout
+// group, else by the task; "task" by the task text; any other value names
+// a metadata key (runs without it are grouped by task).
+func WithGroupBy(key string) Option { return func(c *config) { c.groupBy = key } }
+
+// leftOut is why a run has no reward.
+type leftOut int
+
+const (
+	keptRun     leftOut = iota
+	noReward            // a collected run whose reward was dropped (its judgment failed)
+	noJudgment          // no reference answer and no RRM judgment
+	judgeFailed         // no reference answer and the judgment failed
+)
+
+// rewardOf finds a run's reward: the configured RewardFunc (rule reward and
+// λ·score) for collected runs, else, for a run with no reference answer
+// (no rule reward), the RRM score of its last judgment.
+func (c *config) rewardOf(t *trajectory.Trajectory) (float64, string, leftOut) {
+	if r, ok := c.reward(t); ok {
+		return r, SourceRule, keptRun
+	}
+	if _, collected := t.Metadata[reagent.MetaRuleReward]; collected || t.Metadata[reagent.MetaAnswer] != "" || c.noRRM {
+		return 0, "", noReward
+	}
+	a := reward.FinalAssessment(t)
+	switch {
+	case a == nil:
+		return 0, "", noJudgment
+	case !a.OK():
+		return 0, "", judgeFailed
+	}
+	return a.Score, SourceRRM, keptRun
+}
+
+// count records why a run was left out.
+func (r *Report) count(why leftOut) {
+	switch why {
+	case noReward:
+		r.NoReward++
+	case noJudgment:
+		r.NoJudgment++
+	case judgeFailed:
+		r.JudgeFailed++
+	}
 }
 
 // WithReward sets how a run's reward is found (default: the rollout
@@ -105,6 +170,18 @@ type Report struct {
 	Duplicates int `json:"duplicates,omitempty"`
 	// Empty counts runs with no assistant message, which teach nothing.
 	Empty int `json:"empty,omitempty"`
+	// NoJudgment counts runs left out with neither a reference answer nor
+	// an RRM judgment: nothing says how good they were.
+	NoJudgment int `json:"no_judgment,omitempty"`
+	// JudgeFailed counts runs without a reference answer whose judgment
+	// failed: never scored 0 in its place.
+	JudgeFailed int `json:"judge_failed,omitempty"`
+	// FromRRM counts written runs whose reward is their RRM score alone
+	// (SourceRRM: production runs without a reference answer).
+	FromRRM int `json:"from_rrm,omitempty"`
+	// Singletons counts ART groups of one trajectory, which carry no
+	// group-relative advantage (use WithGroupBy to group such runs).
+	Singletons int `json:"singletons,omitempty"`
 }
 
 // String is a one-line summary.
@@ -118,13 +195,20 @@ func (r Report) String() string {
 		n    int
 		what string
 	}{{r.NoReward, "without a reward"}, {r.BelowMin, "below the minimum reward"}, {r.Failed, "failed runs"},
-		{r.NoAnswer, "without a reference answer"}, {r.Duplicates, "duplicate prompts"}, {r.Empty, "without an assistant message"}} {
+		{r.NoAnswer, "without a reference answer"}, {r.Duplicates, "duplicate prompts"}, {r.Empty, "without an assistant message"},
+		{r.NoJudgment, "with neither a reference answer nor an RRM judgment"}, {r.JudgeFailed, "without a reference answer whose judgment failed"}} {
 		if p.n > 0 {
 			left = append(left, fmt.Sprintf("%d %s", p.n, p.what))
 		}
 	}
 	if len(left) > 0 {
 		s += " (left out: " + strings.Join(left, ", ") + ")"
+	}
+	if r.FromRRM > 0 {
+		s += fmt.Sprintf("; %d rewarded by their RRM score alone (no reference answer)", r.FromRRM)
+	}
+	if r.Singletons > 0 {
+		s += fmt.Sprintf("; %d groups of one run (no group-relative advantage: record each task several times, or group by a metadata key with --group-by)", r.Singletons)
 	}
 	return s
 }
@@ -147,9 +231,9 @@ func Write(w io.Writer, f Format, runs []*trajectory.Trajectory, opts ...Option)
 			continue
 		}
 		if cfg.minReward != nil {
-			r, ok := cfg.reward(t)
-			if !ok {
-				rep.NoReward++
+			r, _, why := cfg.rewardOf(t)
+			if why != keptRun {
+				rep.count(why)
 				continue
 			}
 			if r < *cfg.minReward {
@@ -162,7 +246,7 @@ func Write(w io.Writer, f Format, runs []*trajectory.Trajectory, opts ...Option)
 	var err error
 	switch f {
 	case Verl:
-		err = writeVerl(w, kept, &rep)
+		err = writeVerl(w, kept, cfg, &rep)
 	case OpenRLHF:
 		err = writeOpenRLHF(w, kept, cfg, &rep)
 	case ART:

@@ -28,7 +28,9 @@ type VerlMessage struct {
 
 // VerlReward says how verl scores a response: style "rule" with the
 // reference answer as ground truth (reagent's reward service and
-// ppo/verl_reward.py add the RRM score).
+// ppo/verl_reward.py add the RRM score), or style "model" with no ground
+// truth for a production run: the reward model (reagent serve-reward, the
+// RRM alone) scores every response.
 type VerlReward struct {
 	Style       string `parquet:"style" json:"style"`
 	GroundTruth string `parquet:"ground_truth" json:"ground_truth"`
@@ -45,18 +47,34 @@ type VerlExtra struct {
 	Rule         string   `parquet:"rule" json:"rule"`
 	Tools        []string `parquet:"tools,list" json:"tools"`
 	TrajectoryID string   `parquet:"trajectory_id" json:"trajectory_id"`
+	// RewardSource is SourceRule or SourceRRM (see VerlReward).
+	RewardSource string `parquet:"reward_source" json:"reward_source"`
 }
 
 // verlRows builds one row per task from first attempts (round 0): refined
 // attempts' prompts hold a critique of another run and are left out.
-func verlRows(runs []*trajectory.Trajectory, rep *Report) []VerlRow {
+func verlRows(runs []*trajectory.Trajectory, cfg *config, rep *Report) []VerlRow {
 	var rows []VerlRow
 	seen := map[string]bool{}
 	for _, t := range runs {
 		answer := t.Metadata[reagent.MetaAnswer]
+		style, source := "rule", SourceRule
 		if answer == "" {
-			rep.NoAnswer++
-			continue
+			if cfg.noRRM {
+				rep.NoAnswer++
+				continue
+			}
+			// A production run: verl's reward model (the RRM) scores the
+			// responses; the run itself must have been judged, so that
+			// every exported run is one the RRM could score.
+			if _, src, why := cfg.rewardOf(t); why != keptRun || src != SourceRRM {
+				if why == keptRun {
+					why = noReward
+				}
+				rep.count(why)
+				continue
+			}
+			style, source = "model", SourceRRM
 		}
 		key := t.Metadata[reagent.MetaTask]
 		if key == "" {
@@ -76,7 +94,7 @@ func verlRows(runs []*trajectory.Trajectory, rep *Report) []VerlRow {
 		row := VerlRow{
 			DataSource:  "reagent/" + orDefault(suite, "custom"),
 			Ability:     "agent",
-			RewardModel: VerlReward{Style: "rule", GroundTruth: answer},
+			RewardModel: VerlReward{Style: style, GroundTruth: answer},
 			ExtraInfo: VerlExtra{
 				Split:        t.Metadata[reagent.MetaSplit],
 				Index:        int64(len(rows)),
@@ -86,7 +104,11 @@ func verlRows(runs []*trajectory.Trajectory, rep *Report) []VerlRow {
 				Rule:         t.Metadata[reagent.MetaRule],
 				Tools:        []string{},
 				TrajectoryID: t.ID,
+				RewardSource: source,
 			},
+		}
+		if source == SourceRRM {
+			rep.FromRRM++
 		}
 		if suite == "arith" {
 			row.Ability = "math"
@@ -102,8 +124,8 @@ func verlRows(runs []*trajectory.Trajectory, rep *Report) []VerlRow {
 	return rows
 }
 
-func writeVerl(w io.Writer, runs []*trajectory.Trajectory, rep *Report) error {
-	rows := verlRows(runs, rep)
+func writeVerl(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Report) error {
+	rows := verlRows(runs, cfg, rep)
 	pw := parquet.NewGenericWriter[VerlRow](w, parquet.Compression(&parquet.Zstd))
 	if _, err := pw.Write(rows); err != nil {
 		return err
@@ -126,7 +148,9 @@ type OpenRLHFLine struct {
 	DataSource string    `json:"datasource"`
 	Output     []Message `json:"output"`
 	// Reward is omitted when the run has none (a dropped sample).
-	Reward       *float64          `json:"reward,omitempty"`
+	Reward *float64 `json:"reward,omitempty"`
+	// RewardSource is SourceRule or SourceRRM, with Reward.
+	RewardSource string            `json:"reward_source,omitempty"`
 	TrajectoryID string            `json:"trajectory_id"`
 	GroupID      string            `json:"group_id,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
@@ -149,10 +173,13 @@ func writeOpenRLHF(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep 
 			GroupID:      t.GroupID,
 			Metadata:     t.Metadata,
 		}
-		if r, ok := cfg.reward(t); ok {
-			line.Reward = &r
+		if r, src, why := cfg.rewardOf(t); why == keptRun {
+			line.Reward, line.RewardSource = &r, src
+			if src == SourceRRM {
+				rep.FromRRM++
+			}
 		} else {
-			rep.NoReward++
+			rep.count(why)
 		}
 		if err := writeJSONLine(w, line); err != nil {
 			return err
@@ -216,15 +243,18 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 	var order []string
 	groups := map[string]*ARTGroup{}
 	for i, t := range runs {
-		r, ok := cfg.reward(t)
-		if !ok {
-			rep.NoReward++
+		r, src, why := cfg.rewardOf(t)
+		if why != keptRun {
+			rep.count(why)
 			continue
 		}
 		c := Chat(t)
 		if !hasTrainable(c) {
 			rep.Empty++
 			continue
+		}
+		if src == SourceRRM {
+			rep.FromRRM++
 		}
 		at := ARTTrajectory{
 			Tools:    toolsOf(t),
@@ -236,9 +266,11 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 		for k, v := range t.Metadata {
 			at.Metadata[k] = v
 		}
-		for _, k := range []string{reagent.MetaRuleReward, reagent.MetaScore} {
-			if v, err := strconv.ParseFloat(t.Metadata[k], 64); err == nil {
-				at.Metrics[k] = v
+		at.Metadata["reward_source"] = src
+		if tr, ok := reagent.TrainingOf(t); ok {
+			at.Metrics[reagent.MetaRuleReward] = tr.RuleReward
+			if tr.Score != nil {
+				at.Metrics[reagent.MetaScore] = *tr.Score
 			}
 		}
 		msgs := Messages(c.Messages)
@@ -253,10 +285,7 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 			}
 			at.MessagesAndChoices = append(at.MessagesAndChoices, ARTChoice{FinishReason: finish, Message: m})
 		}
-		key := t.GroupID
-		if key == "" {
-			key = "\x00" + strconv.Itoa(i)
-		}
+		key := groupKey(t, cfg.groupBy, i)
 		g := groups[key]
 		if g == nil {
 			g = &ARTGroup{}
@@ -266,6 +295,9 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 		g.Trajectories = append(g.Trajectories, at)
 	}
 	for _, k := range order {
+		if len(groups[k].Trajectories) == 1 {
+			rep.Singletons++
+		}
 		if err := writeJSONLine(w, groups[k]); err != nil {
 			return err
 		}
@@ -277,11 +309,13 @@ func writeART(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 
 // SFTLine is one line of the SFT export.
 type SFTLine struct {
-	Messages  []Message         `json:"messages"`
-	Trainable []bool            `json:"trainable"`
-	Tools     []Tool            `json:"tools,omitempty"`
-	Reward    *float64          `json:"reward,omitempty"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
+	Messages  []Message `json:"messages"`
+	Trainable []bool    `json:"trainable"`
+	Tools     []Tool    `json:"tools,omitempty"`
+	Reward    *float64  `json:"reward,omitempty"`
+	// RewardSource is SourceRule or SourceRRM, with Reward.
+	RewardSource string            `json:"reward_source,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
 }
 
 func writeSFT(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Report) error {
@@ -301,8 +335,11 @@ func writeSFT(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 				line.Messages[i].Weight = &wt
 			}
 		}
-		if r, ok := cfg.reward(t); ok {
-			line.Reward = &r
+		if r, src, why := cfg.rewardOf(t); why == keptRun {
+			line.Reward, line.RewardSource = &r, src
+			if src == SourceRRM {
+				rep.FromRRM++
+			}
 		}
 		if err := writeJSONLine(w, line); err != nil {
 			return err
@@ -310,6 +347,26 @@ func writeSFT(w io.Writer, runs []*trajectory.Trajectory, cfg *config, rep *Repo
 		rep.Records++
 	}
 	return nil
+}
+
+// groupKey is the ART group of run i: its rollout group (by default, when
+// it has one), its task, or a metadata value.
+func groupKey(t *trajectory.Trajectory, by string, i int) string {
+	switch by {
+	case "":
+		if t.GroupID != "" {
+			return "g\x00" + t.GroupID
+		}
+	case "task":
+	default:
+		if v := t.Metadata[by]; v != "" {
+			return "m\x00" + v
+		}
+	}
+	if t.Task != "" {
+		return "t\x00" + t.Task
+	}
+	return "r\x00" + strconv.Itoa(i)
 }
 
 func orDefault(s, def string) string {

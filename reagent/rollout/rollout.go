@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 
@@ -39,8 +40,10 @@ type Strategy string
 const (
 	// Baseline runs each sample once; reward = rule reward.
 	Baseline Strategy = "baseline"
-	// C is Reagent-C: each sample is answered, critiqued and answered again;
-	// the refined answer is the one reported; reward = rule reward.
+	// C is Reagent-C: each sample is answered and judged; an answer the RRM
+	// flags (a score below WithRefineBelow's threshold) is critiqued and
+	// answered again, and the refined answer is reported unless it is judged
+	// worse than the first (WithKeepBetter); reward = rule reward.
 	C Strategy = "c"
 	// R is Reagent-R: each sample runs once; reward = rule + λ·RRM score.
 	R Strategy = "r"
@@ -95,7 +98,20 @@ type config struct {
 	progress    io.Writer
 	logger      *slog.Logger
 	wrapOpts    []run.Option
+	refineBelow float64
+	keepBetter  bool
 }
+
+// WithRefineBelow sets Reagent-C's refine threshold: a first answer the RRM
+// scores below it is refined (default reagent.DefaultRefineBelow;
+// reagent.RefineAlways refines every answer, as the paper does). Reagent-U
+// always refines every first answer.
+func WithRefineBelow(threshold float64) Option { return func(c *config) { c.refineBelow = threshold } }
+
+// WithKeepBetter sets whether Reagent-C reports the first answer when the
+// refined one is judged worse (default true; false reports the refined
+// answer, as the paper does).
+func WithKeepBetter(on bool) Option { return func(c *config) { c.keepBetter = on } }
 
 // WithMiddleware adds options to the middleware that wraps every run (a
 // tracer provider, guards).
@@ -167,11 +183,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Metadata keys of this package, beyond reagent.Meta*.
-const (
-	MetaTag    = "rollout_tag"
-	MetaStatus = reagent.MetaRewardStatus
-)
+// MetaTag is this package's metadata key beyond reagent.Meta*: the
+// collection's tag.
+const MetaTag = "rollout_tag"
 
 // unit is one sample chain: a task's sample i (one run, or a first run and
 // its refinement).
@@ -186,7 +200,7 @@ type unit struct {
 // it with the summary of what was done.
 func Collect(ctx context.Context, llm llms.Model, env *suite.Env, tasks []suite.Task, opts ...Option) (*Summary, error) {
 	cfg := &config{strategy: Baseline, group: 1, concurrency: 1, lambda: reward.DefaultLambda, maxSteps: DefaultMaxSteps,
-		agent: AgentToolCalling, logger: slog.Default()}
+		agent: AgentToolCalling, logger: slog.Default(), refineBelow: reagent.DefaultRefineBelow, keepBetter: true}
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -273,6 +287,8 @@ func (c *config) check(llm llms.Model, env *suite.Env, tasks []suite.Task) error
 		return fmt.Errorf("rollout: max steps %d must be at least 1", c.maxSteps)
 	case c.lambda < 0:
 		return fmt.Errorf("rollout: λ %v must not be negative", c.lambda)
+	case math.IsNaN(c.refineBelow):
+		return errors.New("rollout: the refine threshold is not a number")
 	case c.agent != AgentToolCalling && c.agent != AgentReAct:
 		return fmt.Errorf("rollout: unknown agent %q (want tools or react)", c.agent)
 	}
@@ -374,6 +390,9 @@ type unitResult struct {
 	attempts []attemptResult
 	resumed  bool
 	stopped  string
+	// chosen is the index of the reported attempt, choice why.
+	chosen int
+	choice reagent.Choice
 }
 
 type attemptResult struct {
@@ -413,14 +432,6 @@ func (c *config) runUnit(ctx context.Context, llm llms.Model, env *suite.Env, co
 		prev = append(prev, reagent.Attempt{Trajectory: t, Assessment: reward.FinalAssessment(t)})
 	}
 	res := &unitResult{}
-	if len(prev) == rounds+1 {
-		// Finished earlier: report it, run nothing.
-		res.resumed = true
-		for _, a := range prev {
-			res.attempts = append(res.attempts, c.result(u.task, a, comb))
-		}
-		return res, nil
-	}
 	exec, err := c.executor(llm, env, u.task)
 	if err != nil {
 		return nil, err
@@ -434,7 +445,6 @@ func (c *config) runUnit(ctx context.Context, llm llms.Model, env *suite.Env, co
 		reagent.MetaSample:   strconv.Itoa(u.sample),
 		reagent.MetaAnswer:   u.task.Answer,
 		reagent.MetaRule:     ruleName(u.task.Reward),
-		reagent.MetaLambda:   strconv.FormatFloat(comb.Lambda, 'g', -1, 64),
 	}
 	if c.tag != "" {
 		md[MetaTag] = c.tag
@@ -442,23 +452,32 @@ func (c *config) runUnit(ctx context.Context, llm llms.Model, env *suite.Env, co
 	hook := func(ctx context.Context, a *reagent.Attempt) error {
 		return c.store1(ctx, u.task, a, comb)
 	}
+	below, keep := c.refineBelow, c.keepBetter
+	if c.strategy == U {
+		// Reagent-U pools every first answer and its refinement.
+		below, keep = reagent.RefineAlways, false
+	}
 	ref, err := reagent.Refine(ctx, exec, c.judge, u.task.Question,
 		reagent.WithRounds(rounds),
+		reagent.WithRefineBelow(below),
+		reagent.WithKeepBetter(keep && rounds > 0),
 		reagent.WithJudgeLast(c.judge != nil),
 		reagent.WithGroupID(c.groupID(u.task)),
 		reagent.WithMetadata(md),
 		reagent.WithPrevious(prev...),
 		reagent.WithOnAttempt(hook))
 	if ref != nil {
+		res.resumed = len(ref.Attempts) > 0
 		for _, a := range ref.Attempts {
 			res.attempts = append(res.attempts, c.result(u.task, a, comb))
+			res.resumed = res.resumed && a.Resumed && !a.Rejudged
 		}
-		res.stopped = ref.Stopped
+		res.stopped, res.chosen, res.choice = ref.Stopped, ref.Chosen, ref.Choice
 	}
 	if err != nil {
 		return res, fmt.Errorf("rollout: task %s sample %d: %w", u.task.ID, u.sample, err)
 	}
-	if ref.Stopped != "" {
+	if ref.Stopped != "" && ref.Choice != reagent.ChoiceNotFlagged {
 		c.logger.Warn("rollout: refinement stopped early", "task", u.task.ID, "sample", u.sample, "reason", ref.Stopped)
 	}
 	return res, nil
@@ -510,29 +529,37 @@ func (c *config) store1(ctx context.Context, t suite.Task, a *reagent.Attempt, c
 	if a.Assessment != nil {
 		tr.Assessments = append(tr.Assessments, *a.Assessment)
 	}
-	r := c.result(t, *a, comb)
-	tr.Metadata[reagent.MetaRuleReward] = strconv.FormatFloat(r.rule, 'g', -1, 64)
-	switch {
-	case r.failed:
-		tr.Metadata[reagent.MetaRewardStatus] = "failed"
-	case r.reward.Dropped:
-		tr.Metadata[reagent.MetaRewardStatus] = "dropped"
-	case r.reward.RuleOnly:
-		tr.Metadata[reagent.MetaRewardStatus] = "rule-only"
-	default:
-		tr.Metadata[reagent.MetaRewardStatus] = "ok"
-	}
-	if !r.reward.Dropped {
-		tr.Metadata[reagent.MetaReward] = strconv.FormatFloat(r.reward.Reward, 'g', -1, 64)
-	}
-	if r.reward.Judged {
-		tr.Metadata[reagent.MetaScore] = strconv.FormatFloat(r.reward.Score, 'g', -1, 64)
-	}
+	tr.Training = c.training(t, *a, comb)
 	// The store keeps trajectories after the middleware's context is gone.
 	if err := c.store.Append(context.WithoutCancel(ctx), tr); err != nil {
 		return fmt.Errorf("storing run %s: %w", tr.ID, err)
 	}
 	return nil
+}
+
+// training returns an attempt's typed rewards, as stored with the run.
+func (c *config) training(t suite.Task, a reagent.Attempt, comb reward.Combiner) *trajectory.Training {
+	r := c.result(t, a, comb)
+	tr := &trajectory.Training{Rule: ruleName(t.Reward), RuleReward: r.rule, Lambda: comb.Lambda}
+	switch {
+	case r.failed:
+		tr.Status = trajectory.RewardFailed
+	case r.reward.Dropped:
+		tr.Status = trajectory.RewardDropped
+	case r.reward.RuleOnly:
+		tr.Status = trajectory.RewardRuleOnly
+	default:
+		tr.Status = trajectory.RewardOK
+	}
+	if !r.reward.Dropped {
+		v := r.reward.Reward
+		tr.Reward = &v
+	}
+	if r.reward.Judged {
+		v := r.reward.Score
+		tr.Score = &v
+	}
+	return tr
 }
 
 type bar interface {

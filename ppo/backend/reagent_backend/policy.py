@@ -179,13 +179,41 @@ class TinyPolicy(Policy):
         return p
 
 
-def _hf_message(m):
+# Models whose chat template has no tool support (SmolLM2 among them) learned
+# tool calling from a system prompt that lists the tools in <tools>…</tools>
+# and answers with <tool_call>[{"name": …, "arguments": {…}}]</tool_call>;
+# the backend writes that prompt and that form itself for them.
+TOOL_PROMPT = """You can call functions. These are the functions you have:
+<tools>%s</tools>
+
+To call one or more of them, answer with only this, and nothing else:
+<tool_call>[{"name": "function_name", "arguments": {"argument": "value"}}]</tool_call>
+When no call is needed, answer the question directly."""
+
+
+def tool_calls_text(calls):
+    """The <tool_call>[...]</tool_call> form of a message's tool calls."""
+    out = []
+    for c in calls:
+        try:
+            args = json.loads(c["arguments"]) if c["arguments"] else {}
+        except ValueError:
+            args = c["arguments"]
+        out.append({"name": c["name"], "arguments": args})
+    return "<tool_call>%s</tool_call>" % json.dumps(out, ensure_ascii=False)
+
+
+def _hf_message(m, native_tools=True):
     out = {"role": m["role"], "content": m["content"]}
     if m.get("name"):
         out["name"] = m["name"]
     if m.get("tool_call_id"):
         out["tool_call_id"] = m["tool_call_id"]
     if m.get("tool_calls"):
+        if not native_tools:
+            text = tool_calls_text(m["tool_calls"])
+            out["content"] = (m["content"] + "\n" + text) if m["content"] else text
+            return out
         calls = []
         for c in m["tool_calls"]:
             try:
@@ -195,6 +223,24 @@ def _hf_message(m):
             calls.append({"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": args}})
         out["tool_calls"] = calls
     return out
+
+
+def template_conversation(messages, tools, native_tools):
+    """The messages as the chat template receives them, and for each input
+    message the index of its rendered counterpart. Without native tool
+    support the tool list goes into the system message (one is added at the
+    front when there is none)."""
+    conv = [_hf_message(m, native_tools) for m in messages]
+    index = list(range(len(conv)))
+    if tools and not native_tools:
+        fns = [t.get("function", t) if isinstance(t, dict) else t for t in tools]
+        prompt = TOOL_PROMPT % json.dumps(fns, ensure_ascii=False)
+        if conv and conv[0]["role"] == "system":
+            conv[0] = dict(conv[0], content=(conv[0]["content"] + "\n\n" + prompt) if conv[0]["content"] else prompt)
+        else:
+            conv.insert(0, {"role": "system", "content": prompt})
+            index = [i + 1 for i in index]
+    return conv, index
 
 
 class HFPolicy(Policy):
@@ -213,6 +259,10 @@ class HFPolicy(Policy):
             raise RuntimeError("--model %s needs the transformers package (pip install transformers)" % path) from e
         self.path = path
         self.name = os.path.basename(os.path.normpath(path)) if path else "hf-model"
+        src = os.path.join(path, "reagent-source.json") if path else ""
+        if src and os.path.isfile(src):  # a converted GGUF file: named after the file
+            with open(src) as f:
+                self.name = os.path.splitext(os.path.basename(json.load(f).get("gguf", self.name)))[0] or self.name
         # "auto" on CUDA: full fine-tuning keeps float32 master weights and
         # runs forward/backward under bf16 autocast (pure bf16 weights would
         # round away updates at RL learning rates); LoRA keeps the frozen
@@ -232,6 +282,10 @@ class HFPolicy(Policy):
         if tokenizer is None and path:
             tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         self.tok = tokenizer
+        tmpl = getattr(tokenizer, "chat_template", None) or ""
+        # A template that reads both the tool list and the calls handles
+        # tools natively; for any other the backend writes them (TOOL_PROMPT).
+        self.native_tools = isinstance(tmpl, str) and "tools" in tmpl and "tool_calls" in tmpl
         _zero_dropout(model)
         model.to(device)
         self.lora = lora_rank > 0
@@ -285,8 +339,8 @@ class HFPolicy(Policy):
     def encode_chat(self, messages, trainable=None, add_generation_prompt=False, tools=None):
         if self.tok is None:
             raise PayloadError("this model was built without a tokenizer")
-        conv = [_hf_message(m) for m in messages]
-        kw = {"tools": tools} if tools else {}
+        conv, index = template_conversation(messages, tools, self.native_tools)
+        kw = {"tools": tools} if tools and self.native_tools else {}
 
         def render(msgs, gen):
             if not msgs:
@@ -299,9 +353,10 @@ class HFPolicy(Policy):
             train = m["role"] == "assistant" if trainable is None else bool(trainable[i])
             if not train:
                 continue
-            start = len(render(conv[:i], True)) if i else 0
-            full_i = render(conv[: i + 1], False)
-            if not text.startswith(full_i) or not full_i.startswith(render(conv[:i], True) if i else ""):
+            k = index[i]
+            start = len(render(conv[:k], True)) if k else 0
+            full_i = render(conv[: k + 1], False)
+            if not text.startswith(full_i) or not full_i.startswith(render(conv[:k], True) if k else ""):
                 raise PayloadError("the model's chat template does not render messages[%d] as a prefix of the whole "
                                    "conversation, so its trainable tokens cannot be located" % i)
             spans.append((start, len(full_i)))
@@ -407,13 +462,16 @@ def build(args, ckpt_dir=""):
             return TinyPolicy.from_checkpoint(device, ckpt_dir, gradient_checkpointing=gc)
         cfg = json.loads(args.tiny_config) if getattr(args, "tiny_config", "") else None
         return TinyPolicy(device, config=cfg, init_dir=args.init, seed=args.seed, gradient_checkpointing=gc)
-    if not os.path.isdir(args.model):
-        raise RuntimeError("--model %s: not \"tiny\" and not a local folder (a Hugging Face model folder is expected)" % args.model)
+    from . import models
+
+    path = models.resolve(args.model)  # a Hugging Face folder, or a GGUF file converted once
     weights = ""
     if ckpt_dir and args.lora_rank == 0 and os.path.isdir(os.path.join(ckpt_dir, "model")):
         weights = os.path.join(ckpt_dir, "model")
-    p = HFPolicy(device, path=args.model, dtype=args.dtype, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
+    p = HFPolicy(device, path=path, dtype=args.dtype, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
                  gradient_checkpointing=gc, seed=args.seed, weights_dir=weights)
+    if path != args.model:
+        p.name = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
     if ckpt_dir:
         p.load_checkpoint(ckpt_dir)
     return p

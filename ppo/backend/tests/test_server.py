@@ -194,7 +194,7 @@ class Process(unittest.TestCase):
         out = subprocess.run([sys.executable, "-m", "reagent_backend", "serve", "--model", "/no/such/model", "--port", "0"],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 1)
-        self.assertIn("not \"tiny\" and not a local folder", out.stderr)
+        self.assertIn("no such file or folder", out.stderr)
 
 
 if __name__ == "__main__":
