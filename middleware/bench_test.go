@@ -58,11 +58,13 @@ func (noopTool) Call(context.Context, string) (string, error) { return "ok", nil
 // path. The control sub-benchmark compares two bare executors the same way:
 // its difference is the measurement's noise floor.
 //
-// The after-10k-panics variant first makes 10,000 runs of the wrapped
+// The no-store variant wraps without a store: the wrapper's own cost. The
+// after-10k-panics variant first makes 10,000 runs of the wrapped
 // executor panic (the model panics inside Plan), then measures the same
 // way: a run that ends in a panic must leave nothing behind.
 func BenchmarkWrapOverhead(b *testing.B) {
 	b.Run("wrapped", func(b *testing.B) { benchWrapOverhead(b, true, 0) })
+	b.Run("wrapped-no-store", func(b *testing.B) { benchWrapOverhead(b, true, -1) })
 	b.Run("wrapped-after-10k-panics", func(b *testing.B) { benchWrapOverhead(b, true, 10000) })
 	b.Run("control=bare-vs-bare", func(b *testing.B) { benchWrapOverhead(b, false, 0) })
 }
@@ -79,7 +81,10 @@ func benchWrapOverhead(b *testing.B, wrap bool, panicsFirst int) {
 	}
 	bare := newExec()
 	var wrapped chains.Chain = newExec()
-	if wrap {
+	switch {
+	case wrap && panicsFirst < 0: // the wrapper alone: no store to hand runs to
+		wrapped = middleware.Wrap(newExec())
+	case wrap:
 		wrapped = middleware.Wrap(newExec(), run.WithStore(store))
 	}
 	ctx := context.Background()

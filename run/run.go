@@ -110,6 +110,7 @@ type Run struct {
 	ended            bool
 	pause            *PauseError                     // set by Pause while a hook decides
 	resumeState      func() (json.RawMessage, error) // SetResumeState
+	base             time.Time                       // the run's start, with its monotonic reading; see now
 	// Per-run backing arrays: each step takes its calls from them, so that
 	// recording a step does not allocate.
 	llmBuf  []trajectory.LLMCall
@@ -148,7 +149,7 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 		Agent:         sc.agent,
 		Tools:         sc.tools,
 		Status:        trajectory.StatusRunning,
-		StartedAt:     now(),
+		StartedAt:     time.Time{},
 		Steps:         make([]trajectory.Step, 0, 8),
 		ParentID:      sc.parentID,
 		Round:         sc.round,
@@ -169,7 +170,8 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 			t.Metadata[k] = v
 		}
 	}
-	r := &Run{rec: rec, handle: h, t: t, critique: sc.critique}
+	r := &Run{rec: rec, handle: h, t: t, critique: sc.critique, base: time.Now()}
+	t.StartedAt = r.base.UTC()
 	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
 	for _, fn := range rec.hooks.onStart {
 		if c := fn(ctx, r); c != nil {
@@ -237,9 +239,17 @@ func (r *Run) BeginStep() {
 	r.mu.Unlock()
 }
 
+// beginStepLocked ends the current step (its duration runs to now) and
+// begins the next, with one clock reading for both.
 func (r *Run) beginStepLocked() {
+	at := r.now()
 	i := len(r.t.Steps)
-	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: now()})
+	if i > 0 {
+		if prev := &r.t.Steps[i-1]; prev.Duration == 0 {
+			prev.Duration = at.Sub(prev.StartedAt)
+		}
+	}
+	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: at})
 	s := &r.t.Steps[i]
 	if len(r.llmBuf) == cap(r.llmBuf) {
 		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
@@ -264,7 +274,7 @@ func (r *Run) finishStepLocked() {
 	if n := len(r.t.Steps); n > 0 {
 		s := &r.t.Steps[n-1]
 		if s.Duration == 0 {
-			s.Duration = time.Since(s.StartedAt)
+			s.Duration = r.now().Sub(s.StartedAt)
 		}
 	}
 }
@@ -308,9 +318,6 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	*mc = ModelCall{Instructions: mc.Instructions[:0]}
 	r.mu.Lock()
 	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
-		if len(r.t.Steps) > 0 {
-			r.finishStepLocked()
-		}
 		r.beginStepLocked()
 	}
 	s := r.stepLocked()
@@ -325,7 +332,7 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 		}
 	}
 	r.mu.Unlock()
-	mc.Record.StartedAt = now()
+	mc.Record.StartedAt = r.now()
 	mc.Record.Model = r.rec.cfg.modelName
 	for _, fn := range r.rec.hooks.beforeModel {
 		c, err := fn(ctx, r, mc)
@@ -349,7 +356,7 @@ func (r *Run) CapturePrompt(call *ModelCall) bool { return call.First && r.rec.c
 // completion, tool calls, usage, error) and runs the AfterModel hooks.
 // call must not be used afterwards.
 func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
-	call.Record.Duration = time.Since(call.Record.StartedAt)
+	call.Record.Duration = r.now().Sub(call.Record.StartedAt)
 	hs := r.rec.hooks.afterModel
 	for i := len(hs) - 1; i >= 0; i-- {
 		hs[i](ctx, r, call)
@@ -381,7 +388,7 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 	if rec.ID == "" {
 		rec.ID = callID
 	}
-	rec.StartedAt = now()
+	rec.StartedAt = r.now()
 	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx}
 	r.mu.Unlock()
 	for _, fn := range r.rec.hooks.beforeTool {
@@ -478,7 +485,7 @@ func (r *Run) EndTool(ctx context.Context, call *ToolCall, observation string, e
 // after says whether the AfterTool hooks have had their turn.
 func (r *Run) finishTool(ctx context.Context, call *ToolCall, after bool) {
 	if call.Record.Duration == 0 {
-		call.Record.Duration = time.Since(call.Record.StartedAt)
+		call.Record.Duration = r.now().Sub(call.Record.StartedAt)
 	}
 	if !after {
 		// A call refused before it ran still ends the spans and hooks that
@@ -609,7 +616,7 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 	if status != trajectory.StatusFinished && status != trajectory.StatusPanic && r.ctx.Err() != nil {
 		status = trajectory.StatusCancelled
 	}
-	t.Status, t.EndedAt = status, now()
+	t.Status, t.EndedAt = status, r.now()
 	if err != nil {
 		t.Error = err.Error()
 	}
@@ -734,6 +741,13 @@ func newID() string {
 }
 
 func now() time.Time { return time.Now().UTC() }
+
+// now reads the clock for the run's timestamps: the wall time of the run's
+// start plus the monotonic time since, in UTC. One monotonic reading is
+// cheaper than a wall-clock one (on the VMs measured, a time.Now costs as
+// much as the rest of a step's recording), and durations between stamps
+// are exact monotonic differences.
+func (r *Run) now() time.Time { return r.base.Add(time.Since(r.base)).UTC() }
 
 // CritiquePrefix introduces a critique shown to the agent.
 const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "

@@ -307,3 +307,24 @@ func TestParallelCallsToOneToolAreMatchedByID(t *testing.T) {
 	assert.Equal(t, "b", calls[1].ID)
 	assert.Equal(t, "result b", calls[1].Observation)
 }
+
+func TestEveryStepHasItsDuration(t *testing.T) {
+	var got ended
+	ctx, r := run.New(got.option()).Start(context.Background(), "t")
+	for range 3 {
+		r.BeginStep()
+		mctx, mc, err := r.StartModel(ctx)
+		require.NoError(t, err)
+		r.EndModel(mctx, mc)
+	}
+	r.End(nil)
+	tr := got.all()[0]
+	require.Len(t, tr.Steps, 3)
+	for i, s := range tr.Steps {
+		assert.Positive(t, int64(s.Duration), "step %d", i)
+		if i > 0 {
+			assert.Equal(t, tr.Steps[i-1].StartedAt.Add(tr.Steps[i-1].Duration), s.StartedAt, "a step ends where the next begins")
+		}
+	}
+	assert.False(t, tr.EndedAt.Before(tr.StartedAt))
+}
