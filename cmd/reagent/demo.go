@@ -243,9 +243,10 @@ func demoGuards(ctx context.Context, w io.Writer, chain *guardrails.Chain) {
 	for _, tc := range cases {
 		ev := tc.ev
 		ev.Trajectory = &trajectory.Trajectory{Status: trajectory.StatusRunning}
+		original := ev.Call.Observation // a guard's rewrite replaces ev.Call
 		out := chain.Check(ctx, &ev)
 		detail := "allowed"
-		if ev.Call.Observation != "" && out.Observation != "" && out.Observation != ev.Call.Observation {
+		if original != "" && out.Observation != "" && out.Observation != original {
 			detail = "allowed, fenced as untrusted content before the model sees it"
 		}
 		for _, d := range out.Decisions {

@@ -28,6 +28,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		assert.Contains(t, stdout, want)
 	}
 	assert.Contains(t, stdout, "block by network", "the default policy refuses the metadata address")
+	assert.Contains(t, stdout, "fenced as untrusted content before the model sees it", "the demo shows the fence the default policy puts around a suspicious page")
 	// The embedded policy solves arithmetic (58 of 60 test tasks when it
 	// was trained): a summary row with no correct arith run means the
 	// weights or the inference regressed.
