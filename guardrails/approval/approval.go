@@ -13,6 +13,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reagent-go/reagent/internal/trunc"
@@ -105,11 +106,15 @@ type TerminalApprover struct {
 	// timedOut is set when a prompt gave up; only the holder of turn
 	// touches it.
 	timedOut bool
+	// read counts the lines the reading goroutine has taken from in; a
+	// line carries its number, so a prompt can tell which lines were
+	// read before it was shown.
+	read atomic.Uint64
 }
 
 type lineResult struct {
 	line string
-	at   time.Time // when the line was read
+	seq  uint64 // 1 for the first line read from in
 	err  error
 }
 
@@ -145,9 +150,9 @@ func (a *TerminalApprover) Approve(ctx context.Context, req Request) (Resolution
 	a.start.Do(func() { go a.readLines() })
 	// After a prompt gave up, a line typed before this prompt was shown
 	// answers the old one: it is dropped, never applied here.
-	var cutoff time.Time
+	var cutoff uint64
 	if a.timedOut {
-		cutoff, a.timedOut = time.Now(), false
+		cutoff, a.timedOut = a.read.Load(), false
 	}
 	if _, err := io.WriteString(a.out, formatPrompt(req)); err != nil {
 		return Resolution{}, fmt.Errorf("terminal approval: write prompt: %w", err)
@@ -161,7 +166,7 @@ func (a *TerminalApprover) Approve(ctx context.Context, req Request) (Resolution
 			if r.err != nil {
 				return Resolution{}, fmt.Errorf("terminal approval: read answer: %w", r.err)
 			}
-			if !cutoff.IsZero() && r.at.Before(cutoff) {
+			if r.seq <= cutoff {
 				continue
 			}
 			ans := strings.ToLower(strings.TrimSpace(r.line))
@@ -183,7 +188,7 @@ func (a *TerminalApprover) readLines() {
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" || err == nil {
-			if !a.send(lineResult{line: line, at: time.Now()}) {
+			if !a.send(lineResult{line: line, seq: a.read.Add(1)}) {
 				return
 			}
 		}

@@ -75,9 +75,11 @@ func TestTerminalApproverTimeoutDiscardsLateAnswer(t *testing.T) {
 	_, err := a.Approve(ctx, Request{Tool: "first"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	// The operator answers the first (expired) prompt late.
-	go fmt.Fprintln(pw, "y")
-	time.Sleep(50 * time.Millisecond)
+	// The operator answers the first (expired) prompt late: the write
+	// returns once the reading goroutine has taken the line; wait until it
+	// has numbered it (an event, not a delay).
+	fmt.Fprintln(pw, "y")
+	require.Eventually(t, func() bool { return a.read.Load() == 1 }, 10*time.Second, time.Millisecond)
 
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel2()
