@@ -144,6 +144,8 @@ func FuzzLitFilter(f *testing.F) {
 		`\b(AKIA|ASIA)[0-9A-Z]{16}\b|\bxox[abprs]-[0-9A-Za-z-]{10,}|\bghp_[0-9A-Za-z]{36}\b`,
 		`\brm\s+(-[a-z]*r[a-z]*f|-[a-z]*f[a-z]*r|--recursive\s+--force|--force\s+--recursive)\b`,
 		`/etc/(shadow|sudoers)`, `(?i)drop\s+table`, `a+b?c{2,}`, `x*`, `[ab]cd|ef`, `(?i)k`, `(?i)s`,
+		`\bxox[abeprs]-[0-9A-Za-z-]{10,}|\bxapp-\d-[0-9A-Za-z-]{10,}|\bgh[pousr]_[0-9A-Za-z_]{36,}`,
+		`(?i)x[ab]\b(c|de)y`, `[ſs]k[éeE]`, `^a[bc]$d`, `(?i)(ab|c)[xy]z`,
 	}
 	for i := range patterns {
 		f.Add(uint8(i), "rm -rf / and AKIAQ3EGRSWBYEXD4K7Q", false)

@@ -412,9 +412,27 @@ func ExtractURLs(input string) []string {
 
 func extractURLs(input string, values []jsonValue, err error) []string {
 	var out []string
+	var seen map[string]struct{} // once out is long: an input may hold thousands of URLs
 	add := func(u string) {
 		u = strings.TrimRight(u, ".,;:!?)]}'\"")
-		if u != "" && !slices.Contains(out, u) { // inputs hold a few URLs
+		if u == "" {
+			return
+		}
+		if seen == nil {
+			if slices.Contains(out, u) {
+				return
+			}
+			out = append(out, u)
+			if len(out) == 16 {
+				seen = make(map[string]struct{}, 64)
+				for _, v := range out {
+					seen[v] = struct{}{}
+				}
+			}
+			return
+		}
+		if _, dup := seen[u]; !dup {
+			seen[u] = struct{}{}
 			out = append(out, u)
 		}
 	}

@@ -121,19 +121,40 @@ func requiredLiterals(re *syntax.Regexp) (lits []string, fold, ok bool) {
 		}
 		return nil, false, false
 	case syntax.OpConcat:
-		// Any one child's literals will do: take the set whose shortest
-		// literal is longest (the most selective).
+		// Any one child's literals will do, and so will the strings spelled
+		// by a run of adjacent children that each match one of a few
+		// strings (`gh[pousr]_` gives ghp_, gho_, …, far rarer in text
+		// than `gh`): take the set whose shortest literal is longest (the
+		// most selective).
 		best, bestLen := []string(nil), -1
 		bestFold := false
-		for _, sub := range re.Sub {
-			l, f, ok := requiredLiterals(sub)
-			if !ok {
-				continue
-			}
-			if m := minLen(l); m > bestLen {
+		consider := func(l []string, f bool) {
+			if m := minLen(l); len(l) > 0 && m > bestLen {
 				best, bestLen, bestFold = l, m, f
 			}
 		}
+		for _, sub := range re.Sub {
+			if l, f, ok := requiredLiterals(sub); ok {
+				consider(l, f)
+			}
+		}
+		run, runFold := []string{""}, false
+		for _, sub := range re.Sub {
+			if isZeroWidth(sub) {
+				continue // consumes nothing: the run stays contiguous
+			}
+			l, f, ok := exactStrings(sub)
+			if ok && len(run)*len(l) <= maxExpansion {
+				run, runFold = product(run, l), runFold || f
+				continue
+			}
+			consider(run, runFold)
+			run, runFold = []string{""}, false
+			if ok {
+				run, runFold = l, f
+			}
+		}
+		consider(run, runFold)
 		return best, bestFold, best != nil
 	case syntax.OpAlternate:
 		var all []string
@@ -161,4 +182,114 @@ func minLen(lits []string) int {
 		}
 	}
 	return m
+}
+
+// maxExpansion bounds the strings a run of adjacent children may spell.
+const maxExpansion = 64
+
+// isZeroWidth reports whether re matches only the empty string at a
+// position (\b, ^, $): it may be skipped inside a run of literals.
+func isZeroWidth(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
+		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	return false
+}
+
+// exactStrings returns the strings re matches when they are few (a literal,
+// a small character class, a capture or alternation of those), whether they
+// compare case-insensitively, and whether re is such a node.
+func exactStrings(re *syntax.Regexp) (strs []string, fold, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		s := string(re.Rune)
+		if !utf8.ValidString(s) {
+			return nil, false, false
+		}
+		return []string{s}, re.Flags&syntax.FoldCase != 0, true
+	case syntax.OpCharClass:
+		// A class of a few runes; one closed under ASCII case folding (what
+		// (?i) makes of [pousr]) counts its letters once, compared folded.
+		var runes []rune
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1]-re.Rune[i] >= 16 {
+				return nil, false, false
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if !utf8.ValidRune(r) {
+					return nil, false, false
+				}
+				runes = append(runes, r)
+			}
+		}
+		if folded, ok := foldASCIIClass(runes); ok {
+			runes, fold = folded, true
+		}
+		if len(runes) == 0 || len(runes) > 8 {
+			return nil, false, false
+		}
+		for _, r := range runes {
+			strs = append(strs, string(r))
+		}
+		return strs, fold, true
+	case syntax.OpCapture:
+		return exactStrings(re.Sub[0])
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			l, f, ok := exactStrings(sub)
+			if !ok || len(strs)+len(l) > maxExpansion {
+				return nil, false, false
+			}
+			strs, fold = append(strs, l...), fold || f
+		}
+		return strs, fold, len(strs) > 0
+	}
+	return nil, false, false
+}
+
+// product returns every a+b for a in x and b in y.
+func product(x, y []string) []string {
+	out := make([]string, 0, len(x)*len(y))
+	for _, a := range x {
+		for _, b := range y {
+			out = append(out, a+b)
+		}
+	}
+	return out
+}
+
+// foldASCIIClass returns the lower-case letters and other runes of an ASCII
+// class that holds both cases of each of its letters (and, as (?i) adds
+// them, ſ and the Kelvin sign), and false for any other class.
+func foldASCIIClass(runes []rune) ([]rune, bool) {
+	in := map[rune]bool{}
+	for _, r := range runes {
+		in[r] = true
+	}
+	var out []rune
+	hasLetter := false
+	for _, r := range runes {
+		switch {
+		case r == 'ſ' && in['s'] || r == 'K' && in['k']:
+			// Unicode folds of s and k: text holding them is not ASCII,
+			// and a folded filter lets all such text through.
+		case r >= utf8.RuneSelf:
+			return nil, false
+		case 'a' <= r && r <= 'z':
+			if !in[r-'a'+'A'] {
+				return nil, false
+			}
+			hasLetter = true
+			out = append(out, r)
+		case 'A' <= r && r <= 'Z':
+			if !in[r-'A'+'a'] {
+				return nil, false
+			}
+		default:
+			out = append(out, r)
+		}
+	}
+	return out, hasLetter
 }

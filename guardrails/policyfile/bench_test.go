@@ -71,3 +71,45 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 	b.ReportMetric(median(br), "ns-result-unguarded/median")
 	b.ReportMetric(median(gr)-median(br), "ns-result-check/median")
 }
+
+// BenchmarkDefaultPolicyLargeInput measures the default policy's check of
+// one tool call whose JSON input is 1 MiB of prose (over the parse limit:
+// read as raw text), against the same check by a chain with no guards in
+// the same loop. Run with -benchtime Nx for a handful of iterations.
+func BenchmarkDefaultPolicyLargeInput(b *testing.B) {
+	guarded, bare := guardrails.NewChain(Default()), guardrails.NewChain(guardrails.Policy{})
+	spec := trajectory.ToolSpec{Name: "http", Tags: []string{guardrails.TagEgress}}
+	var body strings.Builder
+	for i := 0; body.Len() < 1<<20; i++ {
+		fmt.Fprintf(&body, "Line %d of the report: the github repository at https://example.com/r%d has %d stars; see ghost notes. ", i, i, i%977)
+	}
+	input := `{"method":"POST","url":"https://api.example.com/upload","body":` + strconvQuote(body.String()) + `}`
+	hist := history()
+	hist.Tools = []trajectory.ToolSpec{spec}
+	one := func(c *guardrails.Chain) time.Duration {
+		ev := &guardrails.Event{Kind: trajectory.EventToolCall, Tool: spec, Call: &trajectory.ToolCall{ID: "c1", Tool: "http", Input: input}, Trajectory: hist}
+		t0 := time.Now()
+		out := c.Check(ctx, ev)
+		d := time.Since(t0)
+		if c == guarded && out.Verdict == trajectory.Allow {
+			b.Fatalf("a JSON input over the parse limit must not pass unread: %+v", out)
+		}
+		return d
+	}
+	var g, u []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u = append(u, one(bare))
+		g = append(g, one(guarded))
+	}
+	b.StopTimer()
+	median := func(ds []time.Duration) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[len(s)/2].Nanoseconds())
+	}
+	b.ReportMetric(median(g)/1e6, "ms-guarded/median")
+	b.ReportMetric(median(u)/1e6, "ms-unguarded/median")
+}
+
+func strconvQuote(s string) string { q, _ := json.Marshal(s); return string(q) }
