@@ -106,11 +106,7 @@ func lower(c byte) byte {
 func requiredLiterals(re *syntax.Regexp) (lits []string, fold, ok bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
-		s := string(re.Rune)
-		if !utf8.ValidString(s) {
-			return nil, false, false
-		}
-		return []string{s}, re.Flags&syntax.FoldCase != 0, true
+		return exactStrings(re)
 	case syntax.OpCapture:
 		return requiredLiterals(re.Sub[0])
 	case syntax.OpPlus:
