@@ -30,6 +30,9 @@ const (
 	maxRequestID = 200
 	// recentDecisions is how many decisions the approvals page lists.
 	recentDecisions = 50
+	// maxPendingShown is how many pending requests the approvals page
+	// lists (the oldest); it says how many more wait.
+	maxPendingShown = 200
 	// csrfCookie holds the approvals page's CSRF session.
 	csrfCookie = "reagent_ui_csrf"
 )
@@ -290,6 +293,7 @@ type approvalsView struct {
 	CSRF      string
 	Approver  string
 	Pending   []approvalRow
+	More      int // pending requests not listed
 	Decided   []approvalRow
 	Flash     *approvalRow
 	MaxReason int
@@ -307,7 +311,11 @@ func (s *Server) handleApprovals(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	v := approvalsView{pageBase: pageBase{Title: "Approvals", Active: "approvals", Referrer: "same-origin"},
 		CSRF: s.csrfToken(sid), Approver: s.approver(), MaxReason: MaxDecisionReason}
-	for _, p := range l.Pending {
+	for i, p := range l.Pending {
+		if i == maxPendingShown {
+			v.More = len(l.Pending) - i
+			break
+		}
 		v.Pending = append(v.Pending, approvalRow{Stored: p, Age: fmtAge(now, p.Request.RequestedAt)})
 	}
 	for _, d := range l.Decided {

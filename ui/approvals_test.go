@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -497,4 +498,28 @@ func TestFmtAge(t *testing.T) {
 		assert.Equal(t, c.want, fmtAge(approvalsNow, approvalsNow.Add(-c.d)), c.d)
 	}
 	assert.Equal(t, "–", fmtAge(approvalsNow, time.Time{}))
+}
+
+func TestApprovalsPageBoundsPending(t *testing.T) {
+	store, _ := newStore(t, nil)
+	d, err := approval.NewDurable(store)
+	require.NoError(t, err)
+	var first string
+	for i := range maxPendingShown + 3 {
+		req := pauseRun(t, d, store, fmt.Sprintf("pay-%d", i), "wire", "x", approvalsNow)
+		if i == 0 {
+			first = req.ID
+		}
+	}
+	srv, err := New(store, WithToken(approvalsToken), WithApprovals(d))
+	require.NoError(t, err)
+	base := serve(t, srv)
+	page := do(t, authed(t, http.MethodGet, base+"/approvals"))
+	require.Equal(t, http.StatusOK, page.status)
+	ids := pendingIDs(t, page.body)
+	require.Len(t, ids, maxPendingShown)
+	assert.Equal(t, first, ids[0], "the oldest are listed")
+	more := findAll(parseHTML(t, page.body), byID("more-pending"))
+	require.Len(t, more, 1)
+	assert.Contains(t, text(more[0]), "3 more pending")
 }
