@@ -64,17 +64,28 @@ func (a *auth) sessionOK(v string) bool {
 	return subtle.ConstantTimeCompare([]byte(v), []byte(a.session)) == 1
 }
 
-// check reports whether r may go on. When it returns false it has written
-// the response: 401, or a redirect that drops ?token= from the URL after
-// setting the cookie.
-func (a *auth) check(w http.ResponseWriter, r *http.Request) bool {
+// authenticated reports whether r carries the token in an "Authorization:
+// Bearer" header or the session cookie (never a ?token= query).
+func (a *auth) authenticated(r *http.Request) bool {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
 		if strings.EqualFold(scheme, "Bearer") && a.tokenOK(strings.TrimSpace(tok)) {
 			return true
 		}
 	}
-	if c, err := r.Cookie(cookieName); err == nil && a.sessionOK(c.Value) {
+	c, err := r.Cookie(cookieName)
+	return err == nil && a.sessionOK(c.Value)
+}
+
+// fingerprint names the token in records without giving it away: the
+// first 8 hex digits of its SHA-256, enough to tell a rotated token apart.
+func (a *auth) fingerprint() string { return hex.EncodeToString(a.sum[:4]) }
+
+// check reports whether r may go on. When it returns false it has written
+// the response: 401, or a redirect that drops ?token= from the URL after
+// setting the cookie.
+func (a *auth) check(w http.ResponseWriter, r *http.Request) bool {
+	if a.authenticated(r) {
 		return true
 	}
 	q := r.URL.Query()

@@ -2,12 +2,14 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -79,5 +81,42 @@ func BenchmarkRunPage(b *testing.B) {
 func BenchmarkChartsPage(b *testing.B) {
 	benchPage(b, 500, "/charts", func(ctx context.Context, s *audit.SQLite) error {
 		return s.Walk(ctx, audit.Query{}, func(*trajectory.Trajectory) error { return nil })
+	})
+}
+
+// BenchmarkApprovalsPage renders the approvals page over 200 pending and
+// 200 decided requests; the baseline is the approval store's List, the
+// read the page cannot avoid.
+func BenchmarkApprovalsPage(b *testing.B) {
+	store, _ := newStore(b, nil)
+	d, err := approval.NewDurable(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 400 {
+		req := pauseRun(b, d, store, fmt.Sprintf("pay-%d", i), "wire", fmt.Sprintf(`{"to":"payee %d","amount":%d}`, i, 10*i), approvalsNow.Add(-time.Duration(i)*time.Minute))
+		if i%2 == 1 {
+			if _, err := d.Decide(ctx, req.ID, approval.Resolution{Approved: i%4 == 1, By: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	srv, err := New(store, WithToken(approvalsToken), WithApprovals(d), WithClock(func() time.Time { return approvalsNow }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchPair(b, func() {
+		if _, err := d.List(ctx, recentDecisions); err != nil {
+			b.Fatal(err)
+		}
+	}, func() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/approvals", nil)
+		req.Header.Set("Authorization", "Bearer "+approvalsToken)
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET /approvals: %d %s", rec.Code, rec.Body.String())
+		}
 	})
 }

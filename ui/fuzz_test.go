@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,5 +90,55 @@ func FuzzReadTrainLog(f *testing.F) {
 		if log.Skipped > 0 {
 			assert.NotEmpty(t, log.FirstSkip)
 		}
+	})
+}
+
+// FuzzParseDecisionForm checks that any decision body either fails with an
+// error or gives a decision from exactly one field, a bounded clean reason
+// and the csrf token it carried, and that a parsed form parses again to the
+// same from its own encoding.
+func FuzzParseDecisionForm(f *testing.F) {
+	for _, s := range []string{
+		"", "decision=approve&csrf=abc", "decision=deny&reason=no+way&csrf=abc", "decision=approve",
+		"decision=approve&decision=deny&csrf=a", "decision=approve&csrf=a&csrf=b", "decision=yes&csrf=a",
+		"decision=approve&csrf=a&by=mallory", "decision=approve&csrf=a&reason=%00", "decision=approve&csrf=a&reason=%ff",
+		"decision=approve&csrf=a&reason=+line%0Abreak%09tab+", "decision=approve&csrf=a;reason=x", "%zz",
+		"decision=deny&csrf=a&reason=" + strings.Repeat("x", MaxDecisionReason+1), "csrf=&decision=approve",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := parseDecisionForm(body)
+		v, perr := url.ParseQuery(body)
+		if perr != nil {
+			require.Error(t, err)
+			assert.Empty(t, got.CSRF, "a body that does not parse carries no token")
+			return
+		}
+		if cs := v["csrf"]; len(cs) == 1 {
+			assert.Equal(t, cs[0], got.CSRF, "the token is returned, error or not")
+		} else {
+			assert.Empty(t, got.CSRF)
+		}
+		if err != nil {
+			return
+		}
+		require.Len(t, v["decision"], 1)
+		assert.Equal(t, v.Get("decision") == "approve", got.Approved)
+		require.Contains(t, []string{"approve", "deny"}, v.Get("decision"))
+		require.NotEmpty(t, got.CSRF)
+		require.LessOrEqual(t, len(got.Reason), MaxDecisionReason)
+		require.True(t, utf8.ValidString(got.Reason))
+		require.Equal(t, strings.TrimSpace(got.Reason), got.Reason)
+		for _, r := range got.Reason {
+			require.False(t, unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r', "control character %U", r)
+		}
+		decision := "deny"
+		if got.Approved {
+			decision = "approve"
+		}
+		again, err := parseDecisionForm(url.Values{"decision": {decision}, "reason": {got.Reason}, "csrf": {got.CSRF}}.Encode())
+		require.NoError(t, err)
+		assert.Equal(t, got, again)
 	})
 }

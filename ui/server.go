@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/metrics"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -43,6 +44,11 @@ type Server struct {
 	now          func() time.Time
 	pages        map[string]*template.Template
 	handler      http.Handler
+
+	approvals    *approval.Durable // nil: read-only, no approvals page
+	approverName string
+	csrfKey      []byte
+	cop          *http.CrossOriginProtection
 
 	metricsMu  sync.Mutex
 	metricsReg *metrics.Registry
@@ -175,7 +181,10 @@ func New(store audit.Store, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	pages, err := parsePages()
+	if err := s.setupApprovals(); err != nil {
+		return nil, err
+	}
+	pages, err := parsePages(s.approvals != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +195,10 @@ func New(store audit.Store, opts ...Option) (*Server, error) {
 	mux.HandleFunc("GET /charts", s.handleCharts)
 	mux.HandleFunc("GET /chain", s.handleChain)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	if s.approvals != nil {
+		mux.HandleFunc("GET /approvals", s.handleApprovals)
+		mux.HandleFunc("POST /approvals/{id}", s.handleDecide)
+	}
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Not found", fmt.Sprintf("There is no page at %s.", r.URL.Path))
 	})
@@ -194,8 +207,9 @@ func New(store audit.Store, opts ...Option) (*Server, error) {
 }
 
 // ServeHTTP sets the security headers, refuses every method but GET and
-// HEAD, checks the Host header (without a token) or the token, and serves
-// the page.
+// HEAD (and, with WithApprovals, a decision POSTed to /approvals/{id} by an
+// authenticated session), checks the Host header (without a token) or the
+// token, and serves the page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
@@ -205,9 +219,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if s.decisionPost(r) {
+		// Only the header or the session cookie: a ?token= query would
+		// answer with a redirect and drop the decision.
+		if !s.auth.authenticated(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="reagent ui"`)
+			http.Error(w, "401 unauthorized: a decision needs the UI's session (open the UI with ?token=… first) or Authorization: Bearer", http.StatusUnauthorized)
+			return
+		}
+		s.handler.ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "405 method not allowed: the reagent UI is read-only (GET and HEAD only)", http.StatusMethodNotAllowed)
+		http.Error(w, "405 method not allowed: the reagent UI is read-only (GET and HEAD only"+s.postNote()+")", http.StatusMethodNotAllowed)
 		return
 	}
 	if s.auth == nil {
@@ -219,6 +244,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) postNote() string {
+	if s.approvals == nil {
+		return ""
+	}
+	return "; decisions are POSTed to /approvals/{id} from the approvals page"
 }
 
 func (s *Server) hostOK(hostport string) bool {
@@ -268,6 +300,8 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, what string
 type pageBase struct {
 	Title  string
 	Active string
+	// Referrer is the page's referrer policy (default no-referrer).
+	Referrer string
 }
 
 // formView is the filter form shared by the list and charts pages.

@@ -19,10 +19,14 @@ var templateFS embed.FS
 
 // pageNames are the page templates; each is parsed with the layout and the
 // chart partials.
-var pageNames = []string{"list", "run", "charts", "chain", "error"}
+var pageNames = []string{"list", "run", "charts", "chain", "error", "approvals"}
 
-func parsePages() (map[string]*template.Template, error) {
-	base, err := template.New("layout").Funcs(funcs()).ParseFS(templateFS, "templates/layout.html", "templates/svg.html")
+// parsePages parses the pages; approvals says whether the layout links to
+// the approvals page.
+func parsePages(approvals bool) (map[string]*template.Template, error) {
+	fm := funcs()
+	fm["approvalsOn"] = func() bool { return approvals }
+	base, err := template.New("layout").Funcs(fm).ParseFS(templateFS, "templates/layout.html", "templates/svg.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
@@ -42,15 +46,16 @@ func parsePages() (map[string]*template.Template, error) {
 
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"time":     fmtTime,
-		"dur":      fmtDur,
-		"score":    fmtScore,
-		"num":      fmtNum,
-		"runURL":   runURL,
-		"short":    shorten,
-		"pretty":   prettyJSON,
-		"local":    localInput,
-		"scoreVal": scoreInput,
+		"time":      fmtTime,
+		"dur":       fmtDur,
+		"score":     fmtScore,
+		"num":       fmtNum,
+		"runURL":    runURL,
+		"decideURL": func(id string) string { return "/approvals/" + url.PathEscape(id) },
+		"short":     shorten,
+		"pretty":    prettyJSON,
+		"local":     localInput,
+		"scoreVal":  scoreInput,
 		"pct": func(n, d int) string {
 			if d == 0 {
 				return "–"

@@ -86,7 +86,7 @@ func commands() []command {
 		{Name: "export", Summary: "export collected runs for verl (parquet), OpenRLHF, ART or SFT", Run: runExport},
 		{Name: "serve-reward", Summary: "serve rule + RRM rewards over OpenRLHF's remote reward API (verl: ppo/verl_reward.py)", Run: runServeReward},
 		{Name: "train", Summary: "fine-tune the policy with PPO/GRPO from its own judged rollouts", Run: runTrain},
-		{Name: "ui", Summary: "serve the read-only web UI and Prometheus /metrics over an audit store", Run: runUI},
+		{Name: "ui", Summary: "serve the read-only web UI and Prometheus /metrics over an audit store (--allow-approvals: decide durable approvals there)", Run: runUI},
 		{Name: "demo", Summary: "run the embedded policy over every suite, judged, guarded and audited (no setup)", Run: runDemo},
 		{Name: "judge", Summary: "judge stored runs (or a JSONL file) with an RRM and record the assessments", Run: runJudge},
 		{Name: "demos", Summary: "write suite demonstrations as SFT data (the embedded policy's recipe)", Run: runDemos},

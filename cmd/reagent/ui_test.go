@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -143,4 +146,64 @@ func TestUIUsage(t *testing.T) {
 	defer ln.Close()
 	err, _ = run(nil, "--db", db, "--addr", ln.Addr().String())
 	assert.ErrorContains(t, err, "listen on")
+}
+
+// TestUIApprovals serves `reagent ui --allow-approvals` over a database
+// with a paused run, approves its request as a browser would (the page's
+// CSRF cookie and token, a same-origin POST), and checks the decision with
+// `reagent approve` afterwards.
+func TestUIApprovals(t *testing.T) {
+	db, id := pausedDB(t)
+	const tok = "0123456789abcdef-token"
+	base, _ := startUI(t, map[string]string{"USER": "carol"}, "--db", db, "--addr", "127.0.0.1:0", "--token", tok, "--allow-approvals")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "approvals?token=" + tok)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, err = c.Get(base + "approvals")
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(page), id)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(string(page))
+	require.NotNil(t, m, "the page carries the CSRF token")
+
+	form := url.Values{"decision": {"approve"}, "reason": {"looks fine"}, "csrf": {m[1]}}
+	req, err := http.NewRequest(http.MethodPost, base+"approvals/"+id, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", strings.TrimSuffix(base, "/"))
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	_, _, err = runCLI(runApprove, map[string]string{"REAGENT_DB": db, "USER": "dave"}, id)
+	require.ErrorIs(t, err, approval.ErrDecided, "the UI's decision stands")
+	assert.ErrorContains(t, err, "carol (reagent ui, token ")
+	assert.ErrorContains(t, err, "approved")
+}
+
+func TestUIApprovalsUsage(t *testing.T) {
+	db := uiStore(t)
+	c, _, _ := testCLI(nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := runUI(ctx, c, []string{"--db", db, "--addr", "127.0.0.1:0", "--allow-approvals"})
+	assert.Equal(t, 2, exitCode(err))
+	assert.ErrorContains(t, err, "needs an access token")
+	err = runUI(ctx, c, []string{"--db", db, "--addr", "127.0.0.1:0", "--approver", "x"})
+	assert.Equal(t, 2, exitCode(err))
+	assert.ErrorContains(t, err, "--allow-approvals")
+
+	// Without --allow-approvals there is no approvals page, even with a token.
+	const tok = "0123456789abcdef-token"
+	base, _ := startUI(t, nil, "--db", db, "--addr", "127.0.0.1:0", "--token", tok)
+	code, _ := fetchURL(t, base+"approvals", tok)
+	assert.Equal(t, http.StatusNotFound, code)
 }
