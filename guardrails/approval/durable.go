@@ -115,7 +115,7 @@ func WithNotify(url string, secret []byte, timeout time.Duration, opts ...Webhoo
 		}
 		w, err := NewWebhookApprover(url, secret, append([]WebhookOption{WithWebhookTimeout(timeout)}, opts...)...)
 		if err != nil {
-			d.err = fmt.Errorf("durable approval: notify: %w", err)
+			d.err = errors.Join(d.err, fmt.Errorf("durable approval: notify: %w", err))
 			return
 		}
 		d.notify = w
