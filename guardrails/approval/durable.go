@@ -130,9 +130,11 @@ func NewDurable(store audit.Store, opts ...DurableOption) (*Durable, error) {
 	if !ok || store == nil {
 		return nil, fmt.Errorf("durable approval: store %T cannot keep approval records; open a SQLite or PostgreSQL store with audit.Open", store)
 	}
-	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now, redactor: redact.Default()}
+	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now}
 	if rs, ok := store.(interface{ Redactor() *redact.Redactor }); ok {
-		d.redactor = rs.Redactor()
+		d.redactor = rs.Redactor() // nil when the store's redaction is off
+	} else {
+		d.redactor = redact.Default()
 	}
 	for _, o := range opts {
 		o(d)

@@ -517,3 +517,32 @@ func httptestServer(t *testing.T, secret []byte, got chan<- []byte) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// The records go through the store's own redactor: values registered on it
+// are masked, and a store with redaction turned off stores the call as
+// its trajectories, unredacted (a sealed copy is still kept with a key).
+func TestRecordsUseTheStoresRedactor(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	store.Redactor().AddSecrets("correct-horse-battery")
+	d, err := approval.NewDurable(store)
+	require.NoError(t, err)
+	req := pauseCall(t, d, store, "run-r", "login with correct-horse-battery", json.RawMessage(`{}`))
+	st, _, err := d.Lookup(ctx, req.ID)
+	require.NoError(t, err)
+	assert.True(t, st.Redacted)
+	assert.NotContains(t, st.Request.Input, "correct-horse-battery")
+
+	off, err := audit.OpenSQLite(filepath.Join(t.TempDir(), "off.db"), audit.WithRedactor(nil))
+	require.NoError(t, err)
+	defer off.Close()
+	d, err = approval.NewDurable(off, approval.WithSealKey(newKey(t)))
+	require.NoError(t, err)
+	req = pauseCall(t, d, off, "run-o", secretInput, secretState)
+	st, _, err = d.Lookup(ctx, req.ID)
+	require.NoError(t, err)
+	assert.False(t, st.Redacted)
+	assert.True(t, st.Sealed)
+	assert.Equal(t, secretInput, st.Request.Input, "redaction off: as the store's trajectories")
+	assert.Nil(t, st.State, "sealed: no readable state")
+}
