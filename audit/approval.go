@@ -11,7 +11,9 @@ import (
 // trajectories.
 const (
 	// KindApprovalRequest is a tool call that waits for a person's
-	// decision, with what its host needs to resume the run.
+	// decision, with what its host needs to resume the run: Durable
+	// writes the call redacted, and the exact call and resume state
+	// sealed (encrypted) when it has a seal key.
 	KindApprovalRequest Kind = "approval-request"
 	// KindApprovalDecision is the decision on a request.
 	KindApprovalDecision Kind = "approval-decision"
@@ -23,8 +25,11 @@ const (
 type ApprovalLog interface {
 	// AppendApproval queues an approval record (KindApprovalRequest or
 	// KindApprovalDecision) of run runID whose payload is the JSON object
-	// payload. The payload is stored as given, not redacted: it must let
-	// the host resume the run exactly. Flush makes it durable.
+	// payload. The payload is stored as given (in canonical form): the
+	// store's redactor is not applied, because a sealed part must stay
+	// byte for byte what was sealed. The caller redacts what people read
+	// (guardrails/approval.Durable does, with the store's Redactor, and
+	// seals the exact call). Flush makes it durable.
 	AppendApproval(ctx context.Context, kind Kind, runID string, payload json.RawMessage) error
 	// ApprovalRecords calls fn for each approval record in chain order.
 	ApprovalRecords(ctx context.Context, fn func(Record) error) error

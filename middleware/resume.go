@@ -187,7 +187,9 @@ func (rp *replay) tool(name, input string) (string, bool, error) {
 // the resumed trajectory (the paused one has them); an agent whose prompt
 // depends on anything other than its inputs and steps (time, randomness)
 // may plan differently from the replayed point on; a prefix with parse
-// errors cannot be paused. Resume refuses a request that is still pending,
+// errors cannot be paused. A request sealed under a key (approval.WithSealKey)
+// needs d to have that key; a call that carried a secret and was stored
+// without a key cannot be resumed (approval.ErrRedactedOnly). Resume refuses a request that is still pending,
 // one from another host, and one that a resumed run already acted on (two
 // Resumes of one request at the same moment are not excluded). It starts
 // the run with its own run.Handle (a Handle already in ctx is not used):
@@ -196,7 +198,7 @@ func (e *Executor) Resume(ctx context.Context, d *approval.Durable, requestID st
 	if d == nil {
 		return nil, errors.New("middleware: resume: no durable approver")
 	}
-	st, dec, err := d.Lookup(ctx, requestID)
+	st, dec, err := d.Unseal(ctx, requestID) // the exact call: opens a sealed request with d's key
 	if err != nil {
 		return nil, fmt.Errorf("middleware: resume: %w", err)
 	}

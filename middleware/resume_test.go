@@ -62,10 +62,10 @@ func ledgerLines(t *testing.T, path string) []string {
 
 // durableExec builds the same executor in the child and the parent: a MRKL
 // agent with a harmless "lookup" tool and a "wire" tool that needs
-// approval, guarded by a chain whose approver is durable.
-func durableExec(t *testing.T, srv *llmtest.Server, store audit.Store, ledger string) (*middleware.Executor, *approval.Durable) {
+// approval, guarded by a chain whose approver is durable (with opts).
+func durableExec(t *testing.T, srv *llmtest.Server, store audit.Store, ledger string, opts ...approval.DurableOption) (*middleware.Executor, *approval.Durable) {
 	t.Helper()
-	d, err := approval.NewDurable(store)
+	d, err := approval.NewDurable(store, opts...)
 	require.NoError(t, err)
 	approve := &guardrails.ToolFilter{Approve: guardrails.ToolMatch{Names: []string{"wire"}}}
 	chain := guardrails.NewChain(guardrails.Policy{Guards: []guardrails.Guard{approve}, Approver: d})

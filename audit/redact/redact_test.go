@@ -350,3 +350,22 @@ func TestLookAlikeMasksShieldNothing(t *testing.T) {
 	assert.Equal(t, "password=[REDACTED:secret-assignment] [REDACTED:secret]", out)
 	assert.Equal(t, out, r.String(out), "the registered value A does not rewrite the masks")
 }
+
+func TestJSONRedactsKeepingTheDocumentValid(t *testing.T) {
+	r := redact.Default()
+	clean := json.RawMessage(`{"plans":[{"input":"census city 4"}]}`)
+	assert.Equal(t, string(clean), string(r.JSON(clean)), "no secret: returned as is")
+
+	in := json.RawMessage(`{"headers":{"Authorization":"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"},"key":"AKIAIOSFODNN7EXAMPLQ","n":1}`)
+	orig := string(in)
+	out := r.JSON(in)
+	assert.Equal(t, orig, string(in), "the input is not modified")
+	assert.True(t, json.Valid(out), "%s", out)
+	assert.NotContains(t, string(out), "AKIAIOSFODNN7EXAMPLQ")
+	assert.NotContains(t, string(out), "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U")
+	assert.Contains(t, string(out), `"n":1`)
+
+	assert.Equal(t, `"[REDACTED:aws-access-key] x"`, string(r.JSON(json.RawMessage(`AKIAIOSFODNN7EXAMPLQ x`))), "not JSON: a redacted JSON string")
+	var nilR *redact.Redactor
+	assert.Equal(t, orig, string(nilR.JSON(json.RawMessage(orig))))
+}

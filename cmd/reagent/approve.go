@@ -12,7 +12,9 @@ import (
 )
 
 // runApprove lists the pending durable approval requests (no ID), or
-// records the decision on one in the audit chain.
+// records the decision on one in the audit chain. It reads the seal key
+// from REAGENT_APPROVAL_KEY (and REAGENT_APPROVAL_OLD_KEYS) to check, before
+// approving a sealed request, that the key opens it; deciding needs no key.
 func runApprove(ctx context.Context, c *cli, args []string) error {
 	const usage = "approve --db DSN [--deny] [--reason TEXT] [--by NAME] [REQUEST-ID]"
 	fs := newFlags(c, "approve", usage)
@@ -47,10 +49,15 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer s.Close()
-	d, err := approval.NewDurable(s)
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	d, err := approval.NewDurable(s, approval.WithSealKeyFromEnv(getenv))
 	if err != nil {
 		return err
 	}
+	hasKey := strings.TrimSpace(getenv(approval.EnvSealKey)) != ""
 	if len(ids) == 0 {
 		if *deny || *reason != "" {
 			return usagef("approve: --deny and --reason need a request ID (run `reagent approve --db …` to list pending ones)")
@@ -64,6 +71,11 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !*deny {
+		if err := checkResumable(ctx, d, st, hasKey); err != nil {
+			return err
+		}
+	}
 	dec, err := d.Decide(ctx, ids[0], approval.Resolution{Approved: !*deny, By: *by, Reason: *reason})
 	if err != nil {
 		return err
@@ -75,6 +87,25 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.Stdout, "%s request %s: %s %s (run %s), by %s\n", verb, dec.RequestID,
 		trunc.Quote(st.Request.Tool, 80), trunc.Quote(st.Request.Input, 200), st.Request.RunID, dec.By)
 	fmt.Fprintf(c.Stdout, "resume the run in your program: exec.Resume(ctx, durable, %q)\n", dec.RequestID)
+	if st.Sealed && !hasKey && dec.Approved {
+		fmt.Fprintf(c.Stdout, "the call is sealed: the program that resumes it needs the approval key (%s)\n", approval.EnvSealKey)
+	}
+	return nil
+}
+
+// checkResumable refuses to approve a request whose run cannot resume: a
+// call that carried a secret and was stored without a seal key, or a
+// sealed call that the key in the environment does not open. Without a
+// key in the environment a sealed request is not checked.
+func checkResumable(ctx context.Context, d *approval.Durable, st approval.Stored, hasKey bool) error {
+	if !st.Sealed && !st.Redacted {
+		return nil
+	}
+	if !st.Sealed || hasKey {
+		if _, _, err := d.Unseal(ctx, st.Request.ID); err != nil {
+			return fmt.Errorf("approve: not approved, because the run could not resume: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -93,6 +124,14 @@ func listPending(ctx context.Context, c *cli, d *approval.Durable) error {
 			trunc.Quote(r.Tool, 80), trunc.Quote(r.Input, 200), r.RequestedAt.Format("2006-01-02 15:04:05Z07:00"))
 		for _, e := range r.Escalations {
 			fmt.Fprintf(c.Stdout, "    [%s] %s\n", e.Guard, trunc.Quote(e.Reason, 300))
+		}
+		switch {
+		case p.Sealed && p.Redacted:
+			fmt.Fprintf(c.Stdout, "    (secrets redacted here; the exact call is sealed: resuming needs the approval key %s)\n", approval.EnvSealKey)
+		case p.Sealed:
+			fmt.Fprintf(c.Stdout, "    (the exact call is sealed: resuming needs the approval key %s)\n", approval.EnvSealKey)
+		case p.Redacted:
+			fmt.Fprintf(c.Stdout, "    (carried a secret and was stored redacted without an approval key: it cannot be resumed; deny it)\n")
 		}
 	}
 	return nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -20,15 +22,21 @@ import (
 // pausedDB makes a SQLite audit database holding one run paused at a
 // "wire" call, and returns its path and the request ID.
 func pausedDB(t *testing.T) (string, string) {
+	return pausedCallDB(t, "send $5\x1b[2J")
+}
+
+// pausedCallDB is pausedDB for a wire call with input, stored by a
+// Durable with opts.
+func pausedCallDB(t *testing.T, input string, opts ...approval.DurableOption) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.db")
 	s, err := audit.OpenSQLite(path)
 	require.NoError(t, err)
-	d, err := approval.NewDurable(s)
+	d, err := approval.NewDurable(s, opts...)
 	require.NoError(t, err)
 	ctx, r := run.New(run.WithStore(s)).Start(context.Background(), "pay", run.WithRunID("run-p"))
 	r.SetResumeState(func() (json.RawMessage, error) { return json.RawMessage(`{}`), nil })
-	req := approval.Request{ID: approval.NewRequestID(), Event: trajectory.EventToolCall, Tool: "wire", Input: "send $5\x1b[2J", RunID: "run-p", Step: 1,
+	req := approval.Request{ID: approval.NewRequestID(), Event: trajectory.EventToolCall, Tool: "wire", Input: input, RunID: "run-p", Step: 1,
 		Escalations: []approval.Escalation{{Guard: "tools", Reason: "wire needs approval"}}}
 	_, err = d.Approve(ctx, req)
 	require.Error(t, err)
@@ -96,4 +104,49 @@ func TestApproveBadInput(t *testing.T) {
 	out, _, err := runCLI(runApprove, env)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(out, id), out)
+}
+
+func TestApproveSecretCalls(t *testing.T) {
+	const awsKey = "AKIAZ7Q3K5LMNPRT2WXY"
+	key := make([]byte, approval.SealKeySize)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	b64 := base64.StdEncoding.EncodeToString(key)
+
+	// Sealed: listed redacted; approving checks the key in the
+	// environment, when there is one.
+	db, id := pausedCallDB(t, "send $5 with "+awsKey, approval.WithSealKey(key))
+	env := map[string]string{"REAGENT_DB": db, "USER": "alice"}
+	out, _, err := runCLI(runApprove, env)
+	require.NoError(t, err)
+	assert.Contains(t, out, "[REDACTED:aws-access-key]")
+	assert.NotContains(t, out, awsKey)
+	assert.Contains(t, out, "sealed: resuming needs the approval key REAGENT_APPROVAL_KEY")
+	other := make([]byte, approval.SealKeySize)
+	_, _, err = runCLI(runApprove, map[string]string{"REAGENT_DB": db, "USER": "alice", approval.EnvSealKey: base64.StdEncoding.EncodeToString(other)}, id)
+	require.ErrorIs(t, err, approval.ErrSealKey, "a key that does not open it: not approved")
+	_, _, err = runCLI(runApprove, map[string]string{"REAGENT_DB": db, approval.EnvSealKey: "not a key"}, "--by", "bob", id)
+	require.ErrorContains(t, err, approval.EnvSealKey)
+	out, _, err = runCLI(runApprove, map[string]string{"REAGENT_DB": db, "USER": "alice", approval.EnvSealKey: b64}, id)
+	require.NoError(t, err)
+	assert.Contains(t, out, "approved request "+id)
+	assert.NotContains(t, out, awsKey)
+
+	// Sealed, no key here: approved, with a note.
+	db, id = pausedCallDB(t, "send $5 with "+awsKey, approval.WithSealKey(key))
+	out, _, err = runCLI(runApprove, map[string]string{"REAGENT_DB": db, "USER": "alice"}, id)
+	require.NoError(t, err)
+	assert.Contains(t, out, "needs the approval key (REAGENT_APPROVAL_KEY)")
+
+	// Stored without a key: cannot resume, so it can only be denied.
+	db, id = pausedCallDB(t, "send $5 with "+awsKey)
+	env = map[string]string{"REAGENT_DB": db, "USER": "alice", approval.EnvSealKey: b64}
+	out, _, err = runCLI(runApprove, env)
+	require.NoError(t, err)
+	assert.Contains(t, out, "cannot be resumed; deny it")
+	_, _, err = runCLI(runApprove, env, id)
+	require.ErrorIs(t, err, approval.ErrRedactedOnly)
+	out, _, err = runCLI(runApprove, env, "--deny", id)
+	require.NoError(t, err)
+	assert.Contains(t, out, "denied request "+id)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reagent-go/reagent/audit"
+	"github.com/reagent-go/reagent/audit/redact"
 	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -21,14 +22,26 @@ var ErrUnknownRequest = errors.New("approval: no such approval request")
 // ErrDecided is wrapped by Decide for a request that already has a decision.
 var ErrDecided = errors.New("approval: request already decided")
 
-// Stored is the payload of an approval-request record: the escalated tool
-// call and what its host needs to resume the run from it.
+// Stored is a stored approval request: the escalated tool call and what
+// its host needs to resume the run from it. Lookup and Pending give its
+// readable form (for people: `reagent approve`, the UI), Unseal its exact
+// form (for hosts resuming the run).
 type Stored struct {
+	// Request is the escalated call. In the readable form its free text
+	// (tool, input, escalations, …) is redacted.
 	Request Request `json:"request"`
 	// Host names the adapter that paused the run ("langchaingo", "eino").
 	Host string `json:"host,omitempty"`
-	// State is the host's resume state (run.Run's ResumeState).
+	// State is the host's resume state (run.Run's ResumeState). The
+	// readable form has it only when it is exact: nil when redaction
+	// changed the call or the state, and when the call is sealed.
 	State json.RawMessage `json:"state"`
+	// Redacted reports that the call or its state carried a secret:
+	// the readable form differs from the exact one.
+	Redacted bool `json:"redacted,omitempty"`
+	// Sealed reports that the exact call is kept encrypted under a seal
+	// key (WithSealKey): resuming needs that key.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 // Decision is the payload of an approval-decision record.
@@ -55,6 +68,14 @@ func (d Decision) Resolution() Resolution {
 // (middleware.Executor.Resume for langchaingo); in the resumed run Durable
 // answers the re-asked call with the recorded decision.
 //
+// The record is redacted with the store's redactor (the one its
+// trajectories go through; redact.Default for a store without one). With a
+// seal key (WithSealKey, WithSealKeyFromEnv) the exact call and state are
+// kept beside it, encrypted with AES-256-GCM and bound to the run and
+// request IDs, and Unseal opens them to resume. Without one, only the
+// redacted form is kept: a call that carried a secret cannot be resumed
+// (ErrRedactedOnly) but can be denied.
+//
 // Only tool calls pause: an escalated tool result or final answer cannot be
 // resumed and is blocked (denied). Give the policy a generous
 // ApprovalTimeout: Durable does not wait, but the store must take the
@@ -66,6 +87,10 @@ type Durable struct {
 	now    func() time.Time
 	notify *WebhookApprover // posts stored requests; nil: none
 	err    error            // from options
+
+	redactor *redact.Redactor    // the store's; nil: redaction off
+	sealWith *sealKey            // seals new requests; nil: no key
+	openWith map[string]*sealKey // opens sealed requests, by key ID
 }
 
 // DurableOption configures a Durable approver.
@@ -90,7 +115,7 @@ func WithNotify(url string, secret []byte, timeout time.Duration, opts ...Webhoo
 		}
 		w, err := NewWebhookApprover(url, secret, append([]WebhookOption{WithWebhookTimeout(timeout)}, opts...)...)
 		if err != nil {
-			d.err = fmt.Errorf("durable approval: notify: %w", err)
+			d.err = errors.Join(d.err, fmt.Errorf("durable approval: notify: %w", err))
 			return
 		}
 		d.notify = w
@@ -106,6 +131,11 @@ func NewDurable(store audit.Store, opts ...DurableOption) (*Durable, error) {
 		return nil, fmt.Errorf("durable approval: store %T cannot keep approval records; open a SQLite or PostgreSQL store with audit.Open", store)
 	}
 	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now}
+	if rs, ok := store.(interface{ Redactor() *redact.Redactor }); ok {
+		d.redactor = rs.Redactor() // nil when the store's redaction is off
+	} else {
+		d.redactor = redact.Default()
+	}
 	for _, o := range opts {
 		o(d)
 	}
@@ -146,9 +176,9 @@ func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) 
 		req.RunID = r.ID()
 	}
 	req.Deadline = time.Time{} // nobody waits
-	payload, err := json.Marshal(Stored{Request: req, Host: d.host, State: state})
+	payload, shown, err := d.encodeRequest(req, state)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: encode request: %w", err)
+		return Resolution{}, fmt.Errorf("durable approval: %w", err)
 	}
 	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, req.RunID, payload); err != nil {
 		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
@@ -158,21 +188,51 @@ func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) 
 	}
 	r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
 	if d.notify != nil {
-		if err := d.notify.post(ctx, req); err != nil {
+		if err := d.notify.post(ctx, shown); err != nil {
 			r.Recorder().Logger().Warn("durable approval: notification failed; the request stays pending", "request", req.ID, "url", d.notify.URL(), "err", err)
 		}
 	}
 	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
 }
 
-// Lookup returns a stored request and its decision (nil while pending).
+// Lookup returns a stored request in its readable form (redacted; see
+// Stored) and its decision (nil while pending). Hosts resume with Unseal.
 func (d *Durable) Lookup(ctx context.Context, requestID string) (Stored, *Decision, error) {
-	var st Stored
+	rec, dec, err := d.find(ctx, requestID)
+	if err != nil {
+		return Stored{}, nil, err
+	}
+	return d.readable(rec), dec, nil
+}
+
+// Unseal returns a stored request exactly as it paused, the form a host
+// resumes from, and its decision (nil while pending). A sealed request
+// needs the key it was sealed with (WithSealKey, WithOldSealKeys): without
+// it Unseal fails with ErrSealKey, and a record that does not
+// authenticate (altered, or its sealed part moved from another request)
+// fails with ErrSealBroken. A call that carried a secret and was stored
+// without a seal key fails with ErrRedactedOnly. Requests stored before
+// redaction (no format version) come back as stored.
+func (d *Durable) Unseal(ctx context.Context, requestID string) (Stored, *Decision, error) {
+	rec, dec, err := d.find(ctx, requestID)
+	if err != nil {
+		return Stored{}, nil, err
+	}
+	st, err := d.exact(rec)
+	if err != nil {
+		return Stored{}, nil, err
+	}
+	return st, dec, nil
+}
+
+// find returns the record of a request and its first decision.
+func (d *Durable) find(ctx context.Context, requestID string) (requestRecord, *Decision, error) {
+	var rec requestRecord
 	var dec *Decision
 	found := false
-	err := d.scan(ctx, func(s Stored) {
-		if s.Request.ID == requestID {
-			st, found = s, true
+	err := d.scan(ctx, func(r requestRecord) {
+		if r.Request.ID == requestID && !found {
+			rec, found = r, true
 		}
 	}, func(dd Decision) {
 		if dd.RequestID == requestID && dec == nil {
@@ -180,20 +240,20 @@ func (d *Durable) Lookup(ctx context.Context, requestID string) (Stored, *Decisi
 		}
 	})
 	if err != nil {
-		return Stored{}, nil, err
+		return requestRecord{}, nil, err
 	}
 	if !found {
-		return Stored{}, nil, fmt.Errorf("%w: %q (list pending ones with `reagent approve --db …`)", ErrUnknownRequest, requestID)
+		return requestRecord{}, nil, fmt.Errorf("%w: %q (list pending ones with `reagent approve --db …`)", ErrUnknownRequest, requestID)
 	}
-	return st, dec, nil
+	return rec, dec, nil
 }
 
 // Pending returns the stored requests that have no decision yet, oldest
-// first.
+// first, in their readable form (redacted; see Stored).
 func (d *Durable) Pending(ctx context.Context) ([]Stored, error) {
 	var reqs []Stored
 	decided := map[string]bool{}
-	err := d.scan(ctx, func(s Stored) { reqs = append(reqs, s) }, func(dd Decision) { decided[dd.RequestID] = true })
+	err := d.scan(ctx, func(r requestRecord) { reqs = append(reqs, d.readable(r)) }, func(dd Decision) { decided[dd.RequestID] = true })
 	if err != nil {
 		return nil, err
 	}
@@ -207,15 +267,15 @@ func (d *Durable) Pending(ctx context.Context) ([]Stored, error) {
 }
 
 // scan decodes the approval records in chain order.
-func (d *Durable) scan(ctx context.Context, onRequest func(Stored), onDecision func(Decision)) error {
+func (d *Durable) scan(ctx context.Context, onRequest func(requestRecord), onDecision func(Decision)) error {
 	return d.log.ApprovalRecords(ctx, func(rec audit.Record) error {
 		switch rec.Kind {
 		case audit.KindApprovalRequest:
-			var s Stored
-			if err := json.Unmarshal(rec.Payload, &s); err != nil {
+			r, err := decodeRequest(rec.Payload)
+			if err != nil {
 				return fmt.Errorf("approval: record %d: %w", rec.Seq, err)
 			}
-			onRequest(s)
+			onRequest(r)
 		case audit.KindApprovalDecision:
 			var dd Decision
 			if err := json.Unmarshal(rec.Payload, &dd); err != nil {
@@ -271,7 +331,8 @@ type resumeDecision struct {
 // ContextWithDecision returns a context for resuming the run of st: when
 // its guards escalate the same tool call (same tool and input) again,
 // Durable answers with dec instead of pausing, once. Hosts' Resume methods
-// use it.
+// use it with the exact request from Unseal (a redacted one from Lookup
+// does not match a call that carried a secret).
 func ContextWithDecision(ctx context.Context, st Stored, dec Decision) context.Context {
 	return context.WithValue(ctx, resumeKey{}, &resumeDecision{tool: st.Request.Tool, input: st.Request.Input, dec: dec})
 }
