@@ -33,7 +33,8 @@ func (d *Durable) List(ctx context.Context, recent int) (Listing, error) {
 	byID := map[string]int{}
 	var decs []Decision
 	decided := map[string]bool{}
-	err := d.scan(ctx, func(s Stored) {
+	err := d.scan(ctx, func(r requestRecord) {
+		s := d.readable(r)
 		byID[s.Request.ID] = len(reqs) // the last one, as Lookup
 		reqs = append(reqs, s)
 	}, func(dd Decision) {
