@@ -523,3 +523,20 @@ func TestApprovalsPageBoundsPending(t *testing.T) {
 	require.Len(t, more, 1)
 	assert.Contains(t, text(more[0]), "3 more pending")
 }
+
+// TestApprovalsRefuseUnresumable checks that the page does not record an
+// approval the run could not resume from (a call that carried a secret,
+// stored without a seal key), and that such a call can still be denied.
+func TestApprovalsRefuseUnresumable(t *testing.T) {
+	ctx := context.Background()
+	f := newApprovalsServer(t)
+	req := pauseRun(t, f.d, f.store, "leak-1", "http", `{"auth":"Bearer ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}`, approvalsNow.Add(-time.Minute))
+	s := newSession(t, f.url)
+	r := s.decide(req.ID, s.form("approve", ""), nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, r.body, approval.EnvSealKey)
+	_, dec, err := f.d.Lookup(ctx, req.ID)
+	require.NoError(t, err)
+	assert.Nil(t, dec, "nothing recorded")
+	assert.Equal(t, http.StatusSeeOther, s.decide(req.ID, s.form("deny", "carried a token"), nil).status)
+}

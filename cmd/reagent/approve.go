@@ -71,11 +71,6 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*deny {
-		if err := checkResumable(ctx, d, st, hasKey); err != nil {
-			return err
-		}
-	}
 	dec, err := d.Decide(ctx, ids[0], approval.Resolution{Approved: !*deny, By: *by, Reason: *reason})
 	if err != nil {
 		return err
@@ -89,22 +84,6 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.Stdout, "resume the run in your program: exec.Resume(ctx, durable, %q)\n", dec.RequestID)
 	if st.Sealed && !hasKey && dec.Approved {
 		fmt.Fprintf(c.Stdout, "the call is sealed: the program that resumes it needs the approval key (%s)\n", approval.EnvSealKey)
-	}
-	return nil
-}
-
-// checkResumable refuses to approve a request whose run cannot resume: a
-// call that carried a secret and was stored without a seal key, or a
-// sealed call that the key in the environment does not open. Without a
-// key in the environment a sealed request is not checked.
-func checkResumable(ctx context.Context, d *approval.Durable, st approval.Stored, hasKey bool) error {
-	if !st.Sealed && !st.Redacted {
-		return nil
-	}
-	if !st.Sealed || hasKey {
-		if _, _, err := d.Unseal(ctx, st.Request.ID); err != nil {
-			return fmt.Errorf("approve: not approved, because the run could not resume: %w", err)
-		}
 	}
 	return nil
 }

@@ -290,6 +290,13 @@ func (d *Durable) scan(ctx context.Context, onRequest func(requestRecord), onDec
 // Decide records the decision on a pending request in the chain and makes
 // it durable. A request decides once: a second decision fails with
 // ErrDecided. By names who decided and must not be empty.
+//
+// An approval is refused, and nothing recorded, when the run could not
+// resume from it: a call that carried a secret and was stored without a
+// seal key (ErrRedactedOnly), or a sealed call that this Durable's keys do
+// not open (ErrSealKey, ErrSealBroken). A Durable with no key at all may
+// approve a sealed call (an approval service need not hold the key; the
+// program that resumes does). A denial is always recorded.
 func (d *Durable) Decide(ctx context.Context, requestID string, res Resolution) (Decision, error) {
 	if strings.TrimSpace(res.By) == "" {
 		return Decision{}, errors.New("approval: a decision must name who made it (By)")
@@ -304,6 +311,11 @@ func (d *Durable) Decide(ctx context.Context, requestID string, res Resolution) 
 			verb = "approved"
 		}
 		return Decision{}, fmt.Errorf("%w: %s %s it at %s", ErrDecided, prev.By, verb, prev.DecidedAt.Format(time.RFC3339))
+	}
+	if res.Approved && (st.Redacted || st.Sealed) && (!st.Sealed || len(d.openWith) > 0) {
+		if _, _, err := d.Unseal(ctx, requestID); err != nil {
+			return Decision{}, fmt.Errorf("approval: not approved, because the run could not resume (deny it instead): %w", err)
+		}
 	}
 	dec := Decision{RequestID: requestID, Approved: res.Approved, By: res.By, Reason: res.Reason, DecidedAt: d.now().UTC()}
 	payload, err := json.Marshal(dec)

@@ -430,6 +430,11 @@ func TestSecretCallWithoutKeyIsStoredRedactedOnly(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = withKey.Unseal(ctx, secret.ID)
 		require.ErrorIs(t, err, approval.ErrRedactedOnly)
+		_, err = d.Decide(ctx, secret.ID, approval.Resolution{Approved: true, By: "bob"})
+		require.ErrorIs(t, err, approval.ErrRedactedOnly, "an approval the run could not resume from is refused")
+		_, dec, err := d.Lookup(ctx, secret.ID)
+		require.NoError(t, err)
+		assert.Nil(t, dec, "nothing recorded")
 		_, err = d.Decide(ctx, secret.ID, approval.Resolution{Approved: false, By: "bob", Reason: "carried a key"})
 		require.NoError(t, err, "it can still be denied")
 
