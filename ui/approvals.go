@@ -273,7 +273,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, approval.ErrDecided):
 		s.renderError(w, r, http.StatusConflict, "Already decided", err.Error()+". The first decision stands.")
 		return
-	case errors.Is(err, approval.ErrRedactedOnly), errors.Is(err, approval.ErrSealKey), errors.Is(err, approval.ErrSealBroken):
+	case approval.CannotResume(err):
 		s.renderError(w, r, http.StatusUnprocessableEntity, "Cannot approve", err.Error())
 		return
 	case err != nil:

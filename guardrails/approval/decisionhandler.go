@@ -34,6 +34,9 @@ func DecisionHandler(secret []byte, d *Durable) http.Handler {
 		case errors.Is(err, ErrDecided):
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
+		case CannotResume(err):
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
 		case err != nil:
 			http.Error(w, "decision not recorded: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -43,4 +46,11 @@ func DecisionHandler(secret []byte, d *Durable) http.Handler {
 		w.Header().Set(SignatureHeader, Sign(secret, out))
 		w.Write(out)
 	})
+}
+
+// CannotResume reports whether err says that a run could not resume from
+// its request (Decide's refusal to approve it, or Unseal's error): the
+// call was stored redacted only, or its sealed copy does not open.
+func CannotResume(err error) bool {
+	return errors.Is(err, ErrRedactedOnly) || errors.Is(err, ErrSealKey) || errors.Is(err, ErrSealBroken)
 }
