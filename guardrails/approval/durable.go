@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -138,31 +139,79 @@ func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) 
 	if r == nil {
 		return Resolution{}, errors.New("durable approval: the call has no run in its context (use a host adapter)")
 	}
-	state, err := r.ResumeState()
-	if err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: %w", err)
-	}
 	if req.RunID == "" {
 		req.RunID = r.ID()
 	}
 	req.Deadline = time.Time{} // nobody waits
-	payload, err := json.Marshal(Stored{Request: req, Host: d.host, State: state})
+	if hold, _ := ctx.Value(holdKey{}).(HoldFunc); hold != nil {
+		if err := hold(d, Stored{Request: req, Host: d.host}); err != nil {
+			return Resolution{}, fmt.Errorf("durable approval: %w", err)
+		}
+		r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+		return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s held until its host stores its state", req.ID)
+	}
+	state, err := r.ResumeState()
 	if err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: encode request: %w", err)
+		return Resolution{}, fmt.Errorf("durable approval: %w", err)
 	}
-	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, req.RunID, payload); err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
-	}
-	if err := d.store.Flush(ctx); err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
+	if err := d.StoreRequest(ctx, Stored{Request: req, Host: d.host, State: state}); err != nil {
+		return Resolution{}, err
 	}
 	r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
+}
+
+// HoldFunc receives, from the Durable approver d that paused a run, the
+// request it did not store yet (State empty): the host stores it with
+// d.StoreRequest once it has the state. See ContextWithHold.
+type HoldFunc func(d *Durable, st Stored) error
+
+type holdKey struct{}
+
+// ContextWithHold returns a context in which a Durable approver, instead of
+// storing an escalated tool call's request at once with the run's
+// ResumeState, hands it to hold and pauses the run. It is for hosts whose
+// resume state exists only after the run has stopped (eino's checkpoint,
+// saved by its Runner after the interrupt). The host must then store the
+// request, State filled in, with StoreRequest before it ends the run
+// paused; a request it never stores was never made. When hold returns an
+// error the call is not paused and the chain refuses it.
+func ContextWithHold(ctx context.Context, hold HoldFunc) context.Context {
+	return context.WithValue(ctx, holdKey{}, hold)
+}
+
+// StoreRequest appends st as a pending approval request to the chain,
+// makes it durable and, with WithNotify, posts it (a failed post is logged
+// with the logger of the run in ctx, or slog's default, and the request
+// stays pending). Approve calls it; a host that held a request
+// (ContextWithHold) calls it once st.State is known.
+func (d *Durable) StoreRequest(ctx context.Context, st Stored) error {
+	if st.Request.ID == "" || st.Request.RunID == "" {
+		return errors.New("durable approval: a request needs an ID and a run ID")
+	}
+	if st.Host == "" {
+		st.Host = d.host
+	}
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("durable approval: encode request: %w", err)
+	}
+	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, st.Request.RunID, payload); err != nil {
+		return fmt.Errorf("durable approval: store request: %w", err)
+	}
+	if err := d.store.Flush(ctx); err != nil {
+		return fmt.Errorf("durable approval: store request: %w", err)
+	}
 	if d.notify != nil {
-		if err := d.notify.post(ctx, req); err != nil {
-			r.Recorder().Logger().Warn("durable approval: notification failed; the request stays pending", "request", req.ID, "url", d.notify.URL(), "err", err)
+		if err := d.notify.post(ctx, st.Request); err != nil {
+			logger := slog.Default()
+			if r := run.FromContext(ctx); r != nil {
+				logger = r.Recorder().Logger()
+			}
+			logger.Warn("durable approval: notification failed; the request stays pending", "request", st.Request.ID, "url", d.notify.URL(), "err", err)
 		}
 	}
-	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
+	return nil
 }
 
 // Lookup returns a stored request and its decision (nil while pending).
