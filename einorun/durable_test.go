@@ -327,3 +327,119 @@ func TestDurableApprovalSurvivesKill(t *testing.T) {
 		})
 	}
 }
+
+// Without einorun.CheckPointID nothing could resume the run, so an
+// escalation to the durable approver is refused: the chain blocks the call
+// (fail closed) and nothing is stored as pending.
+func TestDurableWithoutCheckPointIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
+	require.NoError(t, err)
+	defer store.Close()
+	l := &ledger{path: filepath.Join(dir, "ledger")}
+	m := newScripted(callTool("c2", "wire", `{"text":"send $100"}`), final("could not pay"))
+	s := newDurable(t, store, l, m, false)
+	h := run.NewHandle()
+	got := drainAll(t, s.runner.Query(run.ContextWithHandle(ctx, h), "pay the bill")) // no CheckPointID
+	require.NoError(t, got.err)
+	assert.Empty(t, got.interrupts)
+	assert.Equal(t, "could not pay", got.answer)
+	assert.Contains(t, got.toolResults["wire"], "einorun.CheckPointID", "the refusal says what to do")
+	assert.Empty(t, l.lines(t))
+	pending, err := s.d.Pending(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+	assert.Equal(t, trajectory.StatusFinished, h.Trajectory().Status)
+	assert.True(t, h.Trajectory().Steps[0].Calls[0].Blocked)
+}
+
+// A turn that calls a harmless tool and an escalated one at once: eino runs
+// the harmless one before the pause and keeps its result in the
+// checkpoint, so after the approval only the escalated call runs; both run
+// exactly once in all.
+func TestDurablePauseKeepsTheTurnsOtherResults(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
+	require.NoError(t, err)
+	defer store.Close()
+	l := &ledger{path: filepath.Join(dir, "ledger")}
+	both := callTool("c1", "lookup", `{"text":"balance"}`)
+	both.ToolCalls = append(both.ToolCalls, schema.ToolCall{Index: new(1), ID: "c2", Type: "function", Function: schema.FunctionCall{Name: "wire", Arguments: `{"text":"send $5"}`}})
+	s := newDurable(t, store, l, newScripted(both), false)
+	got := drainAll(t, s.runner.Query(ctx, "pay", einorun.CheckPointID("turn")...))
+	require.NoError(t, got.err)
+	require.Len(t, got.interrupts, 1)
+	id := got.interrupts[0].InterruptContexts[0].Info.(*einorun.PauseInfo).RequestID
+	assert.Equal(t, []string{"lookup balance"}, l.lines(t))
+
+	m := newScripted(final("paid"))
+	s2 := newDurable(t, store, l, m, false)
+	_, err = s2.d.Decide(ctx, id, approval.Resolution{Approved: true, By: "bob"})
+	require.NoError(t, err)
+	iter, err := s2.a.Resume(ctx, s2.runner, s2.d, id)
+	require.NoError(t, err)
+	got = drainAll(t, iter)
+	require.NoError(t, got.err)
+	assert.Equal(t, "paid", got.answer)
+	assert.Equal(t, []string{"lookup balance", "wire send $5"}, l.lines(t), "each call ran once")
+	var tools []string
+	for _, msg := range m.prompt(0) {
+		if msg.Role == schema.Tool {
+			tools = append(tools, msg.ToolName+"="+msg.Content)
+		}
+	}
+	assert.Equal(t, []string{"lookup=done: balance", "wire=done: send $5"}, tools)
+}
+
+// A resumed run that escalates again pauses again, under the same
+// checkpoint ID, and resumes again.
+func TestResumedRunCanPauseAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
+	require.NoError(t, err)
+	defer store.Close()
+	l := &ledger{path: filepath.Join(dir, "ledger")}
+	id := pauseRun(t, store, l, false)
+
+	s := newDurable(t, store, l, newScripted(callTool("c3", "wire", `{"text":"send $7"}`)), false)
+	_, err = s.d.Decide(ctx, id, approval.Resolution{Approved: true, By: "alice"})
+	require.NoError(t, err)
+	h := run.NewHandle()
+	iter, err := s.a.Resume(run.ContextWithHandle(ctx, h), s.runner, s.d, id)
+	require.NoError(t, err)
+	got := drainAll(t, iter)
+	require.NoError(t, got.err)
+	require.Len(t, got.interrupts, 1, "the second wire call pauses the resumed run")
+	id2 := got.interrupts[0].InterruptContexts[0].Info.(*einorun.PauseInfo).RequestID
+	require.NotEqual(t, id, id2)
+	mid := h.Trajectory()
+	require.Equal(t, trajectory.StatusPaused, mid.Status, mid.Error)
+	assert.Equal(t, id, mid.Metadata[einorun.MetaApprovalRequest])
+	assert.Equal(t, []string{"lookup balance", "wire send $100"}, l.lines(t))
+
+	m := newScripted(final("paid twice"))
+	s2 := newDurable(t, store, l, m, false)
+	pending, err := s2.d.Pending(ctx)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, mid.ID, pending[0].Request.RunID)
+	_, err = s2.d.Decide(ctx, id2, approval.Resolution{Approved: true, By: "alice"})
+	require.NoError(t, err)
+	h2 := run.NewHandle()
+	iter, err = s2.a.Resume(run.ContextWithHandle(ctx, h2), s2.runner, s2.d, id2)
+	require.NoError(t, err)
+	got = drainAll(t, iter)
+	require.NoError(t, got.err)
+	assert.Equal(t, "paid twice", got.answer)
+	assert.Equal(t, []string{"lookup balance", "wire send $100", "wire send $7"}, l.lines(t))
+	last := h2.Trajectory()
+	assert.Equal(t, trajectory.StatusFinished, last.Status)
+	assert.Equal(t, mid.ID, last.Metadata[einorun.MetaResumedFrom])
+	require.NoError(t, s2.rec.Shutdown(ctx))
+	rep, err := store.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.OK, rep.String())
+}
