@@ -294,7 +294,7 @@ func (s *memStore) Set(_ context.Context, id string, data []byte) error {
 // and one that a resumed run already acted on (two Resumes of one request
 // at the same moment are not excluded). opts are passed to the Runner (the
 // resumed run can pause again: its checkpoint ID is the paused run's).
-func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Durable, requestID string, opts ...adk.AgentRunOption) (*adk.AsyncIterator[*adk.AgentEvent], error) {
+func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Durable, requestID string, opts ...adk.AgentRunOption) (_ *adk.AsyncIterator[*adk.AgentEvent], err error) {
 	if runner == nil || d == nil {
 		return nil, errors.New("einorun: resume: need the Runner and the durable approver")
 	}
@@ -329,6 +329,13 @@ func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Du
 	all = append(all, adk.WrapImplSpecificOptFn(func(o *runOptions) {
 		o.resumedFrom, o.requestID, o.task = st.Request.RunID, requestID, rs.Task
 	}))
+	defer func() {
+		// eino panics while it starts resuming an agent whose checkpoint
+		// does not fit (ChatModelAgent.Resume, adk/chatmodel.go:983-991).
+		if p := recover(); p != nil {
+			err = fmt.Errorf("einorun: resume request %s: eino could not resume from the stored checkpoint (was it saved by this program's agent?): %v", requestID, p)
+		}
+	}()
 	iter, err := runner.ResumeWithParams(ctx, rs.CheckPointID, &adk.ResumeParams{Targets: map[string]any{rs.InterruptID: *dec}}, all...)
 	if err != nil {
 		return nil, fmt.Errorf("einorun: resume request %s: %w", requestID, err)
