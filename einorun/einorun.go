@@ -20,6 +20,13 @@
 // The run travels in the context the wrapper hands the agent; the
 // middleware records into the run of its context and does nothing outside
 // one.
+//
+// Durable approvals (approval.Durable) pause a run with eino's own tool
+// interrupt: build the Runner with CheckPointStore: a.CheckPointStore(nil),
+// start each run with CheckPointID(id)..., and an escalated call ends the
+// run paused, with the Runner's checkpoint kept in the approval request in
+// the audit chain. Once someone decided, Adapter.Resume resumes the Runner
+// from that checkpoint, in any process.
 package einorun
 
 import (

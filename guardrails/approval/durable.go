@@ -53,7 +53,8 @@ func (d Decision) Resolution() Resolution {
 // returns an error matching run.ErrPaused) and lets the process exit. A
 // decision given later (Decide: `reagent approve`, DecisionHandler) is
 // recorded in the same chain, and the host resumes the run from that call
-// (middleware.Executor.Resume for langchaingo); in the resumed run Durable
+// (middleware.Executor.Resume for langchaingo, einorun.Adapter.Resume for
+// eino); in the resumed run Durable
 // answers the re-asked call with the recorded decision.
 //
 // Only tool calls pause: an escalated tool result or final answer cannot be
