@@ -15,7 +15,9 @@ import (
 
 // ErrInterrupted ends the run of an agent that interrupted (eino's
 // interrupt, awaiting Resume): the run is recorded with status error and
-// this as its error; the resumed part is recorded as a run of its own.
+// this as its error; the resumed part is recorded as a run of its own. A
+// run that a durable approval paused ends with status paused instead
+// (CheckPointID, Adapter.Resume).
 var ErrInterrupted = errors.New("einorun: the agent interrupted (awaiting resume)")
 
 // agent is the wrapper Wrap returns: it opens a run around each Run (and
