@@ -17,6 +17,7 @@ import (
 	"github.com/cloudwego/eino/adk"
 	"github.com/cloudwego/eino/components/model"
 	"github.com/cloudwego/eino/components/tool"
+	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -442,4 +443,59 @@ func TestResumedRunCanPauseAgain(t *testing.T) {
 	rep, err := store.Verify(ctx)
 	require.NoError(t, err)
 	assert.True(t, rep.OK, rep.String())
+}
+
+// The adapter's CheckPointStore hands every checkpoint that is not a
+// durable approval's to the other store, so the agent's own interrupts
+// resume with eino's Runner as usual.
+func TestOwnInterruptsUseTheOtherStore(t *testing.T) {
+	ctx := context.Background()
+	var asked counter
+	confirm := namedTool(t, "confirm", func(ctx context.Context, in textArgs) (string, error) {
+		if was, _, _ := compose.GetInterruptState[any](ctx); !was {
+			asked.inc()
+			return "", compose.Interrupt(ctx, "confirm "+in.Text+"?")
+		}
+		return "confirmed " + in.Text, nil
+	})
+	m := newScripted(callTool("k1", "confirm", `{"text":"order"}`), final("done"))
+	a := einorun.New(run.New(), einorun.WithTools(confirm))
+	other := &countingStore{m: map[string][]byte{}}
+	runner := adk.NewRunner(ctx, adk.RunnerConfig{Agent: newAgent(t, a, m, confirm), CheckPointStore: a.CheckPointStore(other)})
+	h := run.NewHandle()
+	got := drainAll(t, runner.Query(run.ContextWithHandle(ctx, h), "order it", einorun.CheckPointID("own")...))
+	require.NoError(t, got.err)
+	require.Len(t, got.interrupts, 1)
+	assert.Equal(t, 1, asked.count())
+	assert.Equal(t, 1, other.sets, "the agent's own checkpoint went to the other store")
+	require.NotNil(t, h.Trajectory())
+	assert.ErrorContains(t, errors.New(h.Trajectory().Error), einorun.ErrInterrupted.Error())
+
+	iter, err := runner.Resume(ctx, "own", einorun.CheckPointID("own")...)
+	require.NoError(t, err)
+	got = drainAll(t, iter)
+	require.NoError(t, got.err)
+	assert.Equal(t, "done", got.answer)
+	assert.Equal(t, "confirmed order", got.toolResults["confirm"])
+}
+
+type countingStore struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	sets int
+}
+
+func (s *countingStore) Get(_ context.Context, id string) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[id]
+	return b, ok, nil
+}
+
+func (s *countingStore) Set(_ context.Context, id string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[id] = data
+	s.sets++
+	return nil
 }

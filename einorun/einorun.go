@@ -324,6 +324,10 @@ func (a *Adapter) wrapInvokable(next compose.InvokableToolEndpoint) compose.Invo
 			return &compose.ToolOutput{Result: obs}, nil
 		}
 		res, err, panicked := safeInvoke(ctx, next, in)
+		if !panicked && isInterrupt(err) {
+			_, _ = r.EndTool(ctx, tc, res, err, false) // recorded; eino reruns the call on resume
+			return nil, err
+		}
 		obs, err := r.EndTool(ctx, tc, res, err, panicked)
 		if err != nil {
 			return nil, err
@@ -351,6 +355,10 @@ func (a *Adapter) wrapStreamable(next compose.StreamableToolEndpoint) compose.St
 			return streamOf(out.Result), nil
 		}
 		res, err, panicked := safeStream(ctx, next, in)
+		if !panicked && isInterrupt(err) {
+			_, _ = r.EndTool(ctx, tc, res, err, false) // recorded; eino reruns the call on resume
+			return nil, err
+		}
 		if panicked && r.Recorder().ToolErrorAbort() {
 			_, _ = r.EndTool(ctx, tc, "", err, true)
 			if st := stateOf(ctx); st != nil {
@@ -380,6 +388,17 @@ func (a *Adapter) prepare(ctx context.Context, in *compose.ToolInput) (context.C
 		ctx = approval.ContextWithHold(ctx, st.hold)
 	}
 	return ctx, nil
+}
+
+// isInterrupt reports whether a tool's error is eino's interrupt (the tool
+// asked to pause; eino saves a checkpoint and reruns it on resume): it goes
+// back to eino as it is, never becoming a "Tool error" result.
+func isInterrupt(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, ok := compose.IsInterruptRerunError(err)
+	return ok
 }
 
 // refused turns a hook's refusal into what the agent sees: the refusal's
