@@ -124,7 +124,7 @@ func (a *Adapter) hold(st *state) approval.HoldFunc {
 		p := &pause{st: st, d: d, stored: s, checkPointID: st.checkPointID, agent: st.agent}
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if other, ok := a.pauses[st.checkPointID]; ok && other != p {
+		if other, ok := a.pauses[st.checkPointID]; ok {
 			return fmt.Errorf("einorun: checkpoint ID %q is already used by paused run %s; give each run its own einorun.CheckPointID", st.checkPointID, other.st.r.ID())
 		}
 		a.pauses[st.checkPointID] = p
