@@ -26,6 +26,7 @@ import (
 	"github.com/reagent-go/reagent/einorun"
 	"github.com/reagent-go/reagent/guardrails"
 	"github.com/reagent-go/reagent/guardrails/approval"
+	"github.com/reagent-go/reagent/internal/pgtest"
 	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -498,4 +499,17 @@ func (s *countingStore) Set(_ context.Context, id string, data []byte) error {
 	s.m[id] = data
 	s.sets++
 	return nil
+}
+
+// The same round trip with the PostgreSQL audit store: the checkpoint
+// travels in the request record there too.
+func TestDurableApprovalResumesPostgres(t *testing.T) {
+	schema := pgtest.New(t, "reagent_einodurable_")
+	store, err := audit.Open(context.Background(), schema.DSN)
+	require.NoError(t, err)
+	defer store.Close()
+	l := &ledger{path: filepath.Join(t.TempDir(), "ledger")}
+	id := pauseRun(t, store, l, false)
+	got, rt, m := resumeRun(t, store, l, id, true, false)
+	checkResumed(t, store, l, id, true, got, rt, m)
 }
