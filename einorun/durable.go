@@ -1,10 +1,13 @@
 package einorun
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/cloudwego/eino/adk"
@@ -57,8 +60,10 @@ func init() {
 type resumeState struct {
 	Version      int    `json:"version"`
 	CheckPointID string `json:"checkpoint_id"`
-	// CheckPoint is the bytes eino's Runner saved (gob, its own format).
-	CheckPoint []byte `json:"checkpoint"`
+	// CheckPoint is the bytes eino's Runner saved (gob, its own format),
+	// gzip-compressed (about a tenth of their size: gob repeats its type
+	// descriptions).
+	CheckPoint []byte `json:"checkpoint_gzip"`
 	// InterruptID is the paused tool call's interrupt (adk.InterruptCtx.ID).
 	InterruptID string `json:"interrupt_id"`
 	Agent       string `json:"agent,omitempty"`
@@ -168,7 +173,10 @@ func (p *pause) save(ctx context.Context, id string, data []byte) error {
 		err = errors.New("einorun: eino saved a checkpoint, but the agent's interrupt event for the paused call was not seen")
 	} else {
 		st := p.stored
-		st.State, err = json.Marshal(resumeState{Version: stateVersion, CheckPointID: id, CheckPoint: data, InterruptID: iid, Agent: p.agent, Task: st.Request.Task})
+		var z []byte
+		if z, err = compress(data); err == nil {
+			st.State, err = json.Marshal(resumeState{Version: stateVersion, CheckPointID: id, CheckPoint: z, InterruptID: iid, Agent: p.agent, Task: st.Request.Task})
+		}
 		if err == nil {
 			err = p.d.StoreRequest(p.st.ctx, st)
 		}
@@ -323,7 +331,11 @@ func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Du
 		return nil, fmt.Errorf("einorun: resume: request %s was already resumed by run %s", requestID, done[0].ID)
 	}
 	ctx = approval.ContextWithDecision(ctx, st, *dec)
-	ctx = context.WithValue(ctx, loadedKey{}, &loaded{id: rs.CheckPointID, data: rs.CheckPoint})
+	data, err := decompress(rs.CheckPoint)
+	if err != nil {
+		return nil, fmt.Errorf("einorun: resume: request %s: its eino checkpoint: %w", requestID, err)
+	}
+	ctx = context.WithValue(ctx, loadedKey{}, &loaded{id: rs.CheckPointID, data: data})
 	all := append([]adk.AgentRunOption{}, opts...)
 	all = append(all, CheckPointID(rs.CheckPointID)...)
 	all = append(all, adk.WrapImplSpecificOptFn(func(o *runOptions) {
@@ -387,4 +399,35 @@ func (a *Adapter) followDone(p *pause, err error) {
 		a.mu.Unlock()
 	}
 	p.followDone(err)
+}
+
+// maxCheckPoint bounds a decompressed checkpoint (a damaged or hostile
+// record must not exhaust memory).
+const maxCheckPoint = 256 << 20
+
+func compress(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write(data); err != nil {
+		return nil, fmt.Errorf("einorun: compress the checkpoint: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("einorun: compress the checkpoint: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func decompress(z []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("not gzip: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxCheckPoint+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	if len(data) > maxCheckPoint {
+		return nil, fmt.Errorf("larger than %d MiB decompressed", maxCheckPoint>>20)
+	}
+	return data, nil
 }
