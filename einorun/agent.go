@@ -86,7 +86,11 @@ func (w *agent) Resume(ctx context.Context, info *adk.ResumeInfo, opts ...adk.Ag
 	if o.requestID != "" {
 		md[MetaResumedFrom], md[MetaApprovalRequest] = o.resumedFrom, o.requestID
 	}
-	ctx, r := w.a.Start(ctx, o.task, run.WithAgent(w.inner.Name(ctx)), run.WithRunMetadata(md))
+	sopts := []run.StartOption{run.WithAgent(w.inner.Name(ctx)), run.WithRunMetadata(md)}
+	if o.task != "" {
+		sopts = append(sopts, run.WithInputs(map[string]string{"input": o.task}))
+	}
+	ctx, r := w.a.Start(ctx, o.task, sopts...)
 	if o.checkPointID != "" {
 		w.a.pausable(stateOf(ctx), o.checkPointID, w.inner.Name(ctx))
 	}

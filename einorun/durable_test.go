@@ -222,6 +222,7 @@ func checkResumed(t *testing.T, store audit.Store, l *ledger, id string, approve
 	assert.Equal(t, "paused-run", rt.Metadata[einorun.MetaResumedFrom])
 	assert.Equal(t, id, rt.Metadata[einorun.MetaApprovalRequest])
 	assert.Equal(t, "pay the bill", rt.Task)
+	assert.Equal(t, map[string]string{"input": "pay the bill"}, rt.Inputs, "as the paused run's")
 	assert.Equal(t, "paid", rt.FinalAnswer)
 	require.NotEmpty(t, rt.Steps)
 	wire := rt.Steps[0].Calls[0]
