@@ -3,6 +3,7 @@ package einorun_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -513,4 +514,33 @@ func TestDurableApprovalResumesPostgres(t *testing.T) {
 	id := pauseRun(t, store, l, false)
 	got, rt, m := resumeRun(t, store, l, id, true, false)
 	checkResumed(t, store, l, id, true, got, rt, m)
+}
+
+// failingLog is an audit store that refuses approval records.
+type failingLog struct{ *audit.SQLite }
+
+func (f failingLog) AppendApproval(context.Context, audit.Kind, string, json.RawMessage) error {
+	return errors.New("disk full")
+}
+
+// A request the store refuses does not pause the run: it ends with status
+// error and eino's Runner reports that the checkpoint was not saved.
+func TestDurableRequestNotStoredEndsTheRunWithAnError(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sq, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
+	require.NoError(t, err)
+	defer sq.Close()
+	l := &ledger{path: filepath.Join(dir, "ledger")}
+	s := newDurable(t, failingLog{sq}, l, newScripted(callTool("c2", "wire", `{"text":"send $100"}`)), false)
+	h := run.NewHandle()
+	got := drainAll(t, s.runner.Query(run.ContextWithHandle(ctx, h), "pay the bill", einorun.CheckPointID("full")...))
+	require.Error(t, got.err)
+	assert.Contains(t, got.err.Error(), "failed to save checkpoint")
+	assert.Contains(t, got.err.Error(), "disk full")
+	tr := h.Trajectory()
+	require.NotNil(t, tr)
+	assert.Equal(t, trajectory.StatusError, tr.Status)
+	assert.Contains(t, tr.Error, "could not pause")
+	assert.Empty(t, l.lines(t), "the call did not run")
 }
