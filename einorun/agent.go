@@ -15,7 +15,9 @@ import (
 
 // ErrInterrupted ends the run of an agent that interrupted (eino's
 // interrupt, awaiting Resume): the run is recorded with status error and
-// this as its error; the resumed part is recorded as a run of its own.
+// this as its error; the resumed part is recorded as a run of its own. A
+// run that a durable approval paused ends with status paused instead
+// (CheckPointID, Adapter.Resume).
 var ErrInterrupted = errors.New("einorun: the agent interrupted (awaiting resume)")
 
 // agent is the wrapper Wrap returns: it opens a run around each Run (and
@@ -60,13 +62,17 @@ func (w *agent) Run(ctx context.Context, input *adk.AgentInput, opts ...adk.Agen
 		msgs = input.Messages
 	}
 	ctx, r := w.a.Start(ctx, taskOf(msgs), run.WithAgent(w.inner.Name(ctx)), run.WithInputs(map[string]string{"input": taskOf(msgs)}))
+	if o := adk.GetImplSpecificOptions[runOptions](nil, opts...); o.checkPointID != "" {
+		w.a.pausable(stateOf(ctx), o.checkPointID, w.inner.Name(ctx))
+	}
 	return w.follow(ctx, r, func(ctx context.Context) *adk.AsyncIterator[*adk.AgentEvent] {
 		return w.inner.Run(ctx, input, opts...)
 	})
 }
 
 // Resume resumes the agent (when it can be resumed) as a recorded run of
-// its own, with the metadata eino.resumed=true.
+// its own, with the metadata eino.resumed=true (and, when Adapter.Resume
+// resumes a durable approval, MetaResumedFrom and MetaApprovalRequest).
 func (w *agent) Resume(ctx context.Context, info *adk.ResumeInfo, opts ...adk.AgentRunOption) *adk.AsyncIterator[*adk.AgentEvent] {
 	ra, ok := w.inner.(adk.ResumableAgent)
 	if !ok {
@@ -75,7 +81,19 @@ func (w *agent) Resume(ctx context.Context, info *adk.ResumeInfo, opts ...adk.Ag
 		gen.Close()
 		return iter
 	}
-	ctx, r := w.a.Start(ctx, "", run.WithAgent(w.inner.Name(ctx)), run.WithRunMetadata(map[string]string{"eino.resumed": "true"}))
+	o := adk.GetImplSpecificOptions[runOptions](nil, opts...)
+	md := map[string]string{"eino.resumed": "true"}
+	if o.requestID != "" {
+		md[MetaResumedFrom], md[MetaApprovalRequest] = o.resumedFrom, o.requestID
+	}
+	sopts := []run.StartOption{run.WithAgent(w.inner.Name(ctx)), run.WithRunMetadata(md)}
+	if o.task != "" {
+		sopts = append(sopts, run.WithInputs(map[string]string{"input": o.task}))
+	}
+	ctx, r := w.a.Start(ctx, o.task, sopts...)
+	if o.checkPointID != "" {
+		w.a.pausable(stateOf(ctx), o.checkPointID, w.inner.Name(ctx))
+	}
 	return w.follow(ctx, r, func(ctx context.Context) *adk.AsyncIterator[*adk.AgentEvent] {
 		return ra.Resume(ctx, info, opts...)
 	})
@@ -149,6 +167,9 @@ func (w *agent) follow(ctx context.Context, r *run.Run, start func(context.Conte
 			}
 			if ev.Action != nil && ev.Action.Interrupted != nil {
 				interrupted = true
+				if p := st.paused(); p != nil {
+					p.noteInterrupt(ev.Action.Interrupted)
+				}
 			}
 			if err := answer(ctx, r, ev); err != nil {
 				if runErr == nil {
@@ -167,6 +188,21 @@ func (w *agent) follow(ctx context.Context, r *run.Run, start func(context.Conte
 		st.mu.Lock()
 		panicked := st.panicked
 		st.mu.Unlock()
+		if p := st.paused(); p != nil {
+			// A durable approval paused the run: it ends once eino's
+			// checkpoint is stored with the request (CheckPointStore.Set).
+			var err error
+			switch {
+			case panicked:
+				err = &run.PanicError{Value: runErr}
+			case runErr != nil:
+				err = runErr
+			case !interrupted:
+				err = errors.New("einorun: a durable approval paused a tool call, but the agent did not interrupt")
+			}
+			w.a.followDone(p, err)
+			return
+		}
 		switch {
 		case panicked:
 			r.End(&run.PanicError{Value: runErr})

@@ -20,6 +20,13 @@
 // The run travels in the context the wrapper hands the agent; the
 // middleware records into the run of its context and does nothing outside
 // one.
+//
+// Durable approvals (approval.Durable) pause a run with eino's own tool
+// interrupt: build the Runner with CheckPointStore: a.CheckPointStore(nil),
+// start each run with CheckPointID(id)..., and an escalated call ends the
+// run paused, with the Runner's checkpoint kept in the approval request in
+// the audit chain. Once someone decided, Adapter.Resume resumes the Runner
+// from that checkpoint, in any process.
 package einorun
 
 import (
@@ -30,12 +37,14 @@ import (
 	"io"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cloudwego/eino/adk"
 	"github.com/cloudwego/eino/components/tool"
 	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 
+	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -46,6 +55,10 @@ type Adapter struct {
 	rec    *run.Recorder
 	specs  []trajectory.ToolSpec
 	byName map[string]trajectory.ToolSpec
+
+	storeMade atomic.Bool // CheckPointStore was called
+	mu        sync.Mutex
+	pauses    map[string]*pause // by checkpoint ID, until eino saves it
 }
 
 // Option configures an Adapter.
@@ -81,7 +94,7 @@ func WithTools(tools ...tool.BaseTool) Option {
 // New returns an adapter that records with rec (its store, judge, hooks
 // and guards apply to every eino run).
 func New(rec *run.Recorder, opts ...Option) *Adapter {
-	a := &Adapter{rec: rec, byName: map[string]trajectory.ToolSpec{}}
+	a := &Adapter{rec: rec, byName: map[string]trajectory.ToolSpec{}, pauses: map[string]*pause{}}
 	for _, o := range opts {
 		if o != nil {
 			o(a)
@@ -104,13 +117,20 @@ func (a *Adapter) Recorder() *run.Recorder { return a.rec }
 // BeforeChatModel and AfterChatModel (eino's model hooks get no context
 // from each other, and the agent makes one model call at a time).
 type state struct {
-	r *run.Run
+	r   *run.Run
+	ctx context.Context // the run's context
+
+	// A run that durable approvals can pause (CheckPointID).
+	checkPointID string
+	agent        string
+	hold         approval.HoldFunc
 
 	mu       sync.Mutex
 	mctx     context.Context
 	mc       *run.ModelCall
 	injected []*schema.Message
-	panicked bool // a tool panicked and the panic went on (WithToolErrorAbort)
+	panicked bool   // a tool panicked and the panic went on (WithToolErrorAbort)
+	pause    *pause // the call a durable approval paused
 }
 
 type stateKey struct{}
@@ -131,7 +151,26 @@ func (a *Adapter) Start(ctx context.Context, task string, opts ...run.StartOptio
 		opts = append([]run.StartOption{run.WithTools(a.specs)}, opts...)
 	}
 	ctx, r := a.rec.Start(ctx, task, opts...)
-	return context.WithValue(ctx, stateKey{}, &state{r: r}), r
+	r.SetResumeState(noCheckPoint)
+	st := &state{r: r}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	st.ctx = ctx
+	return ctx, r
+}
+
+// noCheckPoint is the resume state of a run that cannot pause.
+func noCheckPoint() (json.RawMessage, error) {
+	return nil, errors.New("einorun: this eino run cannot pause for a durable approval: build the Runner with CheckPointStore: a.CheckPointStore(…) and run it with einorun.CheckPointID(id)")
+}
+
+// pausable lets durable approvals pause the run of st: eino's Runner will
+// save its checkpoint under id.
+func (a *Adapter) pausable(st *state, id, agent string) {
+	if id == "" || !a.storeMade.Load() {
+		return
+	}
+	st.checkPointID, st.agent = id, agent
+	st.hold = a.hold(st)
 }
 
 // finishModel ends a model call that got no AfterChatModel (the model
@@ -249,9 +288,13 @@ func (a *Adapter) wrapInvokable(next compose.InvokableToolEndpoint) compose.Invo
 		if r == nil {
 			return next(ctx, in)
 		}
+		ctx, err := a.prepare(ctx, in)
+		if err != nil {
+			return nil, err
+		}
 		ctx, tc, err := r.StartTool(ctx, a.spec(in.Name), in.CallID, in.Arguments)
 		if err != nil {
-			return refused(err)
+			return refused(ctx, in, err)
 		}
 		if r.Recorder().ToolErrorAbort() {
 			done := false
@@ -281,6 +324,10 @@ func (a *Adapter) wrapInvokable(next compose.InvokableToolEndpoint) compose.Invo
 			return &compose.ToolOutput{Result: obs}, nil
 		}
 		res, err, panicked := safeInvoke(ctx, next, in)
+		if !panicked && isInterrupt(err) {
+			_, _ = r.EndTool(ctx, tc, res, err, false) // recorded; eino reruns the call on resume
+			return nil, err
+		}
 		obs, err := r.EndTool(ctx, tc, res, err, panicked)
 		if err != nil {
 			return nil, err
@@ -295,15 +342,23 @@ func (a *Adapter) wrapStreamable(next compose.StreamableToolEndpoint) compose.St
 		if r == nil {
 			return next(ctx, in)
 		}
+		ctx, err := a.prepare(ctx, in)
+		if err != nil {
+			return nil, err
+		}
 		ctx, tc, err := r.StartTool(ctx, a.spec(in.Name), in.CallID, in.Arguments)
 		if err != nil {
-			out, err := refused(err)
+			out, err := refused(ctx, in, err)
 			if err != nil {
 				return nil, err
 			}
 			return streamOf(out.Result), nil
 		}
 		res, err, panicked := safeStream(ctx, next, in)
+		if !panicked && isInterrupt(err) {
+			_, _ = r.EndTool(ctx, tc, res, err, false) // recorded; eino reruns the call on resume
+			return nil, err
+		}
 		if panicked && r.Recorder().ToolErrorAbort() {
 			_, _ = r.EndTool(ctx, tc, "", err, true)
 			if st := stateOf(ctx); st != nil {
@@ -321,12 +376,42 @@ func (a *Adapter) wrapStreamable(next compose.StreamableToolEndpoint) compose.St
 	}
 }
 
+// prepare readies a tool call of a run: a call that a durable approval
+// paused and that this resume does not target interrupts again (its error);
+// in a run that can pause, a durable approver holds its request for the
+// checkpoint (approval.ContextWithHold).
+func (a *Adapter) prepare(ctx context.Context, in *compose.ToolInput) (context.Context, error) {
+	if err := resumedCall(ctx, in.Name, in.Arguments); err != nil {
+		return ctx, err
+	}
+	if st := stateOf(ctx); st != nil && st.hold != nil {
+		ctx = approval.ContextWithHold(ctx, st.hold)
+	}
+	return ctx, nil
+}
+
+// isInterrupt reports whether a tool's error is eino's interrupt (the tool
+// asked to pause; eino saves a checkpoint and reruns it on resume): it goes
+// back to eino as it is, never becoming a "Tool error" result.
+func isInterrupt(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, ok := compose.IsInterruptRerunError(err)
+	return ok
+}
+
 // refused turns a hook's refusal into what the agent sees: the refusal's
-// message as the tool's result, or the error that ends the run.
-func refused(err error) (*compose.ToolOutput, error) {
+// message as the tool's result, eino's interrupt when a durable approval
+// paused the call, or the error that ends the run.
+func refused(ctx context.Context, in *compose.ToolInput, err error) (*compose.ToolOutput, error) {
 	var ref *run.Refusal
 	if errors.As(err, &ref) && !ref.Abort {
 		return &compose.ToolOutput{Result: ref.Message()}, nil
+	}
+	var pe *run.PauseError
+	if errors.As(err, &pe) {
+		return nil, pauseCall(ctx, pe, in.Name, in.Arguments)
 	}
 	return nil, err
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,7 +124,13 @@ func TestSecretCallWithoutKeyCannotResume(t *testing.T) {
 	srv := llmtest.New(t, final("paid"))
 	exec, d := durableExec(t, srv, store, ledger, approval.WithSealKey(sealKey(t)))
 	_, err = d.Decide(ctx, id, approval.Resolution{Approved: true, By: "alice"})
+	require.ErrorIs(t, err, approval.ErrRedactedOnly, "Decide refuses an approval the run could not resume from")
+	// An approval recorded anyway (by an older reagent, or written into the
+	// chain by other code) still does not resume.
+	dec, err := json.Marshal(approval.Decision{RequestID: id, Approved: true, By: "older", DecidedAt: time.Now().UTC()})
 	require.NoError(t, err)
+	require.NoError(t, store.AppendApproval(ctx, audit.KindApprovalDecision, "run-older", dec))
+	require.NoError(t, store.Flush(ctx))
 	_, err = exec.Resume(ctx, d, id)
 	require.ErrorIs(t, err, approval.ErrRedactedOnly)
 	assert.ErrorContains(t, err, "deny it")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,8 @@ func (d Decision) Resolution() Resolution {
 // returns an error matching run.ErrPaused) and lets the process exit. A
 // decision given later (Decide: `reagent approve`, DecisionHandler) is
 // recorded in the same chain, and the host resumes the run from that call
-// (middleware.Executor.Resume for langchaingo); in the resumed run Durable
+// (middleware.Executor.Resume for langchaingo, einorun.Adapter.Resume for
+// eino); in the resumed run Durable
 // answers the re-asked call with the recorded decision.
 //
 // The record is redacted with the store's redactor (the one its
@@ -168,31 +170,79 @@ func (d *Durable) Approve(ctx context.Context, req Request) (Resolution, error) 
 	if r == nil {
 		return Resolution{}, errors.New("durable approval: the call has no run in its context (use a host adapter)")
 	}
-	state, err := r.ResumeState()
-	if err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: %w", err)
-	}
 	if req.RunID == "" {
 		req.RunID = r.ID()
 	}
 	req.Deadline = time.Time{} // nobody waits
-	payload, shown, err := d.encodeRequest(req, state)
+	if hold, _ := ctx.Value(holdKey{}).(HoldFunc); hold != nil {
+		if err := hold(d, Stored{Request: req, Host: d.host}); err != nil {
+			return Resolution{}, fmt.Errorf("durable approval: %w", err)
+		}
+		r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+		return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s held until its host stores its state", req.ID)
+	}
+	state, err := r.ResumeState()
 	if err != nil {
 		return Resolution{}, fmt.Errorf("durable approval: %w", err)
 	}
-	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, req.RunID, payload); err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
-	}
-	if err := d.store.Flush(ctx); err != nil {
-		return Resolution{}, fmt.Errorf("durable approval: store request: %w", err)
+	if err := d.StoreRequest(ctx, Stored{Request: req, Host: d.host, State: state}); err != nil {
+		return Resolution{}, err
 	}
 	r.Pause(&run.PauseError{RequestID: req.ID, Tool: req.Tool})
+	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
+}
+
+// HoldFunc receives, from the Durable approver d that paused a run, the
+// request it did not store yet (State empty): the host stores it with
+// d.StoreRequest once it has the state. See ContextWithHold.
+type HoldFunc func(d *Durable, st Stored) error
+
+type holdKey struct{}
+
+// ContextWithHold returns a context in which a Durable approver, instead of
+// storing an escalated tool call's request at once with the run's
+// ResumeState, hands it to hold and pauses the run. It is for hosts whose
+// resume state exists only after the run has stopped (eino's checkpoint,
+// saved by its Runner after the interrupt). The host must then store the
+// request, State filled in, with StoreRequest before it ends the run
+// paused; a request it never stores was never made. When hold returns an
+// error the call is not paused and the chain refuses it.
+func ContextWithHold(ctx context.Context, hold HoldFunc) context.Context {
+	return context.WithValue(ctx, holdKey{}, hold)
+}
+
+// StoreRequest appends st as a pending approval request to the chain,
+// makes it durable and, with WithNotify, posts it (a failed post is logged
+// with the logger of the run in ctx, or slog's default, and the request
+// stays pending). Approve calls it; a host that held a request
+// (ContextWithHold) calls it once st.State is known.
+func (d *Durable) StoreRequest(ctx context.Context, st Stored) error {
+	if st.Request.ID == "" || st.Request.RunID == "" {
+		return errors.New("durable approval: a request needs an ID and a run ID")
+	}
+	if st.Host == "" {
+		st.Host = d.host
+	}
+	payload, shown, err := d.encodeRequest(st.Request, st.Host, st.State)
+	if err != nil {
+		return fmt.Errorf("durable approval: %w", err)
+	}
+	if err := d.log.AppendApproval(ctx, audit.KindApprovalRequest, st.Request.RunID, payload); err != nil {
+		return fmt.Errorf("durable approval: store request: %w", err)
+	}
+	if err := d.store.Flush(ctx); err != nil {
+		return fmt.Errorf("durable approval: store request: %w", err)
+	}
 	if d.notify != nil {
 		if err := d.notify.post(ctx, shown); err != nil {
-			r.Recorder().Logger().Warn("durable approval: notification failed; the request stays pending", "request", req.ID, "url", d.notify.URL(), "err", err)
+			logger := slog.Default()
+			if r := run.FromContext(ctx); r != nil {
+				logger = r.Recorder().Logger()
+			}
+			logger.Warn("durable approval: notification failed; the request stays pending", "request", st.Request.ID, "url", d.notify.URL(), "err", err)
 		}
 	}
-	return Resolution{By: d.Name()}, fmt.Errorf("paused: approval request %s stored", req.ID)
+	return nil
 }
 
 // Lookup returns a stored request in its readable form (redacted; see

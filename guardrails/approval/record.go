@@ -66,10 +66,10 @@ func redactRequest(r *redact.Redactor, req Request) (Request, bool) {
 
 // encodeRequest builds the record of a paused call: redacted, and sealed
 // under d's seal key when it has one.
-func (d *Durable) encodeRequest(req Request, state json.RawMessage) (json.RawMessage, Request, error) {
+func (d *Durable) encodeRequest(req Request, host string, state json.RawMessage) (json.RawMessage, Request, error) {
 	red, reqChanged := redactRequest(d.redactor, req)
 	redState := d.redactor.JSON(state)
-	rec := requestRecord{Version: recordVersion, Request: red, Host: d.host,
+	rec := requestRecord{Version: recordVersion, Request: red, Host: host,
 		Redacted: reqChanged || !bytes.Equal(redState, state)}
 	if d.sealWith == nil {
 		rec.State = redState

@@ -39,7 +39,7 @@ func BenchmarkEncodeRequest(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				if _, _, err := d.encodeRequest(req, state); err != nil {
+				if _, _, err := d.encodeRequest(req, d.host, state); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -29,16 +29,16 @@ func FuzzDecodeRequestRecord(f *testing.F) {
 	sealedReq := Request{ID: "req-1", Event: trajectory.EventToolCall, Tool: "shell", Input: input, RunID: "run-1",
 		Escalations: []Escalation{{Guard: "tools", Reason: "shell needs approval"}}}
 	state := json.RawMessage(`{"plans":[],"key":"AKIAZ7Q3K5LMNPRT2WXY"}`)
-	sealedPayload, _, err := d.encodeRequest(sealedReq, state)
+	sealedPayload, _, err := d.encodeRequest(sealedReq, d.host, state)
 	if err != nil {
 		f.Fatal(err)
 	}
 	keyless := &Durable{host: "eino", redactor: d.redactor}
-	redactedPayload, _, err := keyless.encodeRequest(sealedReq, state)
+	redactedPayload, _, err := keyless.encodeRequest(sealedReq, keyless.host, state)
 	if err != nil {
 		f.Fatal(err)
 	}
-	plainPayload, _, err := keyless.encodeRequest(Request{ID: "req-2", Event: trajectory.EventToolCall, Tool: "wire", Input: "send $5", RunID: "run-2"}, json.RawMessage(`{"plans":[]}`))
+	plainPayload, _, err := keyless.encodeRequest(Request{ID: "req-2", Event: trajectory.EventToolCall, Tool: "wire", Input: "send $5", RunID: "run-2"}, keyless.host, json.RawMessage(`{"plans":[]}`))
 	if err != nil {
 		f.Fatal(err)
 	}

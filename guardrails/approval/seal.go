@@ -233,3 +233,9 @@ func (d *Durable) open(s *sealed, runID, requestID string) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// Seals reports whether d keeps the exact call of new requests sealed (it
+// has a seal key). A host whose resume state is opaque to the redactor
+// (eino's compressed checkpoint) needs it: only the sealed copy may hold
+// such state.
+func (d *Durable) Seals() bool { return d.sealWith != nil }
