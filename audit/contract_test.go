@@ -225,7 +225,17 @@ func TestWriteTimeout(t *testing.T) {
 		assert.False(t, ns.Records[0].Pending, "the write failed, it is not waiting")
 		t.Log(err)
 		release()
-		require.NoError(t, s.Flush(ctx))
+		// The run is written again at the next Flush. On a loaded machine
+		// that write may itself outlast the 100 ms limit: it then fails
+		// the same way and is tried again, so ask until it is stored.
+		var last error
+		for range 100 {
+			if last = s.Flush(ctx); last == nil {
+				break
+			}
+			require.ErrorAs(t, last, &ns, "only the write limit may fail it")
+		}
+		require.NoError(t, last)
 		_, err = s.Get(ctx, "run-00001")
 		require.NoError(t, err)
 	})
