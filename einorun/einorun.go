@@ -78,7 +78,9 @@ func WithTools(tools ...tool.BaseTool) Option {
 				continue
 			}
 			spec := trajectory.ToolSpec{Name: info.Name, Description: info.Desc}
-			if info.ParamsOneOf != nil {
+			if sp, ok := t.(trajectory.Specifier); ok {
+				spec = sp.ToolSpec() // tags and schema as the tool states them (MCPTools)
+			} else if info.ParamsOneOf != nil {
 				if js, err := info.ParamsOneOf.ToJSONSchema(); err == nil && js != nil {
 					if b, err := json.Marshal(js); err == nil {
 						spec.Parameters = b
