@@ -187,8 +187,9 @@ func plain8(x uint64, afterSpace bool) (uint64, bool) {
 // space to one space. The result starts and ends with a space so that
 // n-grams see word edges, and is followed by pad zero bytes (within the
 // returned slice's capacity, not its length). dst and scratch are reused
-// when they have room; scratch is returned for reuse.
-func normalize(dst []byte, s string, scratch []byte) (normalized, scratchOut []byte) {
+// when they have room; scratch is returned for reuse; it (nil: a new one)
+// is the NFKC iterator.
+func normalize(dst []byte, s string, scratch []byte, it *norm.Iter) (normalized, scratchOut []byte) {
 	if cap(dst) < len(s)+2+pad {
 		dst = make([]byte, 0, len(s)+len(s)/4+2+pad)
 	}
@@ -231,26 +232,26 @@ func normalize(dst []byte, s string, scratch []byte) (normalized, scratchOut []b
 		return padZero(out[:j]), scratch
 	}
 	dst = append(dst[:0], ' ')
-	if !norm.NFKC.IsNormalString(s) {
-		scratch = norm.NFKC.AppendString(scratch[:0], s)
-		dst = normalizeRunes(dst, scratch)
-	} else {
-		dst = normalizeRunes(dst, s)
+	// NFKC through an Iter the caller keeps: Form.AppendString allocates.
+	if it == nil {
+		it = new(norm.Iter)
 	}
+	it.InitString(norm.NFKC, s)
+	scratch = scratch[:0]
+	for !it.Done() {
+		scratch = append(scratch, it.Next()...)
+	}
+	dst = normalizeRunes(dst, scratch)
 	return padZero(dst), scratch
 }
 
-func normalizeRunes[T string | []byte](dst []byte, s T) []byte {
+// normalizeRunes appends the folded form of the NFKC text s to dst.
+func normalizeRunes(dst []byte, s []byte) []byte {
 	space := true
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
-			switch x := any(s).(type) {
-			case string:
-				r, size = utf8.DecodeRuneInString(x[i:])
-			case []byte:
-				r, size = utf8.DecodeRune(x[i:])
-			}
+			r, size = utf8.DecodeRune(s[i:])
 		}
 		i += size
 		switch {

@@ -31,7 +31,7 @@ func FuzzScore(f *testing.F) {
 		if q := m.scoreSlow(s); q != p {
 			t.Fatalf("fused score %v, feature walk %v", p, q)
 		}
-		n, _ := normalize(nil, s, nil)
+		n, _ := normalize(nil, s, nil, nil)
 		if !bytes.Equal(n[len(n):len(n)+pad], make([]byte, pad)) {
 			t.Fatalf("normalized %q is not followed by %d zero bytes", n, pad)
 		}

@@ -10,6 +10,8 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // magic opens a model file; the version is its last digit.
@@ -118,6 +120,7 @@ type buffers struct {
 	norm, scratch []byte
 	sum, count    []int32
 	edges         []int32 // word starts and ends
+	iter          norm.Iter
 }
 
 // Score returns the probability in [0,1] that text carries a prompt
@@ -130,7 +133,7 @@ func (m *Model) Score(text string) float64 {
 		bp = &buffers{}
 	}
 	defer m.bufs.Put(bp)
-	bp.norm, bp.scratch = normalize(bp.norm, text, bp.scratch)
+	bp.norm, bp.scratch = normalize(bp.norm, text, bp.scratch, &bp.iter)
 	n := len(bp.norm)
 	nb := (n + m.stride - 1) / m.stride
 	bp.sum = grow(bp.sum, nb)

@@ -203,7 +203,7 @@ func TestEvaluateTallies(t *testing.T) {
 // scoreSlow scores text from the features as training reads them
 // (features.walk), not by the fused loop of Score.
 func (m *Model) scoreSlow(text string) float64 {
-	b, _ := normalize(nil, m.clip(text), nil)
+	b, _ := normalize(nil, m.clip(text), nil, nil)
 	n := len(b)
 	nb := (n + m.stride - 1) / m.stride
 	sum, count := make([]int32, nb), make([]int32, nb)
@@ -301,7 +301,22 @@ func TestNormalizeFoldsMixedScriptHomoglyphs(t *testing.T) {
 		"καλημέρα":                    " καλημέρα ",
 		"Ｉｇｎｏｒｅ":                      " ignore ",
 	} {
-		got, _ := normalize(nil, in, nil)
+		got, _ := normalize(nil, in, nil, nil)
 		assert.Equal(t, want, string(got), in)
+	}
+}
+
+// TestScoreDoesNotAllocate: once its pooled buffers have grown, Score
+// allocates nothing, on ASCII and on non-ASCII text.
+func TestScoreDoesNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts need a warm pool")
+	}
+	m, err := Default()
+	require.NoError(t, err)
+	for _, page := range []string{benchToolPage(), strings.Repeat("Das Museum öffnet am Samstag. 博物馆的新翼将于周六开放。ＡＢＣ ", 20)} {
+		m.Score(page)
+		allocs := testing.AllocsPerRun(50, func() { m.Score(page) })
+		assert.Zero(t, allocs, "allocations per Score of %d bytes", len(page))
 	}
 }

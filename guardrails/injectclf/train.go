@@ -90,7 +90,7 @@ type encoded struct {
 }
 
 func encode(s Sample, f features, bits uint32, stride int) encoded {
-	b, _ := normalize(nil, s.Text, nil)
+	b, _ := normalize(nil, s.Text, nil, nil)
 	n := len(b)
 	nb := (n + stride - 1) / stride
 	e := encoded{label: float64(s.Label), blocks: make([]int32, nb+1)}
