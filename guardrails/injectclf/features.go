@@ -73,13 +73,16 @@ func wordMask(x uint64) uint64 {
 	return high | (letters|digits|under)&^high
 }
 
+// lowBytes[r] keeps the low r bytes of a word.
+var lowBytes = [8]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff}
+
 // wordHash hashes the word b[ws:e]; b has pad zero bytes after its text.
 func wordHash(b []byte, ws, e int) uint64 {
 	h := uint64(e-ws) * wordMul
 	for i := ws; i < e; i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
-		if r := e - i; r < 8 {
-			x &= ^uint64(0) >> (64 - 8*r)
+		if r := uint(e - i); r < 8 {
+			x &= lowBytes[r]
 		}
 		h = (h ^ x) * wordMul
 		h ^= h >> 29

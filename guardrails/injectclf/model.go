@@ -196,6 +196,11 @@ func gramSum(seg []byte, w []int8, mask, mul, wmask uint64) int32 {
 //
 //go:noinline
 func wordEdges(b []byte, n int, edges []int32) []int32 {
+	if cap(edges) < n+8 {
+		edges = make([]int32, 0, n+n/4+8) // at most one edge per byte
+	}
+	edges = edges[:cap(edges)]
+	k := 0
 	var carry uint64 // 0x80 when the byte before the chunk is a word byte
 	for p := 0; p < n && p+8 <= len(b); p += 8 {
 		wm := wordMask(binary.LittleEndian.Uint64(b[p : p+8]))
@@ -203,11 +208,12 @@ func wordEdges(b []byte, n int, edges []int32) []int32 {
 		carry = wm >> 56
 		// Starts and ends alternate, a start first: merged in order, the
 		// edges of one chunk are its set bits in position order.
-		for e := (wm ^ before) & tops; e != 0; e &= e - 1 {
-			edges = append(edges, int32(p+bits.TrailingZeros64(e)/8))
+		for e := (wm ^ before) & tops; e != 0 && k < len(edges); e &= e - 1 {
+			edges[k] = int32(p + bits.TrailingZeros64(e)/8)
+			k++
 		}
 	}
-	return edges
+	return edges[:k]
 }
 
 // wordSums adds the word (and word pair) features per block, given the
@@ -219,22 +225,29 @@ func wordSums(b []byte, edges []int32, stride int, w []int8, wmask uint64, pairs
 	var prev uint64
 	hasPrev := false
 	blk, next := 0, int32(stride) // the block of the current word end, and where the next block starts
-	for k := 0; k+1 < len(edges); k += 2 {
-		ws, e := edges[k], edges[k+1]
-		for e >= next {
-			blk, next = blk+1, next+int32(stride)
+	var s, c int32                // the current block's word features
+	for k := 1; k < len(edges); k += 2 {
+		e := edges[k]
+		if e >= next {
+			sum[blk] += s
+			count[blk] += c
+			s, c = 0, 0
+			for e >= next {
+				blk, next = blk+1, next+int32(stride)
+			}
 		}
-		if blk >= len(sum) || blk >= len(count) || ws < 0 || ws >= e || int(e) >= len(b) {
-			return
-		}
-		h := wordHash(b, int(ws), int(e))
-		sum[blk] += int32(w[hashIndex(h, wordMul, wmask)])
-		count[blk]++
+		h := wordHash(b, int(edges[k-1]), int(e))
+		s += int32(w[hashIndex(h, wordMul, wmask)])
+		c++
 		if pairs && hasPrev {
-			sum[blk] += int32(w[hashIndex(pairHash(prev, h), wordMul, wmask)])
-			count[blk]++
+			s += int32(w[hashIndex(pairHash(prev, h), wordMul, wmask)])
+			c++
 		}
 		prev, hasPrev = h, true
+	}
+	if c > 0 {
+		sum[blk] += s
+		count[blk] += c
 	}
 }
 
