@@ -252,10 +252,18 @@ func normalize(dst []byte, s string, scratch []byte, it *norm.Iter) (normalized,
 func normalizeRunes(dst []byte, s []byte) []byte {
 	space := true
 	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRune(s[i:])
+		if c := s[i]; c < utf8.RuneSelf { // ASCII: white space as unicode.IsSpace has it
+			i++
+			if c = lowerASCII[c]; c != ' ' {
+				dst = append(dst, c)
+				space = false
+			} else if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+			continue
 		}
+		r, size := utf8.DecodeRune(s[i:])
 		i += size
 		switch {
 		case r == utf8.RuneError:
@@ -266,19 +274,18 @@ func normalizeRunes(dst []byte, s []byte) []byte {
 				space = true
 			}
 			continue
-		case r >= utf8.RuneSelf && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)):
-			continue
-		case r < utf8.RuneSelf:
-			dst = append(dst, lowerASCII[r])
-			space = false
+		case unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r):
 			continue
 		}
 		r = unicode.ToLower(r)
-		if l, ok := homoglyphs[r]; ok && (len(dst) > 0 && isLatin(dst[len(dst)-1]) || i < len(s) && isLatin(s[i])) {
-			dst = append(dst, l)
-		} else {
-			dst = utf8.AppendRune(dst, r)
+		if r >= 0x370 && r < 0x530 { // Greek and Cyrillic: maybe a look-alike
+			if l, ok := homoglyphs[r]; ok && (len(dst) > 0 && isLatin(dst[len(dst)-1]) || i < len(s) && isLatin(s[i])) {
+				dst = append(dst, l)
+				space = false
+				continue
+			}
 		}
+		dst = utf8.AppendRune(dst, r)
 		space = false
 	}
 	if !space {
