@@ -167,6 +167,7 @@ const DevPercent = 30
 // hash of the text, so the split is the same on every machine) and the
 // test part.
 func DevTest(samples []Sample) (dev, test []Sample) {
+	const fnvOffset, fnvPrime = 2166136261, 16777619
 	for _, s := range samples {
 		h := uint32(fnvOffset)
 		for i := 0; i < len(s.Text); i++ {

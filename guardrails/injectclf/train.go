@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 )
 
 // Sample is one labelled text for training or evaluation.
@@ -23,27 +22,42 @@ type Sample struct {
 // TrainOptions set the model's shape and the optimizer. Zero fields take
 // the defaults noted.
 type TrainOptions struct {
-	Bits      uint32  // log2 of the weight table (20: 1 MiB of int8)
-	Window    int     // window length in bytes of normalized text (96)
+	Bits      uint32  // log2 of the weight table (18: 256 KiB of int8)
+	Window    int     // window length in bytes of normalized text, a multiple of Stride (96)
 	Stride    int     // bytes between windows (Window/4)
+	Grams     []int   // byte n-gram lengths, 1 to 8 ({4})
+	Words     int     // 0: no word features, 1: words, 2: words and word pairs (2); -1 means 0
 	Epochs    int     // passes over the data (6)
 	Rate      float64 // AdaGrad learning rate (0.2)
 	L2        float64 // L2 penalty on the weights a step touches (1e-5)
-	NegWeight float64 // extra weight of benign samples, against false positives (4)
-	Seed      uint64  // shuffling seed (17)
+	NegWeight float64 // extra weight of benign samples, against false positives (3)
+	Seed      uint64  // shuffling seed of the first run (17)
+	// Runs is the number of models trained, with seeds Seed, Seed+1, …,
+	// whose weights are averaged (5). Averaging lowers the variance that
+	// the order of the samples leaves in one run.
+	Runs int
 	// Progress, if set, is called after each epoch with the mean loss.
 	Progress func(epoch int, loss float64)
 }
 
 func (o *TrainOptions) defaults() {
 	if o.Bits == 0 {
-		o.Bits = 20
+		o.Bits = 18
 	}
 	if o.Window == 0 {
 		o.Window = 96
 	}
 	if o.Stride == 0 {
 		o.Stride = max(1, o.Window/4)
+	}
+	if len(o.Grams) == 0 {
+		o.Grams = []int{4}
+	}
+	switch o.Words {
+	case 0:
+		o.Words = 2
+	case -1:
+		o.Words = 0
 	}
 	if o.Epochs == 0 {
 		o.Epochs = 6
@@ -55,47 +69,48 @@ func (o *TrainOptions) defaults() {
 		o.L2 = 1e-5
 	}
 	if o.NegWeight == 0 {
-		o.NegWeight = 4
+		o.NegWeight = 3
 	}
 	if o.Seed == 0 {
 		o.Seed = 17
 	}
-}
-
-// encoded is a sample as feature indexes sorted by position.
-type encoded struct {
-	pos   []int32
-	idx   []uint32
-	n     int // normalized length
-	label float64
-	w     float64
-}
-
-func encode(s Sample, mask uint32) encoded {
-	b := normalize(nil, s.Text)
-	type f struct {
-		pos int32
-		idx uint32
+	if o.Runs <= 0 {
+		o.Runs = 5
 	}
-	var fs []f
-	visit(b, mask, func(pos int, idx uint32) { fs = append(fs, f{int32(pos), idx}) })
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].pos < fs[j].pos })
-	e := encoded{n: len(b), label: float64(s.Label)}
-	e.pos = make([]int32, len(fs))
-	e.idx = make([]uint32, len(fs))
-	for i, x := range fs {
-		e.pos[i], e.idx[i] = x.pos, x.idx
+}
+
+// encoded is a sample as feature indexes grouped by block.
+type encoded struct {
+	idx []uint32
+	// blocks[k] is where block k's features start in idx; one more entry
+	// marks the end.
+	blocks []int32
+	label  float64
+	w      float64
+}
+
+func encode(s Sample, f features, bits uint32, stride int) encoded {
+	b, _ := normalize(nil, s.Text, nil, nil)
+	n := len(b)
+	nb := (n + stride - 1) / stride
+	e := encoded{label: float64(s.Label), blocks: make([]int32, nb+1)}
+	counts := make([]int32, nb)
+	f.walk(b[:n+pad], n, stride, bits, func(blk int, idx uint32) {
+		e.idx = append(e.idx, idx)
+		counts[blk]++
+	})
+	// walk emits in block order.
+	for k, c := range counts {
+		e.blocks[k+1] = e.blocks[k] + c
 	}
 	return e
 }
 
-// windows returns the feature ranges [a,b) of e's windows.
-func (e *encoded) windows(length, stride int) [][2]int {
+// windows returns the feature ranges [a,b) of e's windows of per blocks.
+func (e *encoded) windows(per int) [][2]int {
 	var out [][2]int
-	eachWindow(e.n, length, stride, func(lo, hi int) {
-		a, _ := slices.BinarySearch(e.pos, int32(lo))
-		b, _ := slices.BinarySearch(e.pos, int32(hi))
-		if b > a {
+	eachWindow(len(e.blocks)-1, per, func(lo, hi int) {
+		if a, b := int(e.blocks[lo]), int(e.blocks[hi]); b > a {
 			out = append(out, [2]int{a, b})
 		}
 	})
@@ -125,33 +140,60 @@ func Train(ctx context.Context, samples []Sample, opt TrainOptions) (*Model, err
 	if pos == 0 || neg == 0 {
 		return nil, errors.New("injectclf: training needs both attacks and benign samples")
 	}
-	mask := uint32(1)<<opt.Bits - 1
+	if opt.Window%opt.Stride != 0 {
+		return nil, fmt.Errorf("injectclf: window %d is not a multiple of stride %d", opt.Window, opt.Stride)
+	}
+	feat := features{words: uint32(opt.Words)}
+	for _, k := range opt.Grams {
+		if k < 1 || k > 8 {
+			return nil, fmt.Errorf("injectclf: n-gram length %d: want 1 to 8", k)
+		}
+		feat.grams |= 1 << k
+	}
 	data := make([]encoded, len(samples))
 	for i, s := range samples {
-		data[i] = encode(s, mask)
+		data[i] = encode(s, feat, opt.Bits, opt.Stride)
 		if s.Label == 1 {
 			data[i].w = (pos + neg) / (2 * pos)
 		} else {
 			data[i].w = opt.NegWeight * (pos + neg) / (2 * neg)
 		}
 	}
+	avg := make([]float64, 1<<opt.Bits)
+	var avgBias float64
+	for run := 0; run < opt.Runs; run++ {
+		wts, bias, err := fit(ctx, data, opt, opt.Seed+uint64(run))
+		if err != nil {
+			return nil, err
+		}
+		for i, w := range wts {
+			avg[i] += w / float64(opt.Runs)
+		}
+		avgBias += bias / float64(opt.Runs)
+	}
+	return quantize(avg, avgBias, feat, opt), nil
+}
+
+// fit runs one training: the weights and bias after opt.Epochs passes over
+// data in an order shuffled by seed.
+func fit(ctx context.Context, data []encoded, opt TrainOptions, seed uint64) ([]float64, float64, error) {
 	wts := make([]float64, 1<<opt.Bits)
 	g2 := make([]float64, 1<<opt.Bits)
 	var bias, biasG2 float64
-	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x5eed))
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	order := make([]int, len(data))
 	for i := range order {
 		order[i] = i
 	}
 	for epoch := 1; epoch <= opt.Epochs; epoch++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("injectclf: training stopped at epoch %d: %w", epoch, err)
+			return nil, 0, fmt.Errorf("injectclf: training stopped at epoch %d: %w", epoch, err)
 		}
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var loss float64
 		for _, k := range order {
 			e := &data[k]
-			ws := e.windows(opt.Window, opt.Stride)
+			ws := e.windows(opt.Window / opt.Stride)
 			if len(ws) == 0 {
 				continue
 			}
@@ -181,12 +223,12 @@ func Train(ctx context.Context, samples []Sample, opt TrainOptions) (*Model, err
 			opt.Progress(epoch, loss/float64(len(data)))
 		}
 	}
-	return quantize(wts, bias, opt), nil
+	return wts, bias, nil
 }
 
 // quantize maps the weights to int8 with one scale, set by the 99.99th
 // percentile of their magnitudes (the few larger ones are clipped).
-func quantize(wts []float64, bias float64, opt TrainOptions) *Model {
+func quantize(wts []float64, bias float64, feat features, opt TrainOptions) *Model {
 	var mags []float64
 	for _, w := range wts {
 		if w != 0 {
@@ -200,7 +242,7 @@ func quantize(wts []float64, bias float64, opt TrainOptions) *Model {
 			scale = top / 127
 		}
 	}
-	m := &Model{bits: opt.Bits, window: opt.Window, stride: opt.Stride, scale: float32(scale), bias: float32(bias),
+	m := &Model{bits: opt.Bits, feat: feat, window: opt.Window, stride: opt.Stride, scale: float32(scale), bias: float32(bias),
 		weights: make([]int8, len(wts))}
 	for i, w := range wts {
 		m.weights[i] = int8(max(-127, min(127, math.Round(w/scale))))
@@ -211,7 +253,7 @@ func quantize(wts []float64, bias float64, opt TrainOptions) *Model {
 // WithBias returns a copy of m whose bias is shifted by delta (moves the
 // operating point: a negative delta trades recall for fewer false positives).
 func (m *Model) WithBias(delta float64) *Model {
-	c := &Model{bits: m.bits, window: m.window, stride: m.stride, scale: m.scale, bias: m.bias + float32(delta),
+	c := &Model{bits: m.bits, feat: m.feat, window: m.window, stride: m.stride, scale: m.scale, bias: m.bias + float32(delta),
 		weights: m.weights, MaxBytes: m.MaxBytes}
 	return c
 }

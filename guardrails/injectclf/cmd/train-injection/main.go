@@ -6,8 +6,9 @@
 //	go run ./guardrails/injectclf/cmd/train-injection -data .cache/injection-data -out guardrails/injectclf/model.bin
 //	go run ./guardrails/injectclf/cmd/train-injection -data .cache/injection-data -eval
 //
-// With INJECTCLF_DUMP=1 it also writes every held-out sample's scores to
-// standard error (tab-separated: label, classifier, source, family,
+// With INJECTCLF_DUMP=1 it also writes every held-out test-part sample's
+// scores (INJECTCLF_DUMP=dev: the dev part's, and every figure is then on
+// the dev part) to standard error (tab-separated: label, classifier, source, family,
 // language, text, combined), to read the errors.
 package main
 
@@ -41,6 +42,24 @@ func main() {
 	flag.Float64Var(&opts.Rate, "rate", 0, "learning rate (0: the default)")
 	flag.Float64Var(&opts.NegWeight, "negw", 0, "weight of benign samples (0: the default)")
 	flag.IntVar(&opts.Window, "window", 0, "window length (0: the default)")
+	flag.IntVar(&opts.Stride, "stride", 0, "bytes between windows (0: the default)")
+	flag.Func("bits", "log2 of the weight table (default 20)", func(v string) error {
+		_, err := fmt.Sscan(v, &opts.Bits)
+		return err
+	})
+	flag.Func("grams", "byte n-gram lengths, comma-separated (default 3,4,5)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			var k int
+			if _, err := fmt.Sscan(f, &k); err != nil {
+				return err
+			}
+			opts.Grams = append(opts.Grams, k)
+		}
+		return nil
+	})
+	flag.IntVar(&opts.Words, "words", 0, "word features: 1 words, 2 words and pairs, -1 none (0: the default)")
+	flag.Uint64Var(&opts.Seed, "seed", 0, "shuffling seed (0: the default)")
+	flag.IntVar(&opts.Runs, "runs", 0, "models trained with consecutive seeds and averaged (0: the default)")
 	flag.Parse()
 	if err := run(context.Background(), *data, *out, *calib, *evalOnly, *valid, *target, *epochs); err != nil {
 		fmt.Fprintln(os.Stderr, "train-injection:", err)
@@ -77,6 +96,7 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 			}
 		}
 		topt := injectclf.TrainOptions{Epochs: epochs, L2: opts.L2, Rate: opts.Rate, NegWeight: opts.NegWeight, Window: opts.Window,
+			Stride: opts.Stride, Bits: opts.Bits, Grams: opts.Grams, Words: opts.Words, Seed: opts.Seed, Runs: opts.Runs,
 			Progress: func(e int, loss float64) { slog.Info("epoch", "n", e, "loss", fmt.Sprintf("%.4f", loss)) }}
 		// The operating point: train once without the calibration sources,
 		// and shift the bias so that the benign pages of those unseen
@@ -138,7 +158,10 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 	if err != nil {
 		return err
 	}
-	_, test := injectclf.DevTest(held)
+	dev, test := injectclf.DevTest(held)
+	if os.Getenv("INJECTCLF_DUMP") == "dev" { // read the dev part's errors, not the test part's
+		test = dev
+	}
 	fmt.Printf("\nHeld-out set: %d samples; %d in the dev part (operating point), %d in the test part (all figures below).\n",
 		len(held), len(held)-len(test), len(test))
 	held = test
