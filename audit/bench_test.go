@@ -51,7 +51,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	s, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
 	require.NoError(b, err)
 	defer s.Close()
-	base, err := sql.Open("sqlite", filepath.Join(dir, "plain.db")+"?_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL")
+	base, err := sql.Open("sqlite", filepath.Join(dir, "plain.db")+"?_pragma=page_size(16384)&_pragma=temp_store(memory)&_journal_mode=WAL&_synchronous=NORMAL")
 	require.NoError(b, err)
 	defer base.Close()
 	base.SetMaxOpenConns(1)

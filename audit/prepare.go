@@ -46,6 +46,7 @@ func prepareTrajectory(r *redact.Redactor, t *trajectory.Trajectory) (*item, err
 		kind:    KindTrajectory,
 		runID:   t.ID,
 		payload: payload,
+		text:    string(payload),
 		digest:  payloadDigest(payload),
 		status:  indexText(string(t.Status)),
 		blocked: isBlocked(t),

@@ -58,7 +58,7 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 	// page_size only takes effect in a new file, before WAL is switched on;
 	// the driver applies _pragma entries before _journal_mode.
 	dsn := "file:" + escapeSQLitePath(abs) + "?_busy_timeout=" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) +
-		"&_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL"
+		"&_pragma=page_size(16384)&_pragma=temp_store(memory)&_journal_mode=WAL&_synchronous=NORMAL"
 	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
@@ -72,16 +72,23 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 	}
 	rdb.SetMaxOpenConns(4)
 	s := &SQLite{path: path}
+	ckpt := newCheckpointer(rdb, cfg.writeTimeout, cfg.logger)
 	s.sqlStore = sqlStore{
 		d:       dialect{headSQL: `SELECT seq, hash FROM audit_head WHERE id = 1`},
 		rdb:     rdb,
 		wdb:     wdb,
 		cfg:     cfg,
 		wrapErr: func(err error) error { return sqliteError(path, err) },
-		onClose: func() error { return errors.Join(wdb.Close(), rdb.Close()) },
+		onClose: func() error {
+			ckpt.close()
+			return errors.Join(wdb.Close(), rdb.Close())
+		},
+		committed: ckpt.committed,
+		stmts:     &stmtCache{},
 	}
 	s.checkFile = s.quickCheck
 	if err := s.migrateWaiting(context.Background()); err != nil {
+		ckpt.close()
 		_ = wdb.Close()
 		_ = rdb.Close()
 		return nil, err

@@ -22,6 +22,7 @@ type item struct {
 	kind    Kind
 	runID   string
 	payload []byte // canonical JSON
+	text    string // payload as a string, made by the preparer; "" if not
 	digest  string // hex SHA-256 of payload
 
 	// Index data for trajectories.
@@ -42,6 +43,15 @@ type item struct {
 	ready    chan struct{}
 	built    *item
 	buildErr error
+}
+
+// payloadText returns the payload as a string, the form the database
+// takes, copied off the writer's goroutine when the preparer made it.
+func (it *item) payloadText() string {
+	if it.text != "" {
+		return it.text
+	}
+	return string(it.payload)
 }
 
 // failure is a record that is not in the database.
