@@ -34,6 +34,12 @@ type checkpointer struct {
 	mu      sync.Mutex
 	pending int64 // payload bytes committed since the last kick
 	failed  bool  // the last checkpoint failed (logged once until one succeeds)
+
+	// What the checkpoints did, for tests: how many ran, the last one's
+	// error and pages copied.
+	runs       int64
+	lastErr    error
+	lastCopied int64
 }
 
 func newCheckpointer(db *sql.DB, timeout time.Duration, logger *slog.Logger) *checkpointer {
@@ -69,6 +75,7 @@ func (c *checkpointer) run() {
 		c.mu.Lock()
 		report := (err != nil) != c.failed
 		c.failed = err != nil
+		c.runs, c.lastErr, c.lastCopied = c.runs+1, err, copied
 		c.mu.Unlock()
 		switch {
 		case report && err != nil:

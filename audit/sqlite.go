@@ -26,6 +26,7 @@ import (
 type SQLite struct {
 	sqlStore
 	path string
+	ckpt *checkpointer // copies the WAL into the file in the background
 }
 
 var _ Store = (*SQLite)(nil)
@@ -71,8 +72,8 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(4)
-	s := &SQLite{path: path}
 	ckpt := newCheckpointer(rdb, cfg.writeTimeout, cfg.logger)
+	s := &SQLite{path: path, ckpt: ckpt}
 	s.sqlStore = sqlStore{
 		d:       dialect{headSQL: `SELECT seq, hash FROM audit_head WHERE id = 1`},
 		rdb:     rdb,
@@ -80,7 +81,9 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 		cfg:     cfg,
 		wrapErr: func(err error) error { return sqliteError(path, err) },
 		onClose: func() error {
-			ckpt.close()
+			if s.ckpt != nil {
+				s.ckpt.close()
+			}
 			return errors.Join(wdb.Close(), rdb.Close())
 		},
 		committed: ckpt.committed,
