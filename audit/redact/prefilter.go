@@ -122,20 +122,21 @@ func buildPrefilter(needles [][]string) *prefilter {
 }
 
 // interleaveMin is the shortest text scan splits into interleaved parts.
-const interleaveMin = 256
+const interleaveMin = 128
 
 // scan adds to m the rules with a needle in s.
 //
 // One walk costs a dependent table load per byte (each state comes from the
 // previous one), so it runs at the load latency, not at what the CPU could
-// do. Text of interleaveMin bytes or more is cut into four parts walked
+// do. Text of interleaveMin bytes or more (and four needles long) is cut
+// into four parts walked
 // side by side, four independent chains in one loop; each part after the
 // first starts longest-1 bytes early from the root state, so a needle that
 // crosses a cut is seen whole by the part where it ends. A needle found
 // twice only adds its rules twice, so the result is scanOne's exactly
 // (TestScanInterleaved, FuzzScanInterleaved).
 func (p *prefilter) scan(s string, m *ruleSet) {
-	if len(s) < interleaveMin || p.longest == 0 || len(s)/4 < 2*p.longest {
+	if len(s) < interleaveMin || p.longest == 0 || len(s)/4 < p.longest {
 		p.scanOne(s, m)
 		return
 	}
