@@ -9,10 +9,11 @@ import (
 )
 
 // checkpointEvery is how many payload bytes the writer commits between two
-// background checkpoints: a quarter of SQLite's automatic checkpoint (1,000
-// WAL pages of 16 KiB), so that most of the WAL is already copied when the
-// automatic one runs.
-const checkpointEvery = 4 << 20
+// background checkpoints: about 700 WAL pages of 16 KiB with the index
+// pages, so that most of the log is copied when SQLite's automatic
+// checkpoint (at 1,000 pages) runs, and pages written again and again (the
+// chain head, index interior pages) are not copied more often than needed.
+const checkpointEvery = 8 << 20
 
 // checkpointer copies SQLite's write-ahead log into the database file on a
 // goroutine and connection of its own (PRAGMA wal_checkpoint(PASSIVE)),

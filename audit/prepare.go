@@ -38,16 +38,15 @@ func prepareTrajectory(r *redact.Redactor, t *trajectory.Trajectory) (*item, err
 	if err := checkRunID(t.ID); err != nil {
 		return nil, err
 	}
-	payload, err := canonicalTrajectory(t)
+	text, digest, err := canonicalTrajectoryText(t)
 	if err != nil {
 		return nil, fmt.Errorf("audit: run %q: %w", t.ID, err)
 	}
 	it := &item{
 		kind:    KindTrajectory,
 		runID:   t.ID,
-		payload: payload,
-		text:    string(payload),
-		digest:  payloadDigest(payload),
+		text:    text,
+		digest:  digest,
 		status:  indexText(string(t.Status)),
 		blocked: isBlocked(t),
 	}

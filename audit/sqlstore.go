@@ -260,12 +260,12 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 		return err
 	}
 	h := sha256.New()
-	var scratch []byte
+	scratch := make([]byte, 0, 8192)
 	rows := make([]recordRow, len(recs))
 	for i, it := range recs {
 		seq++
 		created := s.cfg.now().UTC().Format(TimeFormat)
-		hash := entryHash(h, scratch, prev, FormRFC8785, seq, it.kind, it.runID, created, it.payload)
+		hash := entryHash(h, scratch, prev, FormRFC8785, seq, it.kind, it.runID, created, it.payload, it.text)
 		rows[i] = recordRow{it: it, seq: seq, createdAt: created, hash: hash, prev: prev}
 		prev = hash
 	}
@@ -284,7 +284,7 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 	if s.committed != nil {
 		var n int64
 		for _, it := range recs {
-			n += int64(len(it.payload))
+			n += int64(it.payloadLen())
 		}
 		s.committed(n)
 	}
@@ -809,7 +809,7 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (rep PruneReport
 	it := &item{kind: KindCheckpoint, payload: payload, digest: payloadDigest(payload)}
 	seq := headSeq + 1
 	created := s.cfg.now().UTC().Format(TimeFormat)
-	hash := entryHash(sha256.New(), nil, headHash, FormRFC8785, seq, KindCheckpoint, "", created, payload)
+	hash := entryHash(sha256.New(), nil, headHash, FormRFC8785, seq, KindCheckpoint, "", created, payload, "")
 	if err := s.insertRecords(ctx, tx, []recordRow{{it: it, seq: seq, createdAt: created, hash: hash, prev: headHash}}); err != nil {
 		return rep, fmt.Errorf("audit: prune: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -40,6 +41,32 @@ func canonicalTrajectory(t *trajectory.Trajectory) ([]byte, error) {
 		return nil, err
 	}
 	return Canonicalize(raw)
+}
+
+// encBufs keeps the one-pass encoder's buffers: a record leaves the
+// preparer as text (the form the database takes), so the buffer is free
+// again at once.
+var encBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// canonicalTrajectoryText returns canonicalTrajectory(t) as text, with the
+// hex SHA-256 of its bytes, encoding into a pooled buffer.
+func canonicalTrajectoryText(t *trajectory.Trajectory) (text, digest string, err error) {
+	buf := encBufs.Get().(*[]byte)
+	b, ok := appendTrajectory((*buf)[:0], t)
+	if !ok {
+		encBufs.Put(buf)
+		payload, err := canonicalTrajectory(t)
+		if err != nil {
+			return "", "", err
+		}
+		return string(payload), payloadDigest(payload), nil
+	}
+	text, digest = string(b), payloadDigest(b)
+	if cap(b) <= 4<<20 {
+		*buf = b[:0]
+		encBufs.Put(buf)
+	}
+	return text, digest, nil
 }
 
 // canonicalAssessment returns Canonicalize(json.Marshal(a)).
