@@ -59,8 +59,11 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 	// page_size only takes effect in a new file, before WAL is switched on;
 	// the driver applies _pragma entries before _journal_mode.
 	dsn := "file:" + escapeSQLitePath(abs) + "?_busy_timeout=" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) +
-		"&_pragma=page_size(16384)&_pragma=temp_store(memory)&_journal_mode=WAL&_synchronous=NORMAL"
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+		"&_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL"
+	// The writer keeps its temporary files in memory: the statement journal
+	// of each multi-row insert (a few pages) would otherwise go to disk.
+	// Readers keep SQLite's default, so that a large sort spills to disk.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=temp_store(memory)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
