@@ -42,7 +42,8 @@ func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, query string, args ...
 
 // prepare prepares, on db, the queries run twice without a statement; call
 // it outside any transaction of db's. A query that cannot be prepared is run
-// as it is from then on (running it reports the error).
+// as it is from then on (running it reports the error); one that ctx cut
+// short is tried again next time.
 func (c *stmtCache) prepare(ctx context.Context, db *sql.DB) {
 	if c == nil {
 		return
@@ -55,6 +56,9 @@ func (c *stmtCache) prepare(ctx context.Context, db *sql.DB) {
 		}
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
+			if ctx.Err() != nil {
+				return // out of time: try again before the next transaction
+			}
 			c.seen[q] = -1
 			continue
 		}
