@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,19 +38,15 @@ func prepareTrajectory(r *redact.Redactor, t *trajectory.Trajectory) (*item, err
 	if err := checkRunID(t.ID); err != nil {
 		return nil, err
 	}
-	raw, err := trajectory.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("audit: run %q: %w", t.ID, err)
-	}
-	payload, err := Canonicalize(raw)
+	text, digest, err := canonicalTrajectoryText(t)
 	if err != nil {
 		return nil, fmt.Errorf("audit: run %q: %w", t.ID, err)
 	}
 	it := &item{
 		kind:    KindTrajectory,
 		runID:   t.ID,
-		payload: payload,
-		digest:  payloadDigest(payload),
+		text:    text,
+		digest:  digest,
 		status:  indexText(string(t.Status)),
 		blocked: isBlocked(t),
 	}
@@ -80,11 +75,7 @@ func prepareAssessment(r *redact.Redactor, runID string, a trajectory.Assessment
 		return nil, err
 	}
 	a = r.Assessment(a)
-	raw, err := json.Marshal(a)
-	if err != nil {
-		return nil, fmt.Errorf("audit: assessment of run %q: %w", runID, err)
-	}
-	payload, err := Canonicalize(raw)
+	payload, err := canonicalAssessment(&a)
 	if err != nil {
 		return nil, fmt.Errorf("audit: assessment of run %q: %w", runID, err)
 	}

@@ -34,7 +34,7 @@ func HashRecord(prevHash string, r Record) (string, error) {
 	if err := checkCanonical(r.Payload, r.Canon); err != nil {
 		return "", err
 	}
-	return entryHash(sha256.New(), nil, prevHash, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload), nil
+	return entryHash(sha256.New(), nil, prevHash, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload, ""), nil
 }
 
 func checkCanonical(payload []byte, f Form) error {
@@ -71,13 +71,25 @@ func appendRecordTail(b []byte, runID string, seq int64) []byte {
 }
 
 // entryHash streams prev ‖ canonical record into h without building the
-// record; scratch is reused for the small head and tail.
-func entryHash(h hash.Hash, scratch []byte, prev string, f Form, seq int64, kind Kind, runID, createdAt string, payload []byte) string {
+// record; the payload is payload, or text when payload is nil. scratch is
+// reused for the small head and tail and, in slices of its capacity, to
+// pass text to h without copying it whole.
+func entryHash(h hash.Hash, scratch []byte, prev string, f Form, seq int64, kind Kind, runID, createdAt string, payload []byte, text string) string {
 	h.Reset()
 	h.Write([]byte(prev))
 	scratch = appendRecordHead(scratch[:0], f, createdAt, kind)
 	h.Write(scratch)
-	h.Write(payload)
+	if payload != nil || text == "" {
+		h.Write(payload)
+	} else {
+		n := max(cap(scratch), 512)
+		for len(text) > 0 {
+			k := min(n, len(text))
+			scratch = append(scratch[:0], text[:k]...)
+			h.Write(scratch)
+			text = text[k:]
+		}
+	}
 	scratch = appendRecordTail(scratch[:0], runID, seq)
 	h.Write(scratch)
 	var sum [sha256.Size]byte

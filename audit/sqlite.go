@@ -26,6 +26,7 @@ import (
 type SQLite struct {
 	sqlStore
 	path string
+	ckpt *checkpointer // copies the WAL into the file in the background
 }
 
 var _ Store = (*SQLite)(nil)
@@ -59,7 +60,10 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 	// the driver applies _pragma entries before _journal_mode.
 	dsn := "file:" + escapeSQLitePath(abs) + "?_busy_timeout=" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) +
 		"&_pragma=page_size(16384)&_journal_mode=WAL&_synchronous=NORMAL"
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer keeps its temporary files in memory: the statement journal
+	// of each multi-row insert (a few pages) would otherwise go to disk.
+	// Readers keep SQLite's default, so that a large sort spills to disk.
+	wdb, err := sql.Open("sqlite", dsn+"&_pragma=temp_store(memory)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
@@ -71,17 +75,26 @@ func OpenSQLite(path string, opts ...Option) (*SQLite, error) {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(4)
-	s := &SQLite{path: path}
+	ckpt := newCheckpointer(rdb, cfg.writeTimeout, cfg.logger)
+	s := &SQLite{path: path, ckpt: ckpt}
 	s.sqlStore = sqlStore{
 		d:       dialect{headSQL: `SELECT seq, hash FROM audit_head WHERE id = 1`},
 		rdb:     rdb,
 		wdb:     wdb,
 		cfg:     cfg,
 		wrapErr: func(err error) error { return sqliteError(path, err) },
-		onClose: func() error { return errors.Join(wdb.Close(), rdb.Close()) },
+		onClose: func() error {
+			if s.ckpt != nil {
+				s.ckpt.close()
+			}
+			return errors.Join(wdb.Close(), rdb.Close())
+		},
+		committed: ckpt.committed,
+		stmts:     &stmtCache{},
 	}
 	s.checkFile = s.quickCheck
 	if err := s.migrateWaiting(context.Background()); err != nil {
+		ckpt.close()
 		_ = wdb.Close()
 		_ = rdb.Close()
 		return nil, err

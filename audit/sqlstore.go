@@ -149,6 +149,11 @@ type sqlStore struct {
 	// wrapErr turns backend errors into ones that say what to do.
 	wrapErr func(err error) error
 	onClose func() error
+	// committed, when set, is told how many payload bytes each write
+	// transaction committed (SQLite: the background checkpointer).
+	committed func(n int64)
+	// stmts keeps the writer's prepared statements (SQLite); nil: none.
+	stmts *stmtCache
 	// txSetup runs first in each write transaction (PostgreSQL: SET LOCAL
 	// statement_timeout and lock_timeout); empty for none.
 	txSetup string
@@ -204,6 +209,7 @@ func (s *sqlStore) Flush(ctx context.Context) error { return s.w.flush(ctx) }
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
 		err := s.w.close()
+		s.stmts.close()
 		if s.onClose != nil {
 			err = errors.Join(err, s.onClose())
 		}
@@ -234,6 +240,7 @@ type runRow struct {
 // inside the transaction (BEGIN IMMEDIATE on SQLite, SELECT … FOR UPDATE on
 // PostgreSQL), so several processes sharing a database keep one chain.
 func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
+	s.stmts.prepare(ctx, s.wdb)
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return s.werr(fmt.Errorf("begin: %w", err))
@@ -253,12 +260,12 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 		return err
 	}
 	h := sha256.New()
-	var scratch []byte
+	scratch := make([]byte, 0, 8192)
 	rows := make([]recordRow, len(recs))
 	for i, it := range recs {
 		seq++
 		created := s.cfg.now().UTC().Format(TimeFormat)
-		hash := entryHash(h, scratch, prev, FormRFC8785, seq, it.kind, it.runID, created, it.payload)
+		hash := entryHash(h, scratch, prev, FormRFC8785, seq, it.kind, it.runID, created, it.payload, it.text)
 		rows[i] = recordRow{it: it, seq: seq, createdAt: created, hash: hash, prev: prev}
 		prev = hash
 	}
@@ -268,11 +275,18 @@ func (s *sqlStore) writeBatch(ctx context.Context, recs []*item) (err error) {
 	if err := s.updateIndex(ctx, tx, rows); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), seq, prev); err != nil {
+	if _, err := s.stmts.exec(ctx, tx, s.d.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), seq, prev); err != nil {
 		return s.werr(fmt.Errorf("update chain head: %w", err))
 	}
 	if err := tx.Commit(); err != nil {
 		return s.werr(fmt.Errorf("commit: %w", err))
+	}
+	if s.committed != nil {
+		var n int64
+		for _, it := range recs {
+			n += int64(it.payloadLen())
+		}
+		s.committed(n)
 	}
 	return nil
 }
@@ -308,7 +322,7 @@ func (s *sqlStore) insertMany(ctx context.Context, tx *sql.Tx, prefix, suffix st
 			b.WriteString(one)
 		}
 		b.WriteString(suffix)
-		if _, err := tx.ExecContext(ctx, s.d.q(b.String()), args[:n*cols]...); err != nil {
+		if _, err := s.stmts.exec(ctx, tx, s.d.q(b.String()), args[:n*cols]...); err != nil {
 			return err
 		}
 		args = args[n*cols:]
@@ -319,7 +333,7 @@ func (s *sqlStore) insertMany(ctx context.Context, tx *sql.Tx, prefix, suffix st
 func (s *sqlStore) insertRecords(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
 	args := make([]any, 0, len(rows)*8)
 	for _, r := range rows {
-		args = append(args, r.seq, string(r.it.kind), r.it.runID, r.createdAt, string(r.it.payload), r.it.digest, r.prev, r.hash, string(FormRFC8785))
+		args = append(args, r.seq, string(r.it.kind), r.it.runID, r.createdAt, r.it.payloadText(), r.it.digest, r.prev, r.hash, string(FormRFC8785))
 	}
 	err := s.insertMany(ctx, tx,
 		`INSERT INTO audit_records (seq, kind, run_id, created_at, payload, payload_sha256, prev_hash, hash, canon)`, "", 9, args)
@@ -399,7 +413,7 @@ func (s *sqlStore) updateIndex(ctx context.Context, tx *sql.Tx, rows []recordRow
 	for len(idArgs) > 0 {
 		n := min(len(idArgs), rowsPerInsert)
 		q := `DELETE FROM audit_run_meta WHERE run_id IN (` + placeholders(n) + `)`
-		if _, err := tx.ExecContext(ctx, s.d.q(q), idArgs[:n]...); err != nil {
+		if _, err := s.stmts.exec(ctx, tx, s.d.q(q), idArgs[:n]...); err != nil {
 			return s.werr(fmt.Errorf("index metadata: %w", err))
 		}
 		idArgs = idArgs[n:]
@@ -795,7 +809,7 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (rep PruneReport
 	it := &item{kind: KindCheckpoint, payload: payload, digest: payloadDigest(payload)}
 	seq := headSeq + 1
 	created := s.cfg.now().UTC().Format(TimeFormat)
-	hash := entryHash(sha256.New(), nil, headHash, FormRFC8785, seq, KindCheckpoint, "", created, payload)
+	hash := entryHash(sha256.New(), nil, headHash, FormRFC8785, seq, KindCheckpoint, "", created, payload, "")
 	if err := s.insertRecords(ctx, tx, []recordRow{{it: it, seq: seq, createdAt: created, hash: hash, prev: headHash}}); err != nil {
 		return rep, fmt.Errorf("audit: prune: %w", err)
 	}

@@ -70,7 +70,7 @@ func (v *verifier) add(ctx context.Context, r Record) error {
 	if r.PrevHash != v.prev {
 		return v.broken(r, ReasonLinkBroken, "prev_hash %s is not the entry hash %s of seq %d", short(r.PrevHash), short(v.prev), r.Seq-1)
 	}
-	want := entryHash(v.h, v.scratch, v.prev, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload)
+	want := entryHash(v.h, v.scratch, v.prev, r.Canon, r.Seq, r.Kind, r.RunID, r.CreatedAt, r.Payload, "")
 	if want != r.Hash {
 		return v.broken(r, ReasonHashMismatch, "stored entry hash %s, recomputed %s: seq, kind, run id, created_at or payload changed",
 			short(r.Hash), short(want))

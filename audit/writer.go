@@ -19,9 +19,13 @@ type item struct {
 	// appended before a Flush call has a ticket at most the Flush's mark.
 	ticket uint64
 
-	kind    Kind
-	runID   string
-	payload []byte // canonical JSON
+	kind  Kind
+	runID string
+	// The canonical JSON, in one of two forms: payload, or text (set
+	// instead by the preparer of a trajectory, the form the database takes,
+	// so that the writer copies nothing).
+	payload []byte
+	text    string
 	digest  string // hex SHA-256 of payload
 
 	// Index data for trajectories.
@@ -43,6 +47,17 @@ type item struct {
 	built    *item
 	buildErr error
 }
+
+// payloadText returns the canonical JSON as a string.
+func (it *item) payloadText() string {
+	if it.payload == nil {
+		return it.text
+	}
+	return string(it.payload)
+}
+
+// payloadLen is the canonical JSON's length in bytes.
+func (it *item) payloadLen() int { return len(it.payload) + len(it.text) }
 
 // failure is a record that is not in the database.
 type failure struct {

@@ -1,0 +1,8 @@
+package audit
+
+// Internal functions the external tests reach.
+var (
+	CanonicalTrajectory = canonicalTrajectory
+	CanonicalAssessment = canonicalAssessment
+	AppendTrajectory    = appendTrajectory
+)
