@@ -116,6 +116,7 @@ type Run struct {
 	llmBuf  []trajectory.LLMCall
 	callBuf []trajectory.ToolCall
 	host    any // WithHostState
+	pendBuf [1]pendingCall
 	// toolsOwned is set once t.Tools is the run's own copy (AddToolTags
 	// copies the host's slice before changing it).
 	toolsOwned bool
@@ -194,6 +195,7 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 		}
 	}
 	r.rec, r.handle, r.t, r.critique, r.base = rec, h, t, sc.critique, time.Now()
+	r.pending = r.pendBuf[:0]
 	r.host = sc.host
 	t.StartedAt = r.base.UTC()
 	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
@@ -544,6 +546,12 @@ func (r *Run) Answer(ctx context.Context, text string) (string, error) {
 	s.Final, s.Answer = true, text
 	step := s.Index
 	r.mu.Unlock()
+	if len(r.rec.hooks.beforeAnswer) == 0 {
+		r.mu.Lock()
+		r.t.FinalAnswer = text
+		r.mu.Unlock()
+		return text, nil
+	}
 	ans := Answer{Text: text, Step: step}
 	for _, fn := range r.rec.hooks.beforeAnswer {
 		if err := fn(ctx, r, &ans); err != nil {
@@ -617,21 +625,25 @@ func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 // cancelled or expired context is cancelled; a *PanicError is panic;
 // a *PauseError is paused; anything else is error. Only the first End (or EndStatus) counts.
 func (r *Run) End(err error) {
-	status := trajectory.StatusFinished
+	r.EndStatus(statusOf(err), err)
+}
+
+// statusOf is the status a run ending with err has.
+func statusOf(err error) trajectory.Status {
+	if err == nil {
+		return trajectory.StatusFinished
+	}
 	var p *PanicError
 	var pe *PauseError
 	switch {
-	case err == nil:
 	case errors.As(err, &p):
-		status = trajectory.StatusPanic
+		return trajectory.StatusPanic
 	case errors.As(err, &pe):
-		status = trajectory.StatusPaused
+		return trajectory.StatusPaused
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		status = trajectory.StatusCancelled
-	default:
-		status = trajectory.StatusError
+		return trajectory.StatusCancelled
 	}
-	r.EndStatus(status, err)
+	return trajectory.StatusError
 }
 
 // EndStatus ends the run with the given status (for hosts that know more
