@@ -23,6 +23,7 @@ type Chain struct {
 	guards          []Guard
 	gates           []Guard
 	tags            tagIndex
+	lookup          func(tool string) []string // tags.lookup, bound once
 	mode            Mode
 	approver        approval.Approver
 	approvalTimeout time.Duration
@@ -60,6 +61,9 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 		approvalTimeout: p.ApprovalTimeout,
 		now:             time.Now,
 		log:             slog.Default(),
+	}
+	if c.tags != nil {
+		c.lookup = c.tags.lookup
 	}
 	if c.mode == "" {
 		c.mode = ModeBlock
@@ -134,8 +138,8 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 	if ev == nil {
 		return Outcome{Verdict: trajectory.Block, By: "chain", Reason: "no event to check"}
 	}
-	if ev.tags == nil && c.tags != nil {
-		ev.tags = c.tags.lookup
+	if ev.tags == nil {
+		ev.tags = c.lookup
 	}
 	out := Outcome{Verdict: trajectory.Allow, Decisions: c.collect(ctx, ev)}
 	c.combine(ctx, ev, &out)
@@ -378,8 +382,8 @@ func toolName(ev *Event) string {
 func (c *Chain) Hooks() run.Hooks {
 	return run.Hooks{
 		OnStart: func(ctx context.Context, r *run.Run) context.Context {
-			if c.tags != nil {
-				r.AddToolTags(c.tags.lookup)
+			if c.lookup != nil {
+				r.AddToolTags(c.lookup)
 			}
 			return ctx
 		},
