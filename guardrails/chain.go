@@ -24,6 +24,7 @@ type Chain struct {
 	gates           []Guard
 	tags            tagIndex
 	lookup          func(tool string) []string // tags.lookup, bound once
+	wantDoc         bool                       // a guard reads tool input as a JSON document
 	mode            Mode
 	approver        approval.Approver
 	approvalTimeout time.Duration
@@ -77,6 +78,9 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 	for _, g := range p.Guards {
 		if g != nil {
 			c.guards = append(c.guards, g)
+			if _, ok := g.(*SchemaGuard); ok {
+				c.wantDoc = true // one JSON reading gives its document and the values
+			}
 		}
 	}
 	for _, g := range p.Gates {
@@ -141,6 +145,7 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 	if ev.tags == nil {
 		ev.tags = c.lookup
 	}
+	ev.wantDoc = ev.wantDoc || c.wantDoc
 	out := Outcome{Verdict: trajectory.Allow, Decisions: c.collect(ctx, ev)}
 	c.combine(ctx, ev, &out)
 	if ev.Kind == trajectory.EventToolResult {

@@ -23,6 +23,7 @@ type Event struct {
 	Trajectory *trajectory.Trajectory
 
 	cache     *inputCache                // see parsed
+	wantDoc   bool                       // a guard of the chain reads the input as a document (parsed builds it)
 	tags      func(tool string) []string // the policy's tags for a tool, set by the Chain
 	rewritten *string                    // see Rewrite
 }
