@@ -46,7 +46,10 @@ func (ev *Event) Rewrite(observation string) {
 //
 //   - Name is the guard's name in decisions ("network").
 //   - Handles reports whether the guard checks events of this kind; a Chain
-//     does not call it (and records no decision) for the others.
+//     does not call it (and records no decision) for the others. NewChain
+//     reads Name and Handles once, for the event kinds reagent defines
+//     (trajectory.EventToolCall, EventToolResult, EventFinalAnswer), so the
+//     answers must not change afterwards.
 //   - Describe says what the guard checks, in one line, for policy
 //     summaries.
 //   - Check returns the guard's decision; the Guard, Event, Step, Tool and
