@@ -191,6 +191,10 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 		ev.tags = c.lookup
 	}
 	ev.wantDoc = ev.wantDoc || c.wantDoc
+	// The event's tools and tags stay put during the check: the guards
+	// share tag answers.
+	ev.memoOn, ev.nTagMemo = true, 0
+	defer func() { ev.memoOn, ev.nTagMemo = false, 0 }()
 	out := Outcome{Verdict: trajectory.Allow, Decisions: c.collect(ctx, ev)}
 	c.combine(ctx, ev, &out)
 	if ev.Kind == trajectory.EventToolResult {

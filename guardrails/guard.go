@@ -26,6 +26,18 @@ type Event struct {
 	wantDoc   bool                       // a guard of the chain reads the input as a document (parsed builds it)
 	tags      func(tool string) []string // the policy's tags for a tool, set by the Chain
 	rewritten *string                    // see Rewrite
+	// tagMemo keeps hasTag's answers during one Chain.Check (several guards
+	// ask about the same tool and tag); off outside a check, so that a
+	// caller who changes the event between direct guard calls is never
+	// answered from an old state.
+	tagMemo  [4]tagAnswer
+	nTagMemo int
+	memoOn   bool
+}
+
+type tagAnswer struct {
+	tool, tag string
+	has       bool
 }
 
 // Rewrite proposes what the model sees of a tool result instead of its

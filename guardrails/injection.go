@@ -491,8 +491,8 @@ func decodedPayloads(text string) []payload {
 func hasSeparatedRun(text string) bool {
 	bits, digits, sep := 0, 0, false
 	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c == '0' || c == '1' {
+		cl := runClass[text[i]]
+		if cl&runBit != 0 {
 			if bits++; bits >= 8 {
 				return true
 			}
@@ -500,9 +500,9 @@ func hasSeparatedRun(text string) bool {
 			bits = 0
 		}
 		switch {
-		case isHexDigit(c):
+		case cl&runHex != 0:
 			digits++
-		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
+		case cl&runSep != 0:
 			sep = true
 		default:
 			digits, sep = 0, false
@@ -513,6 +513,31 @@ func hasSeparatedRun(text string) bool {
 	}
 	return false
 }
+
+// runClass classifies bytes for hasSeparatedRun: one table lookup per byte
+// instead of a chain of comparisons (the filter reads every byte of every
+// tool result).
+var runClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if b == '0' || b == '1' {
+			t[c] |= runBit
+		}
+		if isHexDigit(b) {
+			t[c] |= runHex
+		}
+		if b == ' ' || b == ':' || b == ',' || b == '\\' || b == 'x' {
+			t[c] |= runSep
+		}
+	}
+	return t
+}()
+
+const (
+	runBit = 1 << iota // a binary digit
+	runHex             // a hex digit
+	runSep             // a separator in a hex run
+)
 
 func isHexRun(s string) bool {
 	s = strings.TrimRight(s, "=")

@@ -38,6 +38,9 @@ func FuzzDetectInjectionCombined(f *testing.F) {
 		if len(ps) > maxPayloads || total > maxPayloadBytes {
 			t.Fatalf("decoding over budget: %d payloads, %d bytes", len(ps), total)
 		}
+		if hasSeparatedRun(s) != separatedRunByComparison(s) {
+			t.Fatalf("hasSeparatedRun(%q) = %v, the comparison form says otherwise", s, hasSeparatedRun(s))
+		}
 		if !hasSeparatedRun(s) {
 			for _, m := range append(spacedHexRun.FindAllString(s, -1), binaryRun.FindAllString(s, -1)...) {
 				if strings.ContainsAny(m, " :,x\\") || binaryRun.MatchString(m) {
@@ -46,4 +49,32 @@ func FuzzDetectInjectionCombined(f *testing.F) {
 			}
 		}
 	})
+}
+
+// separatedRunByComparison is hasSeparatedRun written with comparisons
+// instead of its byte table: the fuzz target checks they agree.
+func separatedRunByComparison(text string) bool {
+	bits, digits, sep := 0, 0, false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '0' || c == '1' {
+			if bits++; bits >= 8 {
+				return true
+			}
+		} else {
+			bits = 0
+		}
+		switch {
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
+			digits++
+		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
+			sep = true
+		default:
+			digits, sep = 0, false
+		}
+		if digits >= 32 && sep {
+			return true
+		}
+	}
+	return false
 }
