@@ -489,27 +489,26 @@ func decodedPayloads(text string) []payload {
 // digits in a row, or a run of hex digits and separators (space, ':', ',',
 // '\\', 'x') holding at least 32 hex digits and a separator.
 func hasSeparatedRun(text string) bool {
-	bits, digits, sep := 0, 0, false
-	for i := 0; i < len(text); i++ {
-		cl := runClass[text[i]]
-		if cl&runBit != 0 {
-			if bits++; bits >= 8 {
-				return true
-			}
-		} else {
-			bits = 0
+	// Branch-free counting: a byte either extends the runs or resets them.
+	var bits, digits, sep uint32
+	for i := 0; i < len(text); {
+		// A byte 7 ahead that ends every run (class 0) lets the scan jump
+		// past it when no run can complete before it: none of the 7 bytes
+		// in between can take bits to 8 or digits to 32.
+		if j := i + 7; bits == 0 && digits < 25 && j < len(text) && runClass[text[j]] == 0 {
+			i, digits, sep = j+1, 0, 0
+			continue
 		}
-		switch {
-		case cl&runHex != 0:
-			digits++
-		case cl&runSep != 0:
-			sep = true
-		default:
-			digits, sep = 0, false
-		}
-		if digits >= 32 && sep {
+		cl := uint32(runClass[text[i]])
+		b, h, s := cl&runBit, cl>>1&1, cl>>2&1
+		keep := h | s // hex digits and separators continue a hex run
+		bits = (bits + 1) * b
+		digits = (digits + h) * keep
+		sep = (sep | s) * keep
+		if bits >= 8 || digits >= 32 && sep != 0 {
 			return true
 		}
+		i++
 	}
 	return false
 }

@@ -78,3 +78,19 @@ func separatedRunByComparison(text string) bool {
 	}
 	return false
 }
+
+// FuzzSeparatedRun checks the hex/binary run filter (byte table, jumps
+// over bytes that end every run) against its comparison form.
+func FuzzSeparatedRun(f *testing.F) {
+	for _, s := range []string{
+		"item 1: a weather report", "01100001 01100010", "0110000", "de:ad:be:ef:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff",
+		`\x41\x42\x43\x44\x45\x46\x47\x48\x49\x4a\x4b\x4c\x4d\x4e\x4f\x50`, "abcdef0123456789abcdef0123456789 z", "zzzzzzz01010101",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasSeparatedRun(s), separatedRunByComparison(s); got != want {
+			t.Fatalf("hasSeparatedRun(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
