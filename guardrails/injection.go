@@ -694,13 +694,21 @@ func typoFold(s string) (string, bool) {
 
 // nearTrigger returns the trigger word one edit away from w, if any.
 func nearTrigger(w string) string {
-	for _, t := range typoTriggers {
-		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && w[0] == t[0] && oneEdit(w, t) {
+	for _, t := range typoByFirst[w[0]] { // a trigger and its typo share the first letter
+		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && oneEdit(w, t) {
 			return t
 		}
 	}
 	return ""
 }
+
+// typoByFirst holds typoTriggers by first letter, in their order.
+var typoByFirst = func() (m [256][]string) {
+	for _, t := range typoTriggers {
+		m[t[0]] = append(m[t[0]], t)
+	}
+	return m
+}()
 
 // oneEdit reports whether a and b differ by one substitution, insertion,
 // deletion or swap of adjacent letters.
