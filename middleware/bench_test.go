@@ -2,10 +2,12 @@ package middleware_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reagent-go/reagent/run"
 
@@ -202,4 +204,40 @@ func benchWrapOverhead(b *testing.B, newAgent func() agents.Agent, wrap bool, pa
 	b.ReportMetric(wrapAllocs/n, "wrapped-allocs/step")
 	b.ReportMetric((wrapAllocs-bareAllocs)/n, "overhead-allocs/step")
 	b.ReportMetric(wrapNs/bareNs, "wrapped/bare")
+}
+
+// BenchmarkStoreHandOff times what ending a run costs the agent's
+// goroutine with a SQLite store attached: store.Append of a finished
+// 10-step trajectory (the writer then redacts, encodes and inserts it on
+// its own goroutines). The writer is drained and left idle before each
+// Append, outside the timed interval, as between the runs of an agent that
+// waits on a model. Compare with GOMAXPROCS=1, where readying the writer's
+// goroutines starts no other thread.
+func BenchmarkStoreHandOff(b *testing.B) {
+	store, err := audit.OpenSQLite(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	exec := middleware.Wrap(agents.NewExecutor(trivialAgent(), agents.WithMaxIterations(stepsPerRun+1)))
+	h := run.NewHandle() // the run is recorded without a store; its trajectory is appended below
+	if _, err := chains.Run(run.ContextWithHandle(ctx, h), exec, "benchmark question"); err != nil {
+		b.Fatal(err)
+	}
+	t := h.Trajectory()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		cp := t.Clone()
+		cp.ID = fmt.Sprintf("%s-%d", t.ID, i)
+		if err := store.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond) // the writer's goroutines park
+		b.StartTimer()
+		if err := store.Append(ctx, cp); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
