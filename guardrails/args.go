@@ -165,7 +165,8 @@ func (g *ArgGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 // escapes undone when no JSON reading accepted it ("" otherwise): deny
 // patterns see it too, so "\u0072m -rf" in broken JSON is still "rm -rf".
 func (r *compiledRule) check(input, unescaped string, values []jsonValue, isJSON bool, memo *variantMemo) (string, bool) {
-	var targets []string
+	var buf [8]string
+	targets := buf[:0]
 	where := "input"
 	switch {
 	case len(r.field) == 0:

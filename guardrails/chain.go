@@ -20,9 +20,14 @@ import (
 //
 //	run.WithHooks(guardrails.NewChain(policy).Hooks())
 type Chain struct {
-	guards          []Guard
-	gates           []Guard
-	tags            tagIndex
+	guards  []Guard
+	gates   []Guard
+	tags    tagIndex
+	lookup  func(tool string) []string // tags.lookup, bound once
+	wantDoc bool                       // a guard reads tool input as a JSON document
+	// plans holds, for each event kind reagent defines, the guards and
+	// gates that handle it with their names, read once by NewChain.
+	plans           [len(planKinds)]plan
 	mode            Mode
 	approver        approval.Approver
 	approvalTimeout time.Duration
@@ -61,6 +66,9 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 		now:             time.Now,
 		log:             slog.Default(),
 	}
+	if c.tags != nil {
+		c.lookup = c.tags.lookup
+	}
 	if c.mode == "" {
 		c.mode = ModeBlock
 	}
@@ -73,6 +81,9 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 	for _, g := range p.Guards {
 		if g != nil {
 			c.guards = append(c.guards, g)
+			if _, ok := g.(*SchemaGuard); ok {
+				c.wantDoc = true // one JSON reading gives its document and the values
+			}
 		}
 	}
 	for _, g := range p.Gates {
@@ -80,7 +91,49 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 			c.gates = append(c.gates, g)
 		}
 	}
+	for i, kind := range planKinds {
+		c.plans[i] = c.planFor(kind)
+	}
 	return c
+}
+
+// planKinds are the event kinds a chain plans for when it is made.
+var planKinds = [...]trajectory.GuardEvent{trajectory.EventToolCall, trajectory.EventToolResult, trajectory.EventFinalAnswer}
+
+// plan is the guards and gates that handle one kind of event, in order.
+type plan struct {
+	guards, gates []planned
+}
+
+type planned struct {
+	g    Guard
+	name string
+}
+
+func (c *Chain) planFor(kind trajectory.GuardEvent) plan {
+	var p plan
+	for _, g := range c.guards {
+		if handles(g, kind) {
+			p.guards = append(p.guards, planned{g, guardName(g)})
+		}
+	}
+	for _, g := range c.gates {
+		if handles(g, kind) {
+			p.gates = append(p.gates, planned{g, guardName(g)})
+		}
+	}
+	return p
+}
+
+// planOf returns the plan for kind: made by NewChain for the kinds reagent
+// defines, made now for any other.
+func (c *Chain) planOf(kind trajectory.GuardEvent) plan {
+	for i, k := range planKinds {
+		if k == kind {
+			return c.plans[i]
+		}
+	}
+	return c.planFor(kind)
 }
 
 // Guards returns the chain's guards and then its gates, in the order they
@@ -134,9 +187,14 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 	if ev == nil {
 		return Outcome{Verdict: trajectory.Block, By: "chain", Reason: "no event to check"}
 	}
-	if ev.tags == nil && c.tags != nil {
-		ev.tags = c.tags.lookup
+	if ev.tags == nil {
+		ev.tags = c.lookup
 	}
+	ev.wantDoc = ev.wantDoc || c.wantDoc
+	// The event's tools and tags stay put during the check: the guards
+	// share tag answers.
+	ev.memoOn, ev.nTagMemo = true, 0
+	defer func() { ev.memoOn, ev.nTagMemo = false, 0 }()
 	out := Outcome{Verdict: trajectory.Allow, Decisions: c.collect(ctx, ev)}
 	c.combine(ctx, ev, &out)
 	if ev.Kind == trajectory.EventToolResult {
@@ -153,23 +211,19 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 // collect runs the guards that handle the event: cheap ones in order, then
 // expensive ones unless a cheap one blocked.
 func (c *Chain) collect(ctx context.Context, ev *Event) []trajectory.Decision {
-	ds := make([]trajectory.Decision, 0, len(c.guards))
+	p := c.planOf(ev.Kind)
+	ds := make([]trajectory.Decision, 0, len(p.guards)+len(p.gates))
 	// The cheap guards take microseconds: one clock reading stamps them all.
 	at := c.now()
 	blocked := false
-	for _, g := range c.guards {
-		if !handles(g, ev.Kind) {
-			continue
-		}
-		d := c.run(ctx, g, ev, at)
+	for _, e := range p.guards {
+		d := c.run(ctx, e.g, e.name, ev, at)
 		blocked = blocked || d.Verdict == trajectory.Block
 		ds = append(ds, d)
 	}
 	if !blocked {
-		for _, g := range c.gates {
-			if handles(g, ev.Kind) {
-				ds = append(ds, c.run(ctx, g, ev, time.Time{}))
-			}
+		for _, e := range p.gates {
+			ds = append(ds, c.run(ctx, e.g, e.name, ev, time.Time{}))
 		}
 	}
 	return ds
@@ -187,8 +241,7 @@ func handles(g Guard, kind trajectory.GuardEvent) (ok bool) {
 // run calls one guard, turning a panic, a cancelled context or a bad verdict
 // into a Block, and fills the decision's bookkeeping fields (stamped at at,
 // or when it ends if at is zero).
-func (c *Chain) run(ctx context.Context, g Guard, ev *Event, at time.Time) (d trajectory.Decision) {
-	name := guardName(g)
+func (c *Chain) run(ctx context.Context, g Guard, name string, ev *Event, at time.Time) (d trajectory.Decision) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("guardrails: guard panicked", "guard", name, "panic", r)
@@ -378,8 +431,8 @@ func toolName(ev *Event) string {
 func (c *Chain) Hooks() run.Hooks {
 	return run.Hooks{
 		OnStart: func(ctx context.Context, r *run.Run) context.Context {
-			if c.tags != nil {
-				r.AddToolTags(c.tags.lookup)
+			if c.lookup != nil {
+				r.AddToolTags(c.lookup)
 			}
 			return ctx
 		},

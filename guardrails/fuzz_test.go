@@ -43,6 +43,15 @@ func FuzzWalkJSON(f *testing.F) {
 		if ok && werr == nil && !reflect.DeepEqual(tree, want) {
 			t.Fatalf("parseJSONTree(%q) = %#v, want %#v", s, tree, want)
 		}
+		// One reading for both (what a chain with a schema guard does)
+		// gives the same values and the same document.
+		both, doc, berr := walkJSONValues(s, false, true)
+		if (berr == nil) != (err == nil) || !reflect.DeepEqual(both, vals) {
+			t.Fatalf("walkJSONValues(%q) = %v, %v; walkJSON = %v, %v", s, both, berr, vals, err)
+		}
+		if berr == nil && (!ok || !reflect.DeepEqual(doc, tree)) {
+			t.Fatalf("walkJSONValues(%q) document %#v, parseJSONTree %#v (ok=%v)", s, doc, tree, ok)
+		}
 	})
 }
 

@@ -23,8 +23,21 @@ type Event struct {
 	Trajectory *trajectory.Trajectory
 
 	cache     *inputCache                // see parsed
+	wantDoc   bool                       // a guard of the chain reads the input as a document (parsed builds it)
 	tags      func(tool string) []string // the policy's tags for a tool, set by the Chain
 	rewritten *string                    // see Rewrite
+	// tagMemo keeps hasTag's answers during one Chain.Check (several guards
+	// ask about the same tool and tag); off outside a check, so that a
+	// caller who changes the event between direct guard calls is never
+	// answered from an old state.
+	tagMemo  [4]tagAnswer
+	nTagMemo int
+	memoOn   bool
+}
+
+type tagAnswer struct {
+	tool, tag string
+	has       bool
 }
 
 // Rewrite proposes what the model sees of a tool result instead of its
@@ -45,7 +58,10 @@ func (ev *Event) Rewrite(observation string) {
 //
 //   - Name is the guard's name in decisions ("network").
 //   - Handles reports whether the guard checks events of this kind; a Chain
-//     does not call it (and records no decision) for the others.
+//     does not call it (and records no decision) for the others. NewChain
+//     reads Name and Handles once, for the event kinds reagent defines
+//     (trajectory.EventToolCall, EventToolResult, EventFinalAnswer), so the
+//     answers must not change afterwards.
 //   - Describe says what the guard checks, in one line, for policy
 //     summaries.
 //   - Check returns the guard's decision; the Guard, Event, Step, Tool and

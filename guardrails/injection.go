@@ -489,30 +489,54 @@ func decodedPayloads(text string) []payload {
 // digits in a row, or a run of hex digits and separators (space, ':', ',',
 // '\\', 'x') holding at least 32 hex digits and a separator.
 func hasSeparatedRun(text string) bool {
-	bits, digits, sep := 0, 0, false
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c == '0' || c == '1' {
-			if bits++; bits >= 8 {
-				return true
-			}
-		} else {
-			bits = 0
+	// Branch-free counting: a byte either extends the runs or resets them.
+	var bits, digits, sep uint32
+	for i := 0; i < len(text); {
+		// A byte 7 ahead that ends every run (class 0) lets the scan jump
+		// past it when no run can complete before it: none of the 7 bytes
+		// in between can take bits to 8 or digits to 32.
+		if j := i + 7; bits == 0 && digits < 25 && j < len(text) && runClass[text[j]] == 0 {
+			i, digits, sep = j+1, 0, 0
+			continue
 		}
-		switch {
-		case isHexDigit(c):
-			digits++
-		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
-			sep = true
-		default:
-			digits, sep = 0, false
-		}
-		if digits >= 32 && sep {
+		cl := uint32(runClass[text[i]])
+		b, h, s := cl&runBit, cl>>1&1, cl>>2&1
+		keep := h | s // hex digits and separators continue a hex run
+		bits = (bits + 1) * b
+		digits = (digits + h) * keep
+		sep = (sep | s) * keep
+		if bits >= 8 || digits >= 32 && sep != 0 {
 			return true
 		}
+		i++
 	}
 	return false
 }
+
+// runClass classifies bytes for hasSeparatedRun: one table lookup per byte
+// instead of a chain of comparisons (the filter reads every byte of every
+// tool result).
+var runClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if b == '0' || b == '1' {
+			t[c] |= runBit
+		}
+		if isHexDigit(b) {
+			t[c] |= runHex
+		}
+		if b == ' ' || b == ':' || b == ',' || b == '\\' || b == 'x' {
+			t[c] |= runSep
+		}
+	}
+	return t
+}()
+
+const (
+	runBit = 1 << iota // a binary digit
+	runHex             // a hex digit
+	runSep             // a separator in a hex run
+)
 
 func isHexRun(s string) bool {
 	s = strings.TrimRight(s, "=")
@@ -670,13 +694,21 @@ func typoFold(s string) (string, bool) {
 
 // nearTrigger returns the trigger word one edit away from w, if any.
 func nearTrigger(w string) string {
-	for _, t := range typoTriggers {
-		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && w[0] == t[0] && oneEdit(w, t) {
+	for _, t := range typoByFirst[w[0]] { // a trigger and its typo share the first letter
+		if d := len(w) - len(t); d >= -1 && d <= 1 && w != t && oneEdit(w, t) {
 			return t
 		}
 	}
 	return ""
 }
+
+// typoByFirst holds typoTriggers by first letter, in their order.
+var typoByFirst = func() (m [256][]string) {
+	for _, t := range typoTriggers {
+		m[t[0]] = append(m[t[0]], t)
+	}
+	return m
+}()
 
 // oneEdit reports whether a and b differ by one substitution, insertion,
 // deletion or swap of adjacent letters.

@@ -38,12 +38,59 @@ func FuzzDetectInjectionCombined(f *testing.F) {
 		if len(ps) > maxPayloads || total > maxPayloadBytes {
 			t.Fatalf("decoding over budget: %d payloads, %d bytes", len(ps), total)
 		}
+		if hasSeparatedRun(s) != separatedRunByComparison(s) {
+			t.Fatalf("hasSeparatedRun(%q) = %v, the comparison form says otherwise", s, hasSeparatedRun(s))
+		}
 		if !hasSeparatedRun(s) {
 			for _, m := range append(spacedHexRun.FindAllString(s, -1), binaryRun.FindAllString(s, -1)...) {
 				if strings.ContainsAny(m, " :,x\\") || binaryRun.MatchString(m) {
 					t.Fatalf("filter rejected %q, which the patterns match (%q)", s, m)
 				}
 			}
+		}
+	})
+}
+
+// separatedRunByComparison is hasSeparatedRun written with comparisons
+// instead of its byte table: the fuzz target checks they agree.
+func separatedRunByComparison(text string) bool {
+	bits, digits, sep := 0, 0, false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '0' || c == '1' {
+			if bits++; bits >= 8 {
+				return true
+			}
+		} else {
+			bits = 0
+		}
+		switch {
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
+			digits++
+		case c == ' ' || c == ':' || c == ',' || c == '\\' || c == 'x':
+			sep = true
+		default:
+			digits, sep = 0, false
+		}
+		if digits >= 32 && sep {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzSeparatedRun checks the hex/binary run filter (byte table, jumps
+// over bytes that end every run) against its comparison form.
+func FuzzSeparatedRun(f *testing.F) {
+	for _, s := range []string{
+		"item 1: a weather report", "01100001 01100010", "0110000", "de:ad:be:ef:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff",
+		`\x41\x42\x43\x44\x45\x46\x47\x48\x49\x4a\x4b\x4c\x4d\x4e\x4f\x50`, "abcdef0123456789abcdef0123456789 z", "zzzzzzz01010101",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasSeparatedRun(s), separatedRunByComparison(s); got != want {
+			t.Fatalf("hasSeparatedRun(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

@@ -67,23 +67,32 @@ func walkJSONLenient(s string) ([]jsonValue, error) {
 }
 
 func walkJSONMode(s string, lenient bool) ([]jsonValue, error) {
+	out, _, err := walkJSONValues(s, lenient, false)
+	return out, err
+}
+
+// walkJSONValues is walkJSONMode that, with tree, also decodes the
+// document as parseJSONTree would: one reading for the guards that match
+// values and the schema guard.
+func walkJSONValues(s string, lenient, tree bool) ([]jsonValue, any, error) {
 	t := strings.Trim(s, " \t\r\n") // JSON white space only
 	if len(t) > maxJSONWalk {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
 	if t == "" || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
-		return nil, errNotJSON
+		return nil, nil, errNotJSON
 	}
 	var pathBuf [8]string
-	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16), lenient: lenient}
+	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16),
+		lenient: lenient, values: true, tree: tree}
 	if !w.value() {
-		return nil, errNotJSON
+		return nil, nil, errNotJSON
 	}
 	w.space()
 	if w.i != len(t) {
-		return nil, errNotJSON
+		return nil, nil, errNotJSON
 	}
-	return w.out, nil
+	return w.out, w.last, nil
 }
 
 // parseJSONTree decodes s like encoding/json with UseNumber into an any
@@ -113,6 +122,8 @@ type jsonWalker struct {
 	// for schema validation; last holds the value just read.
 	tree bool
 	last any
+	// values, when set, collects every value with its path (out).
+	values bool
 	// paths backs the values' paths: one growing array instead of a copy
 	// per value (a slice handed out stays valid when it grows).
 	paths []string
@@ -121,7 +132,7 @@ type jsonWalker struct {
 }
 
 func (w *jsonWalker) emit(text string, isText bool) {
-	if w.tree {
+	if !w.values {
 		return
 	}
 	start := len(w.paths)
@@ -157,9 +168,7 @@ func (w *jsonWalker) value() bool {
 		if !ok {
 			return false
 		}
-		if !w.tree {
-			w.emit(w.s[start:w.i], false)
-		}
+		w.emit(w.s[start:w.i], false)
 		return true
 	case c == '"':
 		str, ok := w.str()
@@ -237,14 +246,14 @@ func (w *jsonWalker) container(obj bool) bool {
 				return false
 			}
 			w.i++
-			if !w.tree {
+			if w.values {
 				w.path = append(w.path, key)
 			}
-		} else if !w.tree {
+		} else if w.values {
 			w.path = append(w.path, strconv.Itoa(idx))
 		}
 		ok := w.value()
-		if !w.tree {
+		if w.values {
 			w.path = w.path[:len(w.path)-1]
 		}
 		if !ok {
@@ -513,7 +522,12 @@ func (ev *Event) parsed() *inputCache {
 	in := callInput(ev)
 	if ev.cache == nil || ev.cache.input != in {
 		c := &inputCache{input: in}
-		c.values, c.err = walkJSON(in)
+		var doc any
+		c.values, doc, c.err = walkJSONValues(in, false, ev.wantDoc)
+		if ev.wantDoc && c.err == nil {
+			// The strict reading accepted the input: it is the document.
+			c.doc, c.docOK, c.hasDoc = doc, true, true
+		}
 		if errors.Is(c.err, errNotJSON) {
 			if v, err := walkJSONLenient(in); err == nil {
 				c.values, c.lenient = v, true

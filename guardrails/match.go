@@ -78,6 +78,24 @@ func matchReason(tag string) string {
 // name says it reaches the network (see NetworkShapedName) has the egress tag
 // whatever else it has.
 func hasTag(ev *Event, tool, tag string) bool {
+	if ev == nil || !ev.memoOn {
+		return findTag(ev, tool, tag)
+	}
+	for i := range ev.nTagMemo {
+		if a := &ev.tagMemo[i]; a.tool == tool && a.tag == tag {
+			return a.has
+		}
+	}
+	has := findTag(ev, tool, tag)
+	if ev.nTagMemo < len(ev.tagMemo) {
+		ev.tagMemo[ev.nTagMemo] = tagAnswer{tool: tool, tag: tag, has: has}
+		ev.nTagMemo++
+	}
+	return has
+}
+
+// findTag is hasTag without the memo.
+func findTag(ev *Event, tool, tag string) bool {
 	if tag == TagEgress && NetworkShapedName(tool) {
 		return true
 	}

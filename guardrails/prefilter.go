@@ -16,6 +16,9 @@ import (
 type litFilter struct {
 	lits []string // lower-cased when fold
 	fold bool     // compare ASCII case-insensitively
+	// first marks the bytes a literal starts with (both cases when fold):
+	// one pass over the text finds every place a literal may start.
+	first [256]bool
 }
 
 // newLitFilter analyses re's pattern; a nil filter passes everything.
@@ -41,7 +44,14 @@ func newLitFilter(re *regexp.Regexp) *litFilter {
 			lits[i] = strings.ToLower(l)
 		}
 	}
-	return &litFilter{lits: lits, fold: fold}
+	f := &litFilter{lits: lits, fold: fold}
+	for _, l := range lits {
+		f.first[l[0]] = true
+		if fold {
+			f.first[upper(l[0])] = true
+		}
+	}
+	return f
 }
 
 // mayMatch reports whether text contains one of the literals. With case
@@ -62,12 +72,36 @@ func (f *litFilter) mayMatch(text string) bool {
 	if !isASCII(text) {
 		return true
 	}
-	for _, l := range f.lits {
-		if containsFoldASCII(text, l) {
-			return true
+	if len(f.lits) == 1 {
+		return containsFoldASCII(text, f.lits[0])
+	}
+	// One pass over the text for all the literals: only where one may
+	// start are they compared.
+	for i := 0; i < len(text); i++ {
+		if !f.first[text[i]] {
+			continue
+		}
+		for _, l := range f.lits {
+			if hasPrefixFoldASCII(text[i:], l) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// hasPrefixFoldASCII reports whether ASCII text starts with the lower-case
+// ASCII literal lit, ignoring case.
+func hasPrefixFoldASCII(text, lit string) bool {
+	if len(text) < len(lit) {
+		return false
+	}
+	for j := 0; j < len(lit); j++ {
+		if lower(text[j]) != lit[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // containsFoldASCII reports whether ASCII text contains the lower-case ASCII
@@ -91,6 +125,13 @@ func containsFoldASCII(text, lit string) bool {
 		}
 	}
 	return false
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
 
 func lower(c byte) byte {

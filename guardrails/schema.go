@@ -127,7 +127,10 @@ func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	if err := s.Validate(doc); err != nil {
 		return decide(trajectory.Block, "input does not match the "+from+" schema: "+validationSummary(err))
 	}
-	return allow("input matches the " + from + " schema")
+	if from == "policy" { // constant messages: this is the hot path
+		return allow("input matches the policy schema")
+	}
+	return allow("input matches the tool's schema")
 }
 
 var errNoSchema = errors.New("no schema")

@@ -120,7 +120,7 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 	if r == nil {
 		return a.inner.Plan(ctx, steps, inputs, options...)
 	}
-	if rp := replayFrom(ctx); rp != nil { // a resumed run: see resume.go
+	if rp := replayOf(r); rp != nil { // a resumed run: see resume.go
 		if acts, ok := rp.plan(r, a); ok {
 			keepResumeState(r, inputs, steps, acts)
 			return acts, nil, nil

@@ -86,8 +86,14 @@ func (e *Executor) Call(ctx context.Context, inputs map[string]any, options ...c
 	}
 	aw := e.wrapper(e.Executor.Agent)
 	in := stringInputs(inputs)
+	rs := &runState{replay: replayFrom(ctx)}
+	if rs.replay != nil {
+		// The replay is this run's alone, not that of runs nested in it.
+		ctx = context.WithValue(ctx, replayKey{}, (*replay)(nil))
+	}
 	ctx, r := e.rec.Start(ctx, taskOf(in, aw.inner.GetInputKeys()),
-		run.WithInputs(in), run.WithAgent(aw.name), run.WithTools(aw.specs))
+		run.WithInputs(in), run.WithAgent(aw.name), run.WithTools(aw.specs),
+		run.WithStepCapacity(e.Executor.MaxIterations), run.WithHostState(rs))
 	defer func() {
 		if p := recover(); p != nil {
 			r.End(&run.PanicError{Value: p})

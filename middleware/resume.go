@@ -48,15 +48,62 @@ type plannedStep struct {
 
 // keepResumeState registers, for a durable approver, how to describe the
 // run so far: the executor's steps before this Plan, grouped as the
-// recorded trajectory steps group them, and this Plan's actions.
+// recorded trajectory steps group them, and this Plan's actions. A run
+// started by Executor.Call keeps them in its runState (one registration
+// per run); any other run gets a function of its own.
 func keepResumeState(r *run.Run, inputs map[string]string, steps []schema.AgentStep, actions []schema.AgentAction) {
+	if rs := stateOf(r); rs != nil {
+		rs.keep(r, inputs, steps, actions)
+		return
+	}
 	r.SetResumeState(func() (json.RawMessage, error) {
-		st, err := buildResumeState(r.Snapshot(), inputs, steps, actions)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(st)
+		return resumeStateJSON(r, inputs, steps, actions)
 	})
+}
+
+func resumeStateJSON(r *run.Run, inputs map[string]string, steps []schema.AgentStep, actions []schema.AgentAction) (json.RawMessage, error) {
+	st, err := buildResumeState(r.Snapshot(), inputs, steps, actions)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(st)
+}
+
+// runState is what Executor.Call keeps with each run it starts
+// (run.WithHostState): the replay of a resumed run, and the latest Plan's
+// inputs, steps and actions for the resume state. Keeping them here
+// instead of in a new closure and a context value each step keeps the
+// step's path free of allocations and context walks.
+type runState struct {
+	replay *replay // nil unless the run resumes a paused one
+
+	mu         sync.Mutex
+	registered bool
+	inputs     map[string]string
+	steps      []schema.AgentStep
+	actions    []schema.AgentAction
+}
+
+// stateOf returns the runState of a run started by Executor.Call, or nil.
+func stateOf(r *run.Run) *runState {
+	rs, _ := r.HostState().(*runState)
+	return rs
+}
+
+func (rs *runState) keep(r *run.Run, inputs map[string]string, steps []schema.AgentStep, actions []schema.AgentAction) {
+	rs.mu.Lock()
+	rs.inputs, rs.steps, rs.actions = inputs, steps, actions
+	first := !rs.registered
+	rs.registered = true
+	rs.mu.Unlock()
+	if first {
+		r.SetResumeState(func() (json.RawMessage, error) {
+			rs.mu.Lock()
+			inputs, steps, actions := rs.inputs, rs.steps, rs.actions
+			rs.mu.Unlock()
+			return resumeStateJSON(r, inputs, steps, actions)
+		})
+	}
 }
 
 func buildResumeState(t *trajectory.Trajectory, inputs map[string]string, steps []schema.AgentStep, actions []schema.AgentAction) (*resumeState, error) {
@@ -116,6 +163,15 @@ type replayKey struct{}
 func replayFrom(ctx context.Context) *replay {
 	rp, _ := ctx.Value(replayKey{}).(*replay)
 	return rp
+}
+
+// replayOf returns the replay of r, a run that Executor.Call started for
+// Resume, or nil: only that run replays, not the runs nested in it.
+func replayOf(r *run.Run) *replay {
+	if rs := stateOf(r); rs != nil {
+		return rs.replay
+	}
+	return nil
 }
 
 // plan replays the next recorded Plan into r; ok is false once the prefix

@@ -38,7 +38,7 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 	if r == nil {
 		return w.inner.Call(ctx, input)
 	}
-	if rp := replayFrom(ctx); rp != nil { // a resumed run: see resume.go
+	if rp := replayOf(r); rp != nil { // a resumed run: see resume.go
 		if obs, ok, err := rp.tool(w.inner.Name(), input); ok || err != nil {
 			return obs, err
 		}

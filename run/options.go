@@ -157,6 +157,8 @@ type startConfig struct {
 	metadata              map[string]string
 	tools                 []trajectory.ToolSpec
 	handle                *Handle
+	steps                 int
+	host                  any
 }
 
 // WithRunID sets the run's ID (default: random).
@@ -196,3 +198,14 @@ func WithTools(specs []trajectory.ToolSpec) StartOption {
 
 // WithAgent names the agent of this run (WithAgentName wins).
 func WithAgent(name string) StartOption { return func(s *startConfig) { s.agent = name } }
+
+// WithStepCapacity says how many steps the host expects at most (its
+// iteration limit): the run reserves room for that many steps (up to 64)
+// and their first model and tool call when it starts, so that recording a
+// step allocates nothing. A run may still take more steps.
+func WithStepCapacity(n int) StartOption { return func(s *startConfig) { s.steps = n } }
+
+// WithHostState keeps v with the run for the host adapter that starts it
+// (Run.HostState returns it): per-run state that the adapter's model, tool
+// and agent wrappers find through the run instead of through the context.
+func WithHostState(v any) StartOption { return func(s *startConfig) { s.host = v } }

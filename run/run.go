@@ -115,7 +115,21 @@ type Run struct {
 	// recording a step does not allocate.
 	llmBuf  []trajectory.LLMCall
 	callBuf []trajectory.ToolCall
+	host    any // WithHostState
+	pendBuf [1]pendingCall
+	// toolsOwned is set once t.Tools is the run's own copy (AddToolTags
+	// copies the host's slice before changing it).
+	toolsOwned bool
 }
+
+// runBlock holds a run and its trajectory in one allocation.
+type runBlock struct {
+	r Run
+	t trajectory.Trajectory
+}
+
+// maxStepCapacity bounds the room WithStepCapacity reserves.
+const maxStepCapacity = 64
 
 type pendingCall struct {
 	step, call int
@@ -141,7 +155,12 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 			}
 		}
 	}
-	t := &trajectory.Trajectory{
+	// The run and its trajectory share one allocation, and the steps get
+	// the room the host expects up front (WithStepCapacity): recording a
+	// step then allocates nothing.
+	blk := &runBlock{}
+	r, t := &blk.r, &blk.t
+	*t = trajectory.Trajectory{
 		SchemaVersion: trajectory.SchemaVersion,
 		ID:            sc.id,
 		Task:          task,
@@ -149,12 +168,17 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 		Agent:         sc.agent,
 		Tools:         sc.tools,
 		Status:        trajectory.StatusRunning,
-		StartedAt:     time.Time{},
-		Steps:         make([]trajectory.Step, 0, 8),
 		ParentID:      sc.parentID,
 		Round:         sc.round,
 		GroupID:       sc.groupID,
 	}
+	steps := 8
+	if sc.steps > 0 {
+		steps = min(sc.steps, maxStepCapacity)
+		r.llmBuf = make([]trajectory.LLMCall, 0, steps)
+		r.callBuf = make([]trajectory.ToolCall, 0, steps)
+	}
+	t.Steps = make([]trajectory.Step, 0, steps)
 	if rec.cfg.agentName != "" {
 		t.Agent = rec.cfg.agentName
 	}
@@ -170,7 +194,9 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 			t.Metadata[k] = v
 		}
 	}
-	r := &Run{rec: rec, handle: h, t: t, critique: sc.critique, base: time.Now()}
+	r.rec, r.handle, r.t, r.critique, r.base = rec, h, t, sc.critique, time.Now()
+	r.pending = r.pendBuf[:0]
+	r.host = sc.host
 	t.StartedAt = r.base.UTC()
 	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
 	for _, fn := range rec.hooks.onStart {
@@ -181,6 +207,10 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 	r.ctx = ctx
 	return ctx, r
 }
+
+// HostState returns the value the host adapter keeps with the run
+// (WithHostState), or nil.
+func (r *Run) HostState() any { return r.host }
 
 // ID returns the run's ID.
 func (r *Run) ID() string { return r.t.ID }
@@ -516,6 +546,12 @@ func (r *Run) Answer(ctx context.Context, text string) (string, error) {
 	s.Final, s.Answer = true, text
 	step := s.Index
 	r.mu.Unlock()
+	if len(r.rec.hooks.beforeAnswer) == 0 {
+		r.mu.Lock()
+		r.t.FinalAnswer = text
+		r.mu.Unlock()
+		return text, nil
+	}
 	ans := Answer{Text: text, Step: step}
 	for _, fn := range r.rec.hooks.beforeAnswer {
 		if err := fn(ctx, r, &ans); err != nil {
@@ -551,11 +587,15 @@ func (r *Run) AddToolTags(tags func(tool string) []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.t.Tools {
-		spec := &r.t.Tools[i]
-		extra := tags(spec.Name)
+		extra := tags(r.t.Tools[i].Name)
 		if len(extra) == 0 {
 			continue
 		}
+		if !r.toolsOwned {
+			// The slice is the host's (WithTools), shared by its runs.
+			r.t.Tools, r.toolsOwned = slices.Clone(r.t.Tools), true
+		}
+		spec := &r.t.Tools[i]
 		merged := append([]string(nil), spec.Tags...)
 		for _, tag := range extra {
 			if !slices.Contains(merged, tag) {
@@ -585,21 +625,25 @@ func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 // cancelled or expired context is cancelled; a *PanicError is panic;
 // a *PauseError is paused; anything else is error. Only the first End (or EndStatus) counts.
 func (r *Run) End(err error) {
-	status := trajectory.StatusFinished
+	r.EndStatus(statusOf(err), err)
+}
+
+// statusOf is the status a run ending with err has.
+func statusOf(err error) trajectory.Status {
+	if err == nil {
+		return trajectory.StatusFinished
+	}
 	var p *PanicError
 	var pe *PauseError
 	switch {
-	case err == nil:
 	case errors.As(err, &p):
-		status = trajectory.StatusPanic
+		return trajectory.StatusPanic
 	case errors.As(err, &pe):
-		status = trajectory.StatusPaused
+		return trajectory.StatusPaused
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		status = trajectory.StatusCancelled
-	default:
-		status = trajectory.StatusError
+		return trajectory.StatusCancelled
 	}
-	r.EndStatus(status, err)
+	return trajectory.StatusError
 }
 
 // EndStatus ends the run with the given status (for hosts that know more
@@ -613,7 +657,9 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 	}
 	r.ended = true
 	t := r.t
-	if status != trajectory.StatusFinished && status != trajectory.StatusPanic && r.ctx.Err() != nil {
+	ctx := r.ctx
+	r.ctx = nil // a trajectory kept after the run does not keep the caller's context
+	if status != trajectory.StatusFinished && status != trajectory.StatusPanic && ctx.Err() != nil {
 		status = trajectory.StatusCancelled
 	}
 	t.Status, t.EndedAt = status, r.now()
@@ -630,7 +676,7 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 	t.Usage = usage
 	r.pending = nil
 	r.mu.Unlock()
-	r.rec.end(r.ctx, r, t)
+	r.rec.end(ctx, r, t)
 }
 
 // end judges (when synchronous), stores and reports a finished run, then

@@ -328,3 +328,77 @@ func TestEveryStepHasItsDuration(t *testing.T) {
 	}
 	assert.False(t, tr.EndedAt.Before(tr.StartedAt))
 }
+
+// TestStepCapacityIsRoomNotALimit records more steps than the capacity the
+// host announced, and more than the default room, with a second model and
+// tool call in one step: every call lands in its own step, in order.
+func TestStepCapacityIsRoomNotALimit(t *testing.T) {
+	for _, capacity := range []int{0, 2, 1000} {
+		var got ended
+		rec := run.New(got.option())
+		ctx, r := rec.Start(context.Background(), "task", run.WithStepCapacity(capacity))
+		_, err := loop(ctx, r, 20)
+		require.NoError(t, err)
+		// A second model call in the last step, and one more tool call.
+		r.BeginStep()
+		for range 2 {
+			mctx, mc, err := r.StartModel(ctx)
+			require.NoError(t, err)
+			r.EndModel(mctx, mc)
+			tctx, tc, err := r.StartTool(ctx, trajectory.ToolSpec{Name: "echo"}, "", "y")
+			require.NoError(t, err)
+			_, err = r.EndTool(tctx, tc, "echo:y", nil, false)
+			require.NoError(t, err)
+		}
+		r.End(nil)
+		runs := got.all()
+		require.Len(t, runs, 1)
+		tr := runs[0]
+		require.Len(t, tr.Steps, 21, "capacity %d", capacity)
+		for i, s := range tr.Steps[:20] {
+			require.Equal(t, i, s.Index)
+			require.Len(t, s.LLMCalls, 1)
+			require.Len(t, s.Calls, 1)
+			require.Equal(t, "echo:x", s.Calls[0].Observation)
+		}
+		last := tr.Steps[20]
+		require.Len(t, last.LLMCalls, 2)
+		require.Len(t, last.Calls, 2)
+		require.Equal(t, "echo:y", last.Calls[1].Observation)
+		require.Equal(t, trajectory.StatusFinished, tr.Status)
+	}
+}
+
+// TestToolTagsDoNotChangeTheHostsToolList: a hook that adds tags to a run's
+// tools changes that run's copy, never the slice the host passes to every
+// run (runs of one host share it, also concurrently).
+func TestToolTagsDoNotChangeTheHostsToolList(t *testing.T) {
+	specs := []trajectory.ToolSpec{{Name: "web"}, {Name: "calc"}}
+	tagger := run.Hooks{OnStart: func(ctx context.Context, r *run.Run) context.Context {
+		r.AddToolTags(func(tool string) []string {
+			if tool == "web" {
+				return []string{"egress"}
+			}
+			return nil
+		})
+		return ctx
+	}}
+	var got ended
+	rec := run.New(run.WithHooks(tagger), got.option())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, r := rec.Start(context.Background(), "task", run.WithTools(specs))
+			r.End(nil)
+		}()
+	}
+	wg.Wait()
+	assert.Empty(t, specs[0].Tags, "the host's spec was changed")
+	for _, tr := range got.all() {
+		assert.Equal(t, []string{"egress"}, tr.Tools[0].Tags)
+		assert.Empty(t, tr.Tools[1].Tags)
+	}
+	assert.Len(t, got.all(), 4)
+}
