@@ -127,12 +127,17 @@ type buffers struct {
 // injection: the score of its most suspicious window. It allocates nothing
 // once its pooled buffers have grown to the text's size.
 func (m *Model) Score(text string) float64 {
-	text = m.clip(text)
 	bp, _ := m.bufs.Get().(*buffers)
 	if bp == nil {
 		bp = &buffers{}
 	}
 	defer m.bufs.Put(bp)
+	return m.score(text, bp)
+}
+
+// score is Score with the caller's buffers, which it grows as needed.
+func (m *Model) score(text string, bp *buffers) float64 {
+	text = m.clip(text)
 	bp.norm, bp.scratch = normalize(bp.norm, text, bp.scratch, &bp.iter)
 	n := len(bp.norm)
 	nb := (n + m.stride - 1) / m.stride
