@@ -87,6 +87,47 @@ def critique_samples(runs, ideals):
     return keep, fix, positive
 
 
+SYLLABLES = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "an", "is", "bru", "fen", "gal", "hu", "jo", "ny"]
+
+
+def fake_name(rng, words):
+    return " ".join("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))).capitalize() for _ in range(words))
+
+
+def name_drills(ideal, rng, n):
+    """Copy drills for the first lookup call: the question with its name
+    replaced by a made-up one, and the call that looks that name up (the
+    tool's answer is not part of the sample). Stage 1 learnt to copy digits;
+    without these the policy writes a name it saw in training instead of the
+    question's."""
+    out = []
+    for d in ideal:
+        call = d["messages"][2]["tool_calls"][0]
+        name = json.loads(call["arguments"])["id"]
+        q = d["messages"][1]["content"]
+        if name not in q:
+            continue
+        for _ in range(n):
+            fake = fake_name(rng, len(name.split()))
+            tc = dict(call, arguments=json.dumps({"id": fake}, separators=(",", ":")))
+            out.append({"messages": [d["messages"][0], {"role": "user", "content": q.replace(name, fake)},
+                                     {"role": "assistant", "content": "", "tool_calls": [tc]}],
+                        "trainable": [False, False, True], "task": d["task"], "kind": "drill"})
+    return out
+
+
+def with_port(d, rng):
+    """d with the web site's port replaced by a random one everywhere (the
+    demonstrations are made on one port; the agent must copy the one its
+    prompt gives)."""
+    import re
+    text = json.dumps(d)
+    ports = set(re.findall(r"127\.0\.0\.1:(\d+)", text))
+    for p in ports:
+        text = text.replace("127.0.0.1:" + p, "127.0.0.1:%d" % rng.randint(20000, 65000))
+    return json.loads(text)
+
+
 def main(work):
     rng = random.Random(3)
     arith = read(work + "/arith.jsonl")
@@ -117,6 +158,9 @@ def main(work):
     # Arith is learnt already (the stage-1 policy answers 97% of it): enough
     # ideal runs to keep it; lookup and web, seen little in stage 1, are
     # repeated. Lines too long for the context are dropped by the trainer.
+    drills = name_drills(lookup_ideal, rng, 6)
+    web_open = [with_port({"messages": d["messages"][:3], "trainable": [False, False, True], "task": d["task"],
+                           "kind": "drill"}, rng) for d in web_ideal for _ in range(6)]
     parts = {
         "arith ideal": arith_ideal[:1200],
         "arith refined": arith_refined[:300],
@@ -125,12 +169,14 @@ def main(work):
         "lookup ideal x4": lookup_ideal * 4,
         "lookup refined": lookup_refined,
         "lookup keep": lookup_keep,
-        "web ideal x4": web_ideal * 4,
+        "lookup name drills": drills,
+        "web ideal x4": [with_port(d, rng) for d in web_ideal for _ in range(4)],
+        "web open drills": web_open,
         "web refined": web_refined,
     }
     lines = []
     for name, xs in parts.items():
-        print("%-16s %5d" % (name, len(xs)))
+        print("%-18s %5d" % (name, len(xs)))
         lines += [json.dumps({"messages": x["messages"], "trainable": x["trainable"], "task": x["task"],
                               "kind": x["kind"]}, sort_keys=True) for x in xs]
     rng.shuffle(lines)

@@ -140,7 +140,8 @@ def train(args):
     t0, tokens = time.time(), 0
     step = 0
     for step in range(args.steps):
-        if time.time() > deadline:
+        if time.time() > deadline or (args.stop_at and step >= args.stop_at):
+            step -= 1
             break
         x, y, m = next(it)
         for g in opt.param_groups:
@@ -197,6 +198,9 @@ def build_parser():
                     help="with --init: grow the model's context to this many tokens (new positions start near the last one)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="stop after this many steps, the learning-rate schedule still spanning --steps (0: run all; "
+                         "repeats a run that --minutes cut short)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=50)
