@@ -14,9 +14,9 @@
 #
 #   bash scripts/train-policy.sh                    # both stages: about 60 + 40 minutes on 2 busy cores
 #   STAGE1=DIR bash scripts/train-policy.sh         # stage 2 only, from a stage-1 model folder
-#   STAGE1_COMMIT=cdea3de STOP2=N bash scripts/train-policy.sh
+#   STAGE1_COMMIT=cdea3de bash scripts/train-policy.sh
 #                                                   # the shipped weights: stage 2 from the stage-1
-#                                                   # weights of that commit (see docs/RESULTS.md for N)
+#                                                   # weights of that commit (docs/RESULTS.md)
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).
@@ -28,8 +28,8 @@ MINUTES=${MINUTES:-58}
 STEPS=${STEPS:-2100}
 STAGE1=${STAGE1:-}
 STAGE1_COMMIT=${STAGE1_COMMIT:-}
-MINUTES2=${MINUTES2:-33}
-STEPS2=${STEPS2:-1000}
+MINUTES2=${MINUTES2:-40}
+STEPS2=${STEPS2:-1400}
 STOP2=${STOP2:-0}
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)

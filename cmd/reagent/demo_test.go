@@ -45,25 +45,34 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Reagent-C: two first answers per suite, and a critique round for each
 	// one the RRM flagged, stored as a run linked to the one it refines.
 	byID := map[string]*trajectory.Trajectory{}
-	first := 0
+	first, lure := 0, 0
 	for _, r := range runs {
 		byID[r.ID] = r
 		require.NotEmpty(t, r.Assessments, "run %s is judged", r.ID)
-		assert.Equal(t, "demo", r.Metadata["strategy"])
 		assert.NotEmpty(t, r.Steps)
-		if r.Round == 0 {
-			first++
+		switch r.Metadata["strategy"] {
+		case "demo-lure":
+			lure += 1 - min(r.Round, 1)
+		default:
+			assert.Equal(t, "demo", r.Metadata["strategy"])
+			if r.Round == 0 {
+				first++
+			}
 		}
 	}
 	require.Equal(t, 6, first, "two first answers per suite")
+	require.Equal(t, 1, lure, "one run of the web task with its directory address poisoned")
+	assert.Contains(t, stdout, "guardrails on a call the agent itself makes")
 	refined := 0
 	for _, r := range runs {
 		if r.Round == 0 {
 			continue
 		}
-		refined++
 		parent := byID[r.ParentID]
 		require.NotNil(t, parent, "refined run %s links to the run it refines", r.ID)
+		if r.Metadata["strategy"] == "demo" {
+			refined++
+		}
 		assert.Equal(t, parent.GroupID, r.GroupID)
 		assert.Less(t, parent.Assessments[len(parent.Assessments)-1].Score, 0.7, "only a flagged answer is refined")
 	}
