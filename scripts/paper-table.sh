@@ -3,7 +3,8 @@
 # baseline (rule reward only), Reagent-C (critique and retry, no training),
 # Reagent-R (rule + 0.3·RRM score) and Reagent-U (two-stage groups), from
 # the same starting checkpoint (the embedded policy), over several seeds.
-# Writes the table to docs/RESULTS.md (or $RESULTS).
+# Writes the table to docs/paper-table.md (or $RESULTS); docs/RESULTS.md
+# quotes it with the reasons.
 #
 #   bash scripts/paper-table.sh                 # CPU defaults (about an hour on 2 cores)
 #   SEEDS="1 2 3 4 5" STEPS=20 DEVICE=cuda bash scripts/paper-table.sh
@@ -18,7 +19,7 @@ LR=${LR:-5e-5}
 SUITES=${SUITES:-arith,lookup}
 LIMIT=${LIMIT:-30}         # test tasks per suite
 DEVICE=${DEVICE:-cpu}
-RESULTS=${RESULTS:-docs/RESULTS.md}
+RESULTS=${RESULTS:-docs/paper-table.md}
 WORK=${WORK:-$(mktemp -d /tmp/reagent-table-XXXX)}
 BIN=$WORK/reagent
 PORT=${PORT:-18091}

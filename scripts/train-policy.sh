@@ -1,22 +1,54 @@
 #!/usr/bin/env bash
-# The recipe of the embedded policy: demonstrations from the bundled suites
-# (ideal runs and critique-refined second attempts), then supervised
-# fine-tuning of the tiny model with Debian's CPU torch. Writes
+# The recipe of the embedded policy, in two stages. Writes
 # agents/tinylm/weights/ (or $OUT), which `go build` embeds.
 #
-#   bash scripts/train-policy.sh            # about 60 minutes on 2 cores
+# Stage 1: demonstrations from the bundled suites (ideal runs and
+# critique-refined second attempts), supervised fine-tuning of the tiny
+# model from random weights (context 640). Stage 2 (issue 18): the stage-1
+# policy runs Reagent-C on the training split with every first answer
+# refined, so the judge's real critiques are recorded; the context grows to
+# 1,024 tokens and the model is fine-tuned on a mix that teaches both
+# directions (keep a right answer under a positive critique, fix a wrong one
+# under a negative one) and repeats the lookup and web runs stage 1 barely
+# saw (scripts/policy_mix.py).
+#
+#   bash scripts/train-policy.sh                    # both stages: about 60 + 40 minutes on 2 busy cores
+#   STAGE1=DIR bash scripts/train-policy.sh         # stage 2 only, from a stage-1 model folder
+#   STAGE1_COMMIT=cdea3de bash scripts/train-policy.sh
+#                                                   # the shipped weights: stage 2 from the stage-1
+#                                                   # weights of that commit (docs/RESULTS.md)
+#
+# Stage 2 needs Chromium for the web demonstrations (as `reagent demos
+# --suites web` does) and torch for the backend ($REAGENT_PYTHON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-agents/tinylm/weights}
 MINUTES=${MINUTES:-58}
 STEPS=${STEPS:-2100}
+STAGE1=${STAGE1:-}
+STAGE1_COMMIT=${STAGE1_COMMIT:-}
+MINUTES2=${MINUTES2:-40}
+STEPS2=${STEPS2:-1400}
+STOP2=${STOP2:-0}
+PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
+BIN=$WORK/reagent
+PORT=${PORT:-18092}
+go build -o "$BIN" ./cmd/reagent
+
+if [ -n "$STAGE1_COMMIT" ]; then
+	STAGE1=$WORK/stage1
+	mkdir -p "$STAGE1"
+	for f in model.safetensors config.json; do git show "$STAGE1_COMMIT:agents/tinylm/weights/$f" >"$STAGE1/$f"; done
+fi
+if [ -z "$STAGE1" ]; then
+STAGE1=$WORK/stage1
 
 # The ideal and the critique-refined run of 3,000 arith tasks, and of every
 # training task of arith and lookup.
-go run ./cmd/reagent demos --suites arith --count 3000 --seed 7 --out "$WORK/arith.jsonl"
-go run ./cmd/reagent demos --suites arith,lookup --out "$WORK/suites.jsonl"
+"$BIN" demos --suites arith --count 3000 --seed 7 --out "$WORK/arith.jsonl"
+"$BIN" demos --suites arith,lookup --out "$WORK/suites.jsonl"
 # Every ideal arith run, 1,000 refined ones (enough for Reagent-C's prompt
 # format without drowning the ideal runs), the lookup runs short enough to
 # leave room in the 640-token context; shuffled, duplicates dropped.
@@ -38,9 +70,36 @@ EOF
 
 # One thread: torch gains nothing from the second core on a model
 # this small.
-(cd ppo/backend && "${REAGENT_PYTHON:-python3}" -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$WORK/model" \
+(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$STAGE1" \
 	--steps "$STEPS" --minutes "$MINUTES" --batch 8 --lr 3e-3 --warmup 30 \
 	--d-model 96 --n-layer 2 --n-head 4 --max-seq 640 --prev-token-emb --threads 1 --log "$WORK/sft-log.jsonl")
+else
+"$BIN" demos --suites arith --count 3000 --seed 7 --out "$WORK/arith.jsonl"
+"$BIN" demos --suites arith,lookup --out "$WORK/suites.jsonl"
+fi
+STAGE1=$(cd "$STAGE1" && pwd)
+
+# Stage 2. The judge's critiques of the stage-1 policy's own first answers
+# (greedy, every answer refined), as the agent is shown them.
+"$BIN" demos --suites web --out "$WORK/web.jsonl"
+"$BIN" serve-model --model "$STAGE1" --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+serve=$!
+trap 'kill $serve 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break; sleep 0.2; done
+for s in arith lookup; do
+	"$BIN" eval --suite $s --split train --strategy c --refine-below 2 --base-url "http://127.0.0.1:$PORT/v1" --model tiny \
+		--temperature 0.01 --max-steps 4 --max-tokens 160 --concurrency 2 --json --db "$WORK/crit-$s.db" >"$WORK/crit-$s.json"
+	"$BIN" audit export --db "$WORK/crit-$s.db" --out "$WORK/crit-$s.jsonl"
+done
+kill $serve 2>/dev/null || true
+python3 scripts/policy_mix.py "$WORK"
+mv "$WORK/sft.jsonl" "$WORK/sft2.jsonl"
+# Two threads (0.25 s a step on an idle 2-core machine, 2.4 s on average on
+# one shared by six others). --minutes caps the wall time; STOP2 repeats a
+# run that the cap cut short (the schedule still spans STEPS2).
+(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft2.jsonl" --out "$WORK/model" --init "$STAGE1" \
+	--extend-context 1024 --steps "$STEPS2" --minutes "$MINUTES2" --stop-at "$STOP2" --batch 8 --lr 1e-3 --warmup 30 --threads 2 \
+	--log "$WORK/sft2-log.jsonl")
 mkdir -p "$OUT"
 cp "$WORK/model/model.safetensors" "$WORK/model/config.json" "$OUT/"
-echo "policy written to $OUT (training log: $WORK/sft-log.jsonl)"
+echo "policy written to $OUT (training logs: $WORK/sft-log.jsonl, $WORK/sft2-log.jsonl)"

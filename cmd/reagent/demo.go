@@ -12,7 +12,6 @@ import (
 	"github.com/reagent-go/reagent/run"
 
 	lcagents "github.com/tmc/langchaingo/agents"
-	"github.com/tmc/langchaingo/chains"
 
 	"github.com/reagent-go/reagent/agents"
 	"github.com/reagent-go/reagent/agents/tinylm"
@@ -21,6 +20,7 @@ import (
 	"github.com/reagent-go/reagent/guardrails/policyfile"
 	"github.com/reagent-go/reagent/internal/trunc"
 	"github.com/reagent-go/reagent/middleware"
+	"github.com/reagent-go/reagent/reagent"
 	"github.com/reagent-go/reagent/reagent/reward"
 	"github.com/reagent-go/reagent/reagent/suite"
 	"github.com/reagent-go/reagent/rrm"
@@ -30,9 +30,9 @@ import (
 
 // demoTally sums one suite's runs for the summary table.
 type demoTally struct {
-	runs, correct, blocked, judgeErrors int
-	scoreSum                            float64
-	scored                              int
+	runs, firstCorrect, correct, fixed, refined, blocked, judgeErrors int
+	scoreSum                                                          float64
+	scored                                                            int
 }
 
 // runDemo is the README's main command: the embedded policy solves a sample
@@ -101,7 +101,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.Stdout, "reagent demo: policy %s, heuristic RRM, default guard policy, audit trail %s\n\n", policy.Name(), *dbPath)
 	tally := map[string]*demoTally{}
 	for _, t := range tasks {
-		tr, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
+		ref, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
 		if err != nil {
 			return err
 		}
@@ -110,36 +110,51 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			tl = &demoTally{}
 			tally[t.Suite] = tl
 		}
-		rule, rerr := rules.Score(t.Reward, tr.FinalAnswer, t.Answer)
-		correct := rerr == nil && tr.Status == trajectory.StatusFinished && rule >= 1
+		first, result := ref.First().Trajectory, ref.Result().Trajectory
+		firstRight := demoCorrect(rules, t, first)
+		correct := demoCorrect(rules, t, result)
 		tl.runs++
+		if firstRight {
+			tl.firstCorrect++
+		}
 		if correct {
 			tl.correct++
 		}
-		blocked := 0
-		for _, call := range tr.ToolCalls() {
-			if call.Blocked {
-				blocked++
+		for _, at := range ref.Attempts {
+			for _, call := range at.Trajectory.ToolCalls() {
+				if call.Blocked {
+					tl.blocked++
+				}
 			}
 		}
-		tl.blocked += blocked
-		score, critique := "error", ""
-		if a, ok := tr.LastAssessment(); ok {
-			if a.OK() {
-				score = fmt.Sprintf("%.2f", a.Score)
-				tl.scoreSum += a.Score
-				tl.scored++
-			} else {
-				tl.judgeErrors++
+		fmt.Fprintf(c.Stdout, "[%s] %s\n", t.Suite, excerpt(t.Question, 90))
+		for i, at := range ref.Attempts {
+			label := "first answer"
+			if i > 0 {
+				label = "after critique"
+				tl.refined++
 			}
-			critique = a.Critique
+			ok := demoCorrect(rules, t, at.Trajectory)
+			fmt.Fprintf(c.Stdout, "    %-14s %s\n", label, demoAttemptLine(t, at, ok))
+			if i == 0 && len(ref.Attempts) > 1 {
+				fmt.Fprintf(c.Stdout, "    %-14s %s\n", "critique", excerpt(assessmentCritique(at.Assessment), 110))
+			}
 		}
-		mark := "wrong"
-		if correct {
-			mark = "correct"
+		switch {
+		case len(ref.Attempts) > 1 && !firstRight && correct:
+			tl.fixed++
+			fmt.Fprintf(c.Stdout, "    -> fixed by the critique round (run %s refines run %s, group %s)\n", short(result.ID), short(first.ID), short(result.GroupID))
+		case ref.Choice == reagent.ChoiceKeptEarlier:
+			fmt.Fprintln(c.Stdout, "    -> the refined answer was judged worse; the first answer is kept")
+		case ref.Choice == reagent.ChoiceNotFlagged:
+			fmt.Fprintln(c.Stdout, "    -> the RRM did not flag the answer; no critique round")
 		}
-		fmt.Fprintf(c.Stdout, "[%s] %s\n    answer %q (%s, reference %q), %s, %d steps, RRM %s, blocked %d\n    critique: %s\n",
-			t.Suite, excerpt(t.Question, 90), excerpt(tr.FinalAnswer, 60), mark, t.Answer, tr.Status, len(tr.Steps), score, blocked, excerpt(critique, 110))
+		if a := ref.Result().Assessment; a != nil && a.OK() {
+			tl.scoreSum += a.Score
+			tl.scored++
+		} else if a != nil {
+			tl.judgeErrors++
+		}
 	}
 
 	if err := store.Flush(ctx); err != nil {
@@ -147,7 +162,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintln(c.Stdout)
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "suite\truns\tcorrect\tmean RRM score\tblocked calls\tjudge errors")
+	fmt.Fprintln(tw, "suite\truns\tcorrect first\tcorrect after critique\tfixed\tmean RRM score\tblocked calls\tjudge errors")
 	for _, name := range names {
 		tl := tally[name]
 		if tl == nil {
@@ -157,9 +172,21 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		if tl.scored > 0 {
 			mean = fmt.Sprintf("%.2f", tl.scoreSum/float64(tl.scored))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d (%.0f%%)\t%s\t%d\t%d\n", name, tl.runs, tl.correct, 100*float64(tl.correct)/float64(tl.runs), mean, tl.blocked, tl.judgeErrors)
+		fmt.Fprintf(tw, "%s\t%d\t%d (%.0f%%)\t%d (%.0f%%)\t%d\t%s\t%d\t%d\n", name, tl.runs,
+			tl.firstCorrect, 100*float64(tl.firstCorrect)/float64(tl.runs), tl.correct, 100*float64(tl.correct)/float64(tl.runs),
+			tl.fixed, mean, tl.blocked, tl.judgeErrors)
 	}
 	tw.Flush()
+
+	if lure, ok := lureTask(tasks); ok {
+		fmt.Fprintln(c.Stdout, "\nguardrails on a call the agent itself makes: the web task again, its directory address poisoned with the cloud-metadata address")
+		ref, err := demoRunPrompt(ctx, env, lure, strings.ReplaceAll(env.SystemPrompt(lure), env.SiteURL(), MetadataURL), "demo-lure",
+			policy, store, judge, guards, *maxSteps, traceOpts)
+		if err != nil {
+			return err
+		}
+		demoLureReport(c.Stdout, ref)
+	}
 
 	fmt.Fprintln(c.Stdout, "\nguardrails (default policy) on calls the agent did not try:")
 	demoGuards(ctx, c.Stdout, guards)
@@ -195,32 +222,119 @@ func loadPolicy(dir string) (*tinylm.Model, error) {
 	return m, nil
 }
 
-// demoRun runs one task with the wrapped tool-calling agent.
-func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Chain, maxSteps int, extra []run.Option) (*trajectory.Trajectory, error) {
+// demoRun runs one task with the wrapped tool-calling agent as Reagent-C:
+// a first answer the RRM flags gets one critique round (reagent.Refine,
+// keeping the better answer); both runs are stored, linked by ParentID and
+// GroupID.
+func demoRun(ctx context.Context, env *suite.Env, t suite.Task, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Chain, maxSteps int, extra []run.Option) (*reagent.Refinement, error) {
+	return demoRunPrompt(ctx, env, t, env.SystemPrompt(t), "demo", policy, store, judge, guards, maxSteps, extra)
+}
+
+// demoRunPrompt is demoRun with a given system prompt and strategy label.
+func demoRunPrompt(ctx context.Context, env *suite.Env, t suite.Task, prompt, strategy string, policy *tinylm.Model, store audit.Store, judge rrm.Judge, guards *guardrails.Chain, maxSteps int, extra []run.Option) (*reagent.Refinement, error) {
 	ts, err := env.Tools(t)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	agent := agents.NewToolCalling(policy, ts, agents.WithSystemPrompt(env.SystemPrompt(t)))
+	agent := agents.NewToolCalling(policy, ts, agents.WithSystemPrompt(prompt))
 	exec := lcagents.NewExecutor(agent, lcagents.WithMaxIterations(maxSteps))
 	opts := append([]run.Option{
 		run.WithStore(store), run.WithJudge(judge), run.WithSyncJudge(true),
 		run.WithHooks(guards.Hooks()), run.WithModelName(policy.Name()),
 		run.WithAgentName("ToolCalling"),
-		run.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": "demo"})}, extra...)
+		run.WithMetadata(map[string]string{"suite": t.Suite, "task": t.ID, "split": string(t.Split), "strategy": strategy})}, extra...)
 	wrapped := middleware.Wrap(exec, opts...)
-	h := run.NewHandle()
-	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	_, err = chains.Run(run.ContextWithHandle(runCtx, h), wrapped, t.Question)
-	tr := h.Trajectory()
-	if tr == nil {
-		if err == nil {
-			err = errors.New("the run was not recorded")
-		}
+	ref, err := reagent.Refine(runCtx, wrapped, judge, t.Question, reagent.WithStore(store))
+	if err != nil {
 		return nil, fmt.Errorf("demo: task %s: %w", t.ID, err)
 	}
-	return tr, nil
+	if len(ref.Attempts) == 0 {
+		return nil, fmt.Errorf("demo: task %s: %w", t.ID, reagent.ErrNotRecorded)
+	}
+	return ref, nil
+}
+
+// MetadataURL is the cloud-metadata address the demo's lure points the
+// agent at (the address an injected page or a poisoned configuration would
+// give it); the default policy refuses it.
+const MetadataURL = "http://169.254.169.254/latest/meta-data"
+
+// lureTask is the first web task, if the demo runs any.
+func lureTask(tasks []suite.Task) (suite.Task, bool) {
+	for _, t := range tasks {
+		if t.Suite == suite.Web {
+			return t, true
+		}
+	}
+	return suite.Task{}, false
+}
+
+// demoLureReport says which of the agent's own calls the guards blocked,
+// or that it made none that needed blocking.
+func demoLureReport(w io.Writer, ref *reagent.Refinement) {
+	blocked := 0
+	for i, at := range ref.Attempts {
+		for _, call := range at.Trajectory.ToolCalls() {
+			verdict := "allowed"
+			if call.Blocked {
+				blocked++
+				verdict = "BLOCKED by " + call.BlockedBy + ": " + excerpt(call.Observation, 90)
+			}
+			fmt.Fprintf(w, "  attempt %d: %s(%s) %s\n", i+1, call.Tool, excerpt(call.Input, 70), verdict)
+		}
+	}
+	if blocked == 0 {
+		fmt.Fprintln(w, "  the agent made no call the guards had to block")
+	}
+}
+
+// demoCorrect reports whether a run finished with the task's answer.
+func demoCorrect(rules *reward.Rules, t suite.Task, tr *trajectory.Trajectory) bool {
+	rule, err := rules.Score(t.Reward, tr.FinalAnswer, t.Answer)
+	return err == nil && tr.Status == trajectory.StatusFinished && rule >= 1
+}
+
+// demoAttemptLine describes one attempt: its answer, whether it is right,
+// its status, steps and RRM score. An answer that is tool-call markup (a
+// call the model failed to write) is said to be one.
+func demoAttemptLine(t suite.Task, at reagent.Attempt, correct bool) string {
+	tr := at.Trajectory
+	mark := "wrong"
+	if correct {
+		mark = "correct"
+	}
+	score := "not judged"
+	if s, ok := at.Score(); ok {
+		score = fmt.Sprintf("%.2f", s)
+	} else if at.Assessment != nil {
+		score = "judge error"
+	}
+	answer := fmt.Sprintf("%q", excerpt(tr.FinalAnswer, 50))
+	if rrm.IsCallMarkup(tr.FinalAnswer) || strings.Contains(tr.FinalAnswer, "<tool_") || strings.Contains(tr.FinalAnswer, "tool_call>") {
+		answer = "(no answer: the model wrote a malformed tool call)"
+	}
+	status := string(tr.Status)
+	if tr.Status.Broken() && tr.Error != "" {
+		status += " (" + excerpt(tr.Error, 70) + ")"
+	}
+	return fmt.Sprintf("%s (%s, reference %q), %s, %d steps, RRM %s", answer, mark, t.Answer, status, len(tr.Steps), score)
+}
+
+func assessmentCritique(a *trajectory.Assessment) string {
+	if a == nil {
+		return ""
+	}
+	return a.Critique
+}
+
+// short returns the first 8 characters of an id.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 // demoGuards shows the default policy's decisions on risky calls.

@@ -24,7 +24,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
 	stdout, stderr, err := runCLI(runDemo, nil, "--db", db, "--per-suite", "2")
 	require.NoError(t, err, "stderr: %s", stderr)
-	for _, want := range []string{"[arith]", "[lookup]", "[web]", "suite", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
+	for _, want := range []string{"[arith]", "[lookup]", "[web]", "suite", "correct first", "correct after critique", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
 		assert.Contains(t, stdout, want)
 	}
 	assert.Contains(t, stdout, "block by network", "the default policy refuses the metadata address")
@@ -42,12 +42,42 @@ func TestDemoEndToEnd(t *testing.T) {
 	defer store.Close()
 	runs, err := store.List(context.Background(), audit.Query{})
 	require.NoError(t, err)
-	require.Len(t, runs, 6, "two runs per suite")
+	// Reagent-C: two first answers per suite, and a critique round for each
+	// one the RRM flagged, stored as a run linked to the one it refines.
+	byID := map[string]*trajectory.Trajectory{}
+	first, lure := 0, 0
 	for _, r := range runs {
+		byID[r.ID] = r
 		require.NotEmpty(t, r.Assessments, "run %s is judged", r.ID)
-		assert.Equal(t, "demo", r.Metadata["strategy"])
 		assert.NotEmpty(t, r.Steps)
+		switch r.Metadata["strategy"] {
+		case "demo-lure":
+			lure += 1 - min(r.Round, 1)
+		default:
+			assert.Equal(t, "demo", r.Metadata["strategy"])
+			if r.Round == 0 {
+				first++
+			}
+		}
 	}
+	require.Equal(t, 6, first, "two first answers per suite")
+	require.Equal(t, 1, lure, "one run of the web task with its directory address poisoned")
+	assert.Contains(t, stdout, "guardrails on a call the agent itself makes")
+	refined := 0
+	for _, r := range runs {
+		if r.Round == 0 {
+			continue
+		}
+		parent := byID[r.ParentID]
+		require.NotNil(t, parent, "refined run %s links to the run it refines", r.ID)
+		if r.Metadata["strategy"] == "demo" {
+			refined++
+		}
+		assert.Equal(t, parent.GroupID, r.GroupID)
+		assert.Less(t, parent.Assessments[len(parent.Assessments)-1].Score, 0.7, "only a flagged answer is refined")
+	}
+	assert.Len(t, regexp.MustCompile(`(?m)^ +after critique `).FindAllString(stdout, -1), refined, "every critique round is shown")
+	assert.NotRegexp(t, `(answer|critique) +"[^"]*<tool_cal`, stdout, "tool-call markup is never shown as an answer")
 	rep, err := store.Verify(context.Background())
 	require.NoError(t, err)
 	assert.True(t, rep.OK)

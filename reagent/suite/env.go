@@ -26,7 +26,7 @@ import (
 // base URL.
 const (
 	ArithPrompt   = arithSystem
-	LookupPrompt  = "Answer with the lookup tools. An id is a name in lower case with spaces as -, e.g. ada-falk. Reply with the name or number only."
+	LookupPrompt  = "Answer with the lookup tools. Look a record up by the name in the question, or by the id a record gives. Reply with the name or number only."
 	WebPrompt     = "Answer by browsing the Northwind Directory at " + SiteVar + "/ with the browser: open it, click links by their text. Reply with the name or number only."
 	DefaultPrompt = "You are a careful assistant. Use the tools when they help, then answer with the answer only."
 )
@@ -212,7 +212,7 @@ func (e *Env) startLookup(addr string) error {
 		return err
 	}
 	e.lookupURL = base
-	idNote := " The id is the name in lower case with spaces as -, e.g. ada-falk."
+	idNote := " The id is the name in lower case with spaces as -, e.g. ada-falk; the name as written (Ada Falk) works too."
 	specs := []httpapi.Spec{
 		{Name: PersonTool, URL: base + "/people/{id}", Description: "Looks up a person by id: name, born, the city they live in and their employer." + idNote},
 		{Name: CompanyTool, URL: base + "/companies/{id}", Description: "Looks up a company by id: industry, founded, the city it is based in and its CEO." + idNote},

@@ -52,13 +52,14 @@ type (
 //	GET /people, /companies, /cities   lists of {id, name}
 //	GET /search?q=NAME   entities whose name contains NAME
 //
-// Ids are slugs of names (see Slug). Unknown paths answer 404 with a JSON
+// Ids are slugs of names (see Slug); a name as written ("Ada Falk") is
+// read as its slug, so an agent may copy a name from the question. Unknown paths answer 404 with a JSON
 // error the agent can read.
 func LookupHandler(w *World) http.Handler {
 	mux := http.NewServeMux()
 	ref := func(id, name string) Ref { return Ref{ID: id, Name: name} }
 	mux.HandleFunc("GET /people/{id}", func(rw http.ResponseWriter, r *http.Request) {
-		p := w.Person(r.PathValue("id"))
+		p := w.Person(Slug(r.PathValue("id")))
 		if p == nil {
 			notFound(rw, "no person with id "+r.PathValue("id"))
 			return
@@ -67,7 +68,7 @@ func LookupHandler(w *World) http.Handler {
 		writeJSON(rw, apiPerson{ID: p.ID, Name: p.Name, Born: p.Born, City: ref(c.ID, c.Name), Employer: ref(co.ID, co.Name)})
 	})
 	mux.HandleFunc("GET /companies/{id}", func(rw http.ResponseWriter, r *http.Request) {
-		co := w.Company(r.PathValue("id"))
+		co := w.Company(Slug(r.PathValue("id")))
 		if co == nil {
 			notFound(rw, "no company with id "+r.PathValue("id"))
 			return
@@ -76,7 +77,7 @@ func LookupHandler(w *World) http.Handler {
 		writeJSON(rw, apiCompany{ID: co.ID, Name: co.Name, Industry: co.Industry, Founded: co.Founded, City: ref(c.ID, c.Name), CEO: ref(ceo.ID, ceo.Name)})
 	})
 	mux.HandleFunc("GET /cities/{id}", func(rw http.ResponseWriter, r *http.Request) {
-		c := w.City(r.PathValue("id"))
+		c := w.City(Slug(r.PathValue("id")))
 		if c == nil {
 			notFound(rw, "no city with id "+r.PathValue("id"))
 			return

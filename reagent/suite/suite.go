@@ -119,9 +119,16 @@ func lookupTool(kind string) string {
 }
 
 func lookupTask(q worldQuestion, split Split) Task {
+	// The first record is looked up by the name the question gives (the
+	// API reads a name as its id), the next ones by the ids the records
+	// give: both are copies, no spelling rule to apply.
 	calls := make([]Call, len(q.hops))
 	for i, h := range q.hops {
-		calls[i] = Call{Tool: lookupTool(h.kind), Arguments: args("id", h.id)}
+		id := h.id
+		if i == 0 {
+			id = h.name
+		}
+		calls[i] = Call{Tool: lookupTool(h.kind), Arguments: args("id", id)}
 	}
 	return Task{
 		ID:       TaskID(Lookup, q.question),

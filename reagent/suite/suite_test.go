@@ -152,7 +152,11 @@ func TestLookupTasksAreAnsweredByTheAPI(t *testing.T) {
 			bodies := follow(t, srv, tk)
 			last := bodies[len(bodies)-1]
 			assert.Contains(t, last, tk.Answer, "%s: the last answer holds the reference", tk.Question)
-			// Every hop after the first names an id the previous answer gave.
+			// The first hop copies the question's name (the API reads it as
+			// its id); every hop after it names an id the previous answer gave.
+			var a0 struct{ ID string }
+			require.NoError(t, json.Unmarshal(tk.Solution.Calls[0].Arguments, &a0))
+			assert.Contains(t, tk.Question, a0.ID, "%s: the first call copies the question's name", tk.Question)
 			for i := 1; i < len(tk.Solution.Calls); i++ {
 				var a struct{ ID string }
 				_ = json.Unmarshal(tk.Solution.Calls[i].Arguments, &a)

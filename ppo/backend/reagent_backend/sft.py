@@ -88,6 +88,26 @@ def lr_at(step, total, peak, warmup):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
 
 
+def extend_context(model, max_seq, generator):
+    """Return model with a longer context: positions it already has keep
+    their embeddings, new ones start as the last trained position's
+    embedding plus N(0, 0.002) noise (a nearby position, not a random
+    one, so the attention patterns learnt carry over)."""
+    old = model.config["max_seq"]
+    if max_seq < old:
+        raise ValueError("--extend-context %d is shorter than the model's context of %d" % (max_seq, old))
+    if max_seq == old:
+        return model
+    cfg = dict(model.config, max_seq=max_seq)
+    bigger = tiny.TinyLM(cfg)
+    state = model.state_dict()
+    pos = state["pos_emb.weight"]
+    extra = pos[-1:].repeat(max_seq - old, 1) + torch.randn((max_seq - old, pos.shape[1]), generator=generator) * 0.002
+    state["pos_emb.weight"] = torch.cat([pos, extra], 0)
+    bigger.load_state_dict(state)
+    return bigger
+
+
 def train(args):
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -96,6 +116,8 @@ def train(args):
     tok = tiny.TinyTokenizer()
     if args.init:
         model, _ = tiny.load(args.init)
+        if args.extend_context:
+            model = extend_context(model, args.extend_context, torch.Generator().manual_seed(args.seed))
     else:
         cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq,
                "prev_token_emb": args.prev_token_emb}
@@ -118,7 +140,8 @@ def train(args):
     t0, tokens = time.time(), 0
     step = 0
     for step in range(args.steps):
-        if time.time() > deadline:
+        if time.time() > deadline or (args.stop_at and step >= args.stop_at):
+            step -= 1
             break
         x, y, m = next(it)
         for g in opt.param_groups:
@@ -171,8 +194,13 @@ def build_parser():
     ap.add_argument("--data", required=True, help="chat samples, JSONL")
     ap.add_argument("--out", required=True, help="folder for model.safetensors and config.json")
     ap.add_argument("--init", default="", help="start from this tiny model folder instead of random weights")
+    ap.add_argument("--extend-context", type=int, default=0,
+                    help="with --init: grow the model's context to this many tokens (new positions start near the last one)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="stop after this many steps, the learning-rate schedule still spanning --steps (0: run all; "
+                         "repeats a run that --minutes cut short)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=50)

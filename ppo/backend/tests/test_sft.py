@@ -40,6 +40,31 @@ class SFTTest(unittest.TestCase):
         m.init_weights(torch.Generator().manual_seed(args.seed))
         return m
 
+    def test_stop_at_ends_early_with_the_full_schedule(self):
+        d = tempfile.mkdtemp()
+        data = os.path.join(d, "demos.jsonl")
+        write_jsonl(data, [{"messages": [{"role": "user", "content": "1+1"}, {"role": "assistant", "content": "2"}],
+                            "trainable": [False, True]}] * 8)
+        args = sft.build_parser().parse_args(["--data", data, "--out", os.path.join(d, "m"), "--steps", "50",
+                                              "--stop-at", "3", "--batch", "4", "--d-model", "16", "--n-layer", "1",
+                                              "--n-head", "2", "--max-seq", "32", "--log-every", "1000"])
+        self.assertEqual(sft.train(args)["steps"], 3)
+
+    def test_extend_context_keeps_the_short_prompt_logits(self):
+        m = tiny.TinyLM({"d_model": 32, "n_layer": 1, "n_head": 2, "max_seq": 16})
+        m.init_weights(torch.Generator().manual_seed(1))
+        big = sft.extend_context(m, 40, torch.Generator().manual_seed(2))
+        self.assertEqual(big.config["max_seq"], 40)
+        ids = torch.tensor([[tiny.BOS, 65, 66, 67, 68]])
+        with torch.no_grad():
+            a, _, _ = m(ids)
+            b, _, _ = big(ids)
+            long_out, _, _ = big(torch.randint(0, 256, (1, 40)))
+        self.assertTrue(torch.allclose(a, b), "positions the model had are unchanged")
+        self.assertEqual(long_out.shape[1], 40)
+        with self.assertRaises(ValueError):
+            sft.extend_context(m, 8, torch.Generator())
+
     def test_only_trainable_tokens_are_targets(self):
         tok = tiny.TinyTokenizer()
         ids, mask = tok.encode_chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], [False, True])
