@@ -711,11 +711,16 @@ func scaleWord(s string) float64 {
 }
 
 // IsCallMarkup reports whether a final answer is in fact a tool call the
-// agent failed to make: it holds tool-call tags or a ReAct action input, or
-// it is the start of a <tool_call> tag cut off by the token limit.
+// agent failed to make: it holds tool-call tags, garbled ones included
+// (`<tool_calm`, `tool_call>`), a ReAct action input, or a call's JSON
+// (`{"name": …, "arguments": …`, however cut), or it is the start of a
+// <tool_call> tag cut off by the token limit.
 func IsCallMarkup(answer string) bool {
 	a := strings.TrimSpace(answer)
-	if strings.Contains(a, "<tool_call") || strings.Contains(a, "</tool_call") || strings.Contains(a, "Action Input:") {
+	if strings.Contains(a, "<tool_") || strings.Contains(a, "</tool") || strings.Contains(a, "tool_call>") || strings.Contains(a, "Action Input:") {
+		return true
+	}
+	if strings.HasPrefix(a, "{") && strings.Contains(a, `"name"`) && strings.Contains(a, `"argum`) {
 		return true
 	}
 	return len(a) >= 2 && strings.HasPrefix("<tool_call>", a)

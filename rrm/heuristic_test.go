@@ -267,3 +267,22 @@ func TestCallFailedReadsToolErrorText(t *testing.T) {
 		}
 	}
 }
+
+// TestIsCallMarkup: answers that are a failed or garbled tool call are
+// told from real answers.
+func TestIsCallMarkup(t *testing.T) {
+	for _, a := range []string{
+		`<tool_call>{"name": "get_person", "arguments": {"id": "ada"}}</tool_call>`,
+		`<tool_calm>{"name": "get_person"`, `<tool_cal`, `<tool`, `x tool_call>`,
+		`{"name": "argume": "ada"}`, `{"name": "get_company", "arguments": {"id"`,
+		"Action: calculator\nAction Input: 2+2",
+	} {
+		assert.True(t, IsCallMarkup(a), a)
+	}
+	for _, a := range []string{
+		"Ada Falk", "42", `{"name": "Ada Falk"}`, "The tool returned nothing; the answer is 7.",
+		"<b>bold</b>", "Use the toolbox.",
+	} {
+		assert.False(t, IsCallMarkup(a), a)
+	}
+}
