@@ -338,55 +338,44 @@ func TestDurableApprovalSurvivesKill(t *testing.T) {
 	}
 }
 
-// Without einorun.CheckPointID nothing could resume the run, so an
-// escalation to the durable approver is refused: the chain blocks the call
-// (fail closed) and nothing is stored as pending.
-func TestDurableWithoutCheckPointIsRefused(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
-	require.NoError(t, err)
-	defer store.Close()
-	l := &ledger{path: filepath.Join(dir, "ledger")}
-	m := newScripted(callTool("c2", "wire", `{"text":"send $100"}`), final("could not pay"))
-	s := newDurable(t, store, l, m, false)
-	h := run.NewHandle()
-	got := drainAll(t, s.runner.Query(run.ContextWithHandle(ctx, h), "pay the bill")) // no CheckPointID
-	require.NoError(t, got.err)
-	assert.Empty(t, got.interrupts)
-	assert.Equal(t, "could not pay", got.answer)
-	assert.Contains(t, got.toolResults["wire"], "einorun.CheckPointID", "the refusal says what to do")
-	assert.Empty(t, l.lines(t))
-	pending, err := s.d.Pending(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, pending)
-	assert.Equal(t, trajectory.StatusFinished, h.Trajectory().Status)
-	assert.True(t, h.Trajectory().Steps[0].Calls[0].Blocked)
-}
-
-// Without a seal key the eino checkpoint (compressed gob, unreadable to the
-// redactor) could not be stored safely: the call is blocked, the block
-// says what to set, and nothing is stored or run.
-func TestDurableWithoutSealKeyIsRefused(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
-	require.NoError(t, err)
-	defer store.Close()
-	l := &ledger{path: filepath.Join(dir, "ledger")}
-	m := newScripted(callTool("c2", "wire", `{"text":"send $100"}`), final("could not pay"))
-	s := newDurableWith(t, store, l, m, false)
-	h := run.NewHandle()
-	got := drainAll(t, s.runner.Query(run.ContextWithHandle(ctx, h), "pay the bill", einorun.CheckPointID("bill-1")...))
-	require.NoError(t, got.err)
-	assert.Empty(t, got.interrupts)
-	assert.Equal(t, "could not pay", got.answer)
-	assert.Contains(t, got.toolResults["wire"], approval.EnvSealKey, "the refusal says what to set")
-	assert.Empty(t, l.lines(t))
-	pending, err := s.d.Pending(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, pending)
-	assert.True(t, h.Trajectory().Steps[0].Calls[0].Blocked)
+// A durable escalation that could not be resumed is refused: the chain
+// blocks the call (fail closed), the block says what to set, nothing is
+// stored as pending and the tool never runs. Without einorun.CheckPointID
+// nothing could resume the run; without a seal key the eino checkpoint
+// (compressed gob, unreadable to the redactor) could not be stored safely.
+func TestDurableUnresumableIsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []approval.DurableOption
+		run  []adk.AgentRunOption
+		want string
+	}{
+		{"no checkpoint ID", []approval.DurableOption{approval.WithSealKey(testSealKey)}, nil, "einorun.CheckPointID"},
+		{"no seal key", nil, einorun.CheckPointID("bill-1"), approval.EnvSealKey},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			store, err := audit.OpenSQLite(filepath.Join(dir, "audit.db"))
+			require.NoError(t, err)
+			defer store.Close()
+			l := &ledger{path: filepath.Join(dir, "ledger")}
+			m := newScripted(callTool("c2", "wire", `{"text":"send $100"}`), final("could not pay"))
+			s := newDurableWith(t, store, l, m, false, c.opts...)
+			h := run.NewHandle()
+			got := drainAll(t, s.runner.Query(run.ContextWithHandle(ctx, h), "pay the bill", c.run...))
+			require.NoError(t, got.err)
+			assert.Empty(t, got.interrupts)
+			assert.Equal(t, "could not pay", got.answer)
+			assert.Contains(t, got.toolResults["wire"], c.want, "the refusal says what to do")
+			assert.Empty(t, l.lines(t))
+			pending, err := s.d.Pending(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, pending)
+			assert.Equal(t, trajectory.StatusFinished, h.Trajectory().Status)
+			assert.True(t, h.Trajectory().Steps[0].Calls[0].Blocked)
+		})
+	}
 }
 
 // A turn that calls a harmless tool and an escalated one at once: eino runs
