@@ -14,18 +14,17 @@ import (
 	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 
-	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/run"
 )
 
-// Metadata keys of a run resumed with Adapter.Resume (the same keys as the
-// langchaingo adapter's).
+// Metadata keys of a run resumed with Adapter.Resume (approval's, the same
+// for every host).
 const (
 	// MetaResumedFrom names the paused run a resumed run continues.
-	MetaResumedFrom = "reagent.resumed_from"
+	MetaResumedFrom = approval.MetaResumedFrom
 	// MetaApprovalRequest names the approval request a resumed run acted on.
-	MetaApprovalRequest = "reagent.approval_request"
+	MetaApprovalRequest = approval.MetaApprovalRequest
 )
 
 // hostName is how stored approval requests name this adapter.
@@ -309,31 +308,15 @@ func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Du
 	if runner == nil || d == nil {
 		return nil, errors.New("einorun: resume: need the Runner and the durable approver")
 	}
-	st, dec, err := d.Unseal(ctx, requestID)
+	st, dec, err := d.ForResume(ctx, requestID, hostName)
 	if err != nil {
 		return nil, fmt.Errorf("einorun: resume: %w", err)
-	}
-	if dec == nil {
-		return nil, fmt.Errorf("einorun: resume: request %s is still pending; approve or deny it first (reagent approve --db … %s [--deny])", requestID, requestID)
-	}
-	if st.Host != hostName {
-		return nil, fmt.Errorf("einorun: resume: request %s was paused by the %q host, not eino", requestID, st.Host)
 	}
 	var rs resumeState
 	if err := json.Unmarshal(st.State, &rs); err != nil || rs.Version != stateVersion || len(rs.CheckPoint) == 0 || rs.InterruptID == "" {
 		return nil, fmt.Errorf("einorun: resume: request %s has no usable eino checkpoint (version %d): %v", requestID, rs.Version, err)
 	}
-	if err := d.Store().Flush(ctx); err != nil { // a resume just made must be visible
-		return nil, fmt.Errorf("einorun: resume: %w", err)
-	}
-	done, err := d.Store().List(ctx, audit.Query{Metadata: map[string]string{MetaApprovalRequest: requestID}, Limit: 1})
-	if err != nil {
-		return nil, fmt.Errorf("einorun: resume: look for an earlier resume: %w", err)
-	}
-	if len(done) > 0 {
-		return nil, fmt.Errorf("einorun: resume: request %s was already resumed by run %s", requestID, done[0].ID)
-	}
-	ctx = approval.ContextWithDecision(ctx, st, *dec)
+	ctx = approval.ContextWithDecision(ctx, st, dec)
 	data, err := decompress(rs.CheckPoint)
 	if err != nil {
 		return nil, fmt.Errorf("einorun: resume: request %s: its eino checkpoint: %w", requestID, err)
@@ -351,7 +334,7 @@ func (a *Adapter) Resume(ctx context.Context, runner *adk.Runner, d *approval.Du
 			err = fmt.Errorf("einorun: resume request %s: eino could not resume from the stored checkpoint (was it saved by this program's agent?): %v", requestID, p)
 		}
 	}()
-	iter, err := runner.ResumeWithParams(ctx, rs.CheckPointID, &adk.ResumeParams{Targets: map[string]any{rs.InterruptID: *dec}}, all...)
+	iter, err := runner.ResumeWithParams(ctx, rs.CheckPointID, &adk.ResumeParams{Targets: map[string]any{rs.InterruptID: dec}}, all...)
 	if err != nil {
 		return nil, fmt.Errorf("einorun: resume request %s: %w", requestID, err)
 	}

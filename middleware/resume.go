@@ -11,18 +11,17 @@ import (
 	"github.com/tmc/langchaingo/chains"
 	"github.com/tmc/langchaingo/schema"
 
-	"github.com/reagent-go/reagent/audit"
 	"github.com/reagent-go/reagent/guardrails/approval"
 	"github.com/reagent-go/reagent/run"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
-// Metadata keys of a resumed run.
+// Metadata keys of a resumed run (approval's, the same for every host).
 const (
 	// MetaResumedFrom names the paused run a resumed run continues.
-	MetaResumedFrom = "reagent.resumed_from"
+	MetaResumedFrom = approval.MetaResumedFrom
 	// MetaApprovalRequest names the approval request a resumed run acted on.
-	MetaApprovalRequest = "reagent.approval_request"
+	MetaApprovalRequest = approval.MetaApprovalRequest
 )
 
 // hostName is how stored approval requests name this adapter.
@@ -254,31 +253,15 @@ func (e *Executor) Resume(ctx context.Context, d *approval.Durable, requestID st
 	if d == nil {
 		return nil, errors.New("middleware: resume: no durable approver")
 	}
-	st, dec, err := d.Unseal(ctx, requestID) // the exact call: opens a sealed request with d's key
+	st, dec, err := d.ForResume(ctx, requestID, hostName) // the exact call: opens a sealed request with d's key
 	if err != nil {
 		return nil, fmt.Errorf("middleware: resume: %w", err)
-	}
-	if dec == nil {
-		return nil, fmt.Errorf("middleware: resume: request %s is still pending; approve or deny it first (reagent approve --db … %s [--deny])", requestID, requestID)
-	}
-	if st.Host != hostName {
-		return nil, fmt.Errorf("middleware: resume: request %s was paused by the %q host, not langchaingo", requestID, st.Host)
-	}
-	if err := d.Store().Flush(ctx); err != nil { // a resume just made must be visible
-		return nil, fmt.Errorf("middleware: resume: %w", err)
-	}
-	done, err := d.Store().List(ctx, audit.Query{Metadata: map[string]string{MetaApprovalRequest: requestID}, Limit: 1})
-	if err != nil {
-		return nil, fmt.Errorf("middleware: resume: look for an earlier resume: %w", err)
-	}
-	if len(done) > 0 {
-		return nil, fmt.Errorf("middleware: resume: request %s was already resumed by run %s", requestID, done[0].ID)
 	}
 	var rs resumeState
 	if err := json.Unmarshal(st.State, &rs); err != nil || rs.Version != 1 {
 		return nil, fmt.Errorf("middleware: resume: request %s has no usable langchaingo state (version %d): %v", requestID, rs.Version, err)
 	}
-	ctx = approval.ContextWithDecision(ctx, st, *dec)
+	ctx = approval.ContextWithDecision(ctx, st, dec)
 	ctx = context.WithValue(ctx, replayKey{}, &replay{plans: rs.Plans})
 	ctx = run.ContextWithHandle(ctx, run.NewHandle(run.WithRunMetadata(map[string]string{
 		MetaResumedFrom: st.Request.RunID, MetaApprovalRequest: requestID,
