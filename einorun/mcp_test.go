@@ -2,6 +2,8 @@ package einorun_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -31,9 +33,9 @@ type mcpURL struct {
 }
 
 // mcpSession connects a client with reagent's MCP middleware (recording
-// into rec) to a real go-sdk server over the SDK's in-memory transport.
-// The server counts the calls that reach it.
-func mcpSession(t *testing.T, rec *run.Recorder) (*mcp.ClientSession, *atomic.Int64) {
+// into rec) to a real go-sdk server, over streamable HTTP on loopback or the
+// SDK's in-memory transport. The server counts the calls that reach it.
+func mcpSession(t *testing.T, rec *run.Recorder, overHTTP bool) (*mcp.ClientSession, *atomic.Int64) {
 	t.Helper()
 	calls := new(atomic.Int64)
 	s := mcp.NewServer(&mcp.Implementation{Name: "einorun-mcp-test", Version: "1.0.0"}, nil)
@@ -46,10 +48,18 @@ func mcpSession(t *testing.T, rec *run.Recorder) (*mcp.ClientSession, *atomic.In
 		calls.Add(1)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "page of " + in.URL}}}, nil, nil
 	})
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(context.Background(), st, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ss.Close() })
+	var ct mcp.Transport
+	if overHTTP {
+		hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+		t.Cleanup(hs.Close)
+		ct = &mcp.StreamableClientTransport{Endpoint: hs.URL, DisableStandaloneSSE: true, MaxRetries: -1}
+	} else {
+		st, mt := mcp.NewInMemoryTransports()
+		ss, err := s.Connect(context.Background(), st, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = ss.Close() })
+		ct = mt
+	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "einorun-mcp-client", Version: "1.0.0"}, nil)
 	c.AddSendingMiddleware(mcprun.Middleware(mcprun.WithRecorder(rec)))
 	cs, err := c.Connect(context.Background(), ct, nil)
@@ -64,11 +74,17 @@ func mcpSession(t *testing.T, rec *run.Recorder) (*mcp.ClientSession, *atomic.In
 // blocked before it reaches the server, and each call is recorded once,
 // in the eino run, although the client also has reagent's MCP middleware.
 func TestMCPToolsOnEino(t *testing.T) {
+	for _, overHTTP := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-memory", true: "streamable-http"}[overHTTP], func(t *testing.T) { mcpToolsOnEino(t, overHTTP) })
+	}
+}
+
+func mcpToolsOnEino(t *testing.T, overHTTP bool) {
 	store, err := audit.OpenSQLite(filepath.Join(t.TempDir(), "audit.db"))
 	require.NoError(t, err)
 	defer store.Close()
 	rec := run.New(run.WithStore(store), run.WithHooks(guardrails.NewChain(policyfile.Default()).Hooks()))
-	cs, calls := mcpSession(t, rec)
+	cs, calls := mcpSession(t, rec, overHTTP)
 	ctx := context.Background()
 	tools, err := einorun.MCPTools(ctx, cs)
 	require.NoError(t, err)
