@@ -88,8 +88,15 @@ type writer struct {
 	wake  chan struct{} // tells the writer goroutine to look at the queue
 	done  chan struct{} // closed when the writer goroutine has stopped
 
-	mu       sync.Mutex
-	queue    []*item // appended, not yet taken by the writer goroutine
+	mu    sync.Mutex
+	queue []*item // appended, not yet taken by the writer goroutine
+	// undispatched counts the records at the end of queue not yet handed
+	// to the preparers: the writer goroutine hands them over, so that an
+	// Append wakes no goroutine of the store while the writer is awake.
+	undispatched int
+	// parked is set while the writer goroutine sleeps with nothing to do
+	// and no timer: only then must an Append wake it.
+	parked   bool
 	inflight []*item // taken, being written
 	last     uint64  // last ticket handed out
 	closed   bool
@@ -165,13 +172,41 @@ func (w *writer) enqueue(ctx context.Context, it *item) error {
 	w.last++
 	it.ticket = w.last
 	w.queue = append(w.queue, it)
+	w.undispatched++
 	if it.prepare != nil {
 		it.ready = make(chan struct{})
-		w.prep <- it // never blocks: its capacity exceeds what can be queued or in flight
 	}
+	// The writer goroutine looks at the queue by itself while it is awake
+	// (lingering, or polling for a while after its last round); wake it
+	// only when it sleeps, when a batch is full, or every dispatchEvery
+	// records so that the preparers start on a burst early.
+	wake := w.parked || len(w.queue) >= w.batchSize || w.undispatched >= dispatchEvery
 	w.mu.Unlock()
-	w.signal()
+	if wake {
+		w.signal()
+	}
 	return nil
+}
+
+// dispatchEvery is how many records an Append burst queues before it wakes
+// the writer goroutine to hand them to the preparers.
+const dispatchEvery = 8
+
+// idlePolls is how many linger periods the writer goroutine keeps looking
+// at an empty queue before it sleeps until woken: Appends that come in
+// that time wake nothing.
+const idlePolls = 16
+
+// dispatch hands the records not yet handed over to the preparers. Call
+// with mu held; it never blocks (prep's capacity exceeds what can be
+// queued or in flight).
+func (w *writer) dispatch() {
+	for _, it := range w.queue[len(w.queue)-w.undispatched:] {
+		if it.prepare != nil {
+			w.prep <- it
+		}
+	}
+	w.undispatched = 0
 }
 
 // broadcast wakes every Flush waiting for a change. Call with mu held.
@@ -273,6 +308,26 @@ func (w *writer) close() error {
 	return w.notStored(w.last, nil)
 }
 
+// sleep waits for d or a wake, whichever comes first.
+func (w *writer) sleep(timer *time.Timer, d time.Duration) {
+	timer.Reset(d)
+	select {
+	case <-w.wake:
+	case <-timer.C:
+	}
+	stopTimer(timer)
+}
+
+// stopTimer stops timer and drains a tick it may have left.
+func stopTimer(timer *time.Timer) {
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+}
+
 func (w *writer) run() {
 	defer close(w.done)
 	timer := time.NewTimer(time.Hour)
@@ -294,11 +349,22 @@ func (w *writer) run() {
 // queue is empty.
 func (w *writer) next(timer *time.Timer) (batch []*item, flushing, last bool) {
 	w.mu.Lock()
-	for len(w.queue) == 0 && !w.flushReq && !w.closed {
+	for polls := 0; len(w.queue) == 0 && !w.flushReq && !w.closed; {
+		if polls < idlePolls && w.linger > 0 {
+			// Poll for a while: an Append now need not wake anyone.
+			polls++
+			w.mu.Unlock()
+			w.sleep(timer, w.linger)
+			w.mu.Lock()
+			continue
+		}
+		w.parked = true
 		w.mu.Unlock()
 		<-w.wake
 		w.mu.Lock()
+		w.parked = false
 	}
+	w.dispatch()
 	if len(w.queue) < w.batchSize && !w.flushReq && !w.closed && w.linger > 0 {
 		w.mu.Unlock()
 		timer.Reset(w.linger)
@@ -307,6 +373,7 @@ func (w *writer) next(timer *time.Timer) (batch []*item, flushing, last bool) {
 			select {
 			case <-w.wake:
 				w.mu.Lock()
+				w.dispatch()
 				stop := len(w.queue) >= w.batchSize || w.flushReq || w.closed
 				w.mu.Unlock()
 				if stop {
@@ -316,13 +383,9 @@ func (w *writer) next(timer *time.Timer) (batch []*item, flushing, last bool) {
 				break linger
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
+		stopTimer(timer)
 		w.mu.Lock()
+		w.dispatch()
 	}
 	n := min(len(w.queue), w.batchSize)
 	batch = w.queue[:n:n]
