@@ -192,8 +192,9 @@ func ExtractNumber(text string) (float64, bool) {
 			return v, true
 		}
 	}
-	lower := strings.ToLower(text)
-	if i := strings.LastIndex(lower, "answer"); i >= 0 {
+	// The offset must be one of text's own: strings.ToLower may change the
+	// length of text that is not valid UTF-8.
+	if i := lastIndexFoldASCII(text, "answer"); i >= 0 {
 		if v, ok := scanNumbers(text, i, true); ok {
 			return v, true
 		}
@@ -223,6 +224,21 @@ func scanNumbers(text string, from int, first bool) (float64, bool) {
 		}
 	}
 	return out, found
+}
+
+// lastIndexFoldASCII returns the byte offset in s of the last occurrence of
+// the lower-case ASCII word w, ignoring ASCII case, or -1.
+func lastIndexFoldASCII(s, w string) int {
+	for i := len(s) - len(w); i >= 0; i-- {
+		j := 0
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return i
+		}
+	}
+	return -1
 }
 
 func isWordByte(c byte) bool {
