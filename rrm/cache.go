@@ -78,3 +78,42 @@ func cloneAssessment(a trajectory.Assessment) trajectory.Assessment {
 	a.Notes = append([]string(nil), a.Notes...)
 	return a
 }
+
+// flights are the judgments in flight, by cache key, so that identical
+// judgments asked for at once share one request.
+type flights struct {
+	mu    sync.Mutex
+	calls map[string]*flight
+}
+
+// flight is one judgment in flight; done closes when a is set.
+type flight struct {
+	done      chan struct{}
+	a         trajectory.Assessment
+	abandoned bool // the judging caller's context ended: a is not the judgment
+}
+
+// join returns the flight for key and whether the caller must judge it
+// (it started the flight) or wait for it.
+func (f *flights) join(key string) (*flight, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.calls[key]; ok {
+		return c, false
+	}
+	if f.calls == nil {
+		f.calls = make(map[string]*flight)
+	}
+	c := &flight{done: make(chan struct{})}
+	f.calls[key] = c
+	return c, true
+}
+
+// finish hands a to the flight's waiters and ends the flight.
+func (f *flights) finish(key string, c *flight, a trajectory.Assessment, abandoned bool) {
+	f.mu.Lock()
+	delete(f.calls, key)
+	f.mu.Unlock()
+	c.a, c.abandoned = cloneAssessment(a), abandoned
+	close(c.done)
+}

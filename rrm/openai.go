@@ -43,6 +43,8 @@ type OpenAI struct {
 	log         *slog.Logger
 	setupErr    string
 	sleep       func(ctx context.Context, d time.Duration) error
+	flight      flights
+	joined      func() // test hook: a call joined a judgment in flight
 }
 
 // Option configures an OpenAI judge.
@@ -215,32 +217,75 @@ func (j *OpenAI) Model() string { return j.model }
 
 // Judge asks the model to judge t. It never invents a score: when every
 // attempt fails, the assessment has Status error and the last reason.
+//
+// With a cache (the default), identical judgments share one request:
+// a call that finds the same rendered trajectory already being judged waits
+// for that judgment instead of sending its own. A waiter whose own context
+// ends stops waiting; when the judging caller's context ends first, a waiter
+// that still has time judges on its own.
 func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory.Assessment {
 	start := time.Now()
 	base := trajectory.Assessment{Judge: j.Name(), Model: j.model, CreatedAt: start.UTC()}
-	fail := func(raw, format string, args ...any) trajectory.Assessment {
-		a := base
-		a.Status = trajectory.AssessmentError
-		a.Error = "rrm: openai judge: " + fmt.Sprintf(format, args...)
-		a.Raw = raw
-		a.Latency = time.Since(start)
-		return a
-	}
 	if t == nil {
-		return fail("", "nil trajectory")
+		return j.failed(base, start, "", "nil trajectory")
 	}
 	base.Steps, base.Partial = len(t.Steps), !t.Ended()
 	if j.setupErr != "" {
-		return fail("", "%s", j.setupErr)
+		return j.failed(base, start, "", "%s", j.setupErr)
 	}
 	rendered := Render(t, j.limits)
+	if j.cache == nil {
+		return j.request(ctx, rendered, "", base, start)
+	}
 	key := j.cacheKey(rendered)
-	if j.cache != nil {
+	for {
 		if a, ok := j.cache.Get(key); ok {
-			a.Judge, a.Model, a.Steps, a.Partial, a.CreatedAt = base.Judge, base.Model, base.Steps, base.Partial, base.CreatedAt
-			a.Latency = time.Since(start)
+			return j.forCaller(a, base, start)
+		}
+		c, leader := j.flight.join(key)
+		if leader {
+			a := j.request(ctx, rendered, key, base, start)
+			j.flight.finish(key, c, a, ctx.Err() != nil)
 			return a
 		}
+		if j.joined != nil {
+			j.joined()
+		}
+		select {
+		case <-c.done:
+			if c.abandoned && ctx.Err() == nil {
+				continue // the judging caller gave up; judge (or wait) anew
+			}
+			return j.forCaller(c.a, base, start)
+		case <-ctx.Done():
+			return j.failed(base, start, "", "cancelled while waiting for the same judgment in flight: %v", ctx.Err())
+		}
+	}
+}
+
+// forCaller is a shared or cached assessment as this call's own.
+func (j *OpenAI) forCaller(a, base trajectory.Assessment, start time.Time) trajectory.Assessment {
+	a = cloneAssessment(a)
+	a.Judge, a.Model, a.Steps, a.Partial, a.CreatedAt = base.Judge, base.Model, base.Steps, base.Partial, base.CreatedAt
+	a.Latency = time.Since(start)
+	return a
+}
+
+// failed is an error assessment with the reason.
+func (j *OpenAI) failed(base trajectory.Assessment, start time.Time, raw, format string, args ...any) trajectory.Assessment {
+	a := base
+	a.Status = trajectory.AssessmentError
+	a.Error = "rrm: openai judge: " + fmt.Sprintf(format, args...)
+	a.Raw = raw
+	a.Latency = time.Since(start)
+	return a
+}
+
+// request judges rendered by asking the model, with retries; a success is
+// cached under key (when key is not empty).
+func (j *OpenAI) request(ctx context.Context, rendered, key string, base trajectory.Assessment, start time.Time) trajectory.Assessment {
+	fail := func(raw, format string, args ...any) trajectory.Assessment {
+		return j.failed(base, start, raw, format, args...)
 	}
 
 	msgs := []openai.ChatCompletionMessage{
@@ -277,7 +322,7 @@ func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory
 				}
 				a.Judge, a.Model, a.Steps, a.Partial, a.CreatedAt = base.Judge, base.Model, base.Steps, base.Partial, base.CreatedAt
 				a.Latency = time.Since(start)
-				if j.cache != nil {
+				if key != "" {
 					j.cache.Put(key, a)
 				}
 				return a

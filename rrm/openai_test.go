@@ -510,3 +510,94 @@ func BenchmarkOpenAIConcurrency16(b *testing.B) {
 	b.ReportMetric(rate, "judgments/s")
 	b.ReportMetric(rate/320, "ratio_to_ideal")
 }
+
+// blockingJudgeServer answers goodReply; its first request closes arrived
+// and waits until release is called (at cleanup at the latest).
+func blockingJudgeServer(t *testing.T) (s *llmtest.Server, arrived chan struct{}, release func()) {
+	arrived, gate := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	s = llmtest.NewFunc(t, func(llmtest.Request) llmtest.Reply {
+		if first.CompareAndSwap(false, true) {
+			close(arrived)
+			<-gate
+		}
+		return llmtest.Reply{Content: goodReply}
+	})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return s, arrived, release
+}
+
+func TestOpenAICoalescesIdenticalInFlight(t *testing.T) {
+	s, arrived, release := blockingJudgeServer(t)
+	j := newTestJudge(s, nil)
+	joined := make(chan struct{})
+	j.joined = func() { joined <- struct{}{} }
+	const n = 6
+	got := make([]trajectory.Assessment, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = j.Judge(context.Background(), sampleRun())
+		}()
+	}
+	<-arrived
+	for range n - 1 {
+		<-joined
+	}
+	release()
+	wg.Wait()
+	assert.Len(t, s.Requests(), 1, "identical judgments in flight share one request")
+	for i, a := range got {
+		require.True(t, a.OK(), "judgment %d: %s", i, a.Error)
+		assert.Equal(t, got[0].Score, a.Score)
+		assert.Equal(t, got[0].Critique, a.Critique)
+		assert.Equal(t, len(sampleRun().Steps), a.Steps)
+	}
+	got[1].Notes = append(got[1].Notes, "mine")
+	assert.NotContains(t, got[2].Notes, "mine", "each caller owns its assessment")
+}
+
+func TestOpenAIWaiterCancelled(t *testing.T) {
+	s, arrived, release := blockingJudgeServer(t)
+	j := newTestJudge(s, nil)
+	joined := make(chan struct{})
+	j.joined = func() { joined <- struct{}{} }
+	lead := make(chan trajectory.Assessment)
+	go func() { lead <- j.Judge(context.Background(), sampleRun()) }()
+	<-arrived
+	ctx, cancel := context.WithCancel(context.Background())
+	waiter := make(chan trajectory.Assessment)
+	go func() { waiter <- j.Judge(ctx, sampleRun()) }()
+	<-joined
+	cancel()
+	w := <-waiter
+	assert.Equal(t, trajectory.AssessmentError, w.Status)
+	assert.Contains(t, w.Error, "cancelled while waiting for the same judgment in flight")
+	release()
+	assert.True(t, (<-lead).OK(), "the judging caller is not affected")
+	assert.Len(t, s.Requests(), 1)
+}
+
+func TestOpenAILeaderCancelledWaiterJudgesAlone(t *testing.T) {
+	s, arrived, _ := blockingJudgeServer(t)
+	j := newTestJudge(s, nil, WithRetries(0))
+	joined := make(chan struct{})
+	j.joined = func() { joined <- struct{}{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	lead := make(chan trajectory.Assessment)
+	go func() { lead <- j.Judge(ctx, sampleRun()) }()
+	<-arrived
+	waiter := make(chan trajectory.Assessment)
+	go func() { waiter <- j.Judge(context.Background(), sampleRun()) }()
+	<-joined
+	cancel()
+	l := <-lead
+	assert.Equal(t, trajectory.AssessmentError, l.Status)
+	w := <-waiter
+	require.True(t, w.OK(), "the waiter judged on its own after the judging caller gave up: %s", w.Error)
+	assert.Len(t, s.Requests(), 2)
+}

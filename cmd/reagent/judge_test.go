@@ -142,10 +142,10 @@ func TestJudgeFileOpenAI(t *testing.T) {
 		return llmtest.Reply{Content: "<think>checked</think><critique>You used the calculator well.</critique><score>0.75</score>"}
 	})
 	env := map[string]string{"REAGENT_JUDGE_BASE_URL": srv.URL}
-	// One judgment at a time: run-judged has run-good's content, so its
-	// judgment comes from the judge's cache (with several in flight, both
-	// could miss it and the count of requests would depend on timing).
-	stdout, stderr, err := judgeCLI(env, writeJSONL(t, judgeRuns()), "--in", "-", "--judge", "openai", "--model", "rrm-7b", "--concurrency", "1")
+	// run-judged has run-good's content: judged at once, the two share one
+	// request (the judge coalesces identical judgments in flight); one after
+	// the other, the second comes from the cache. Either way, one request.
+	stdout, stderr, err := judgeCLI(env, writeJSONL(t, judgeRuns()), "--in", "-", "--judge", "openai", "--model", "rrm-7b")
 	require.NoError(t, err, stderr)
 	runs := readJSONL(t, stdout)
 	require.Len(t, runs, 3)
@@ -161,7 +161,7 @@ func TestJudgeFileOpenAI(t *testing.T) {
 		assert.Equal(t, "You used the calculator well.", last.Critique)
 	}
 	reqs := srv.Requests()
-	require.Len(t, reqs, 2, "the identical run is judged from the cache")
+	require.Len(t, reqs, 2, "the identical run shares a judgment")
 	assert.Equal(t, "rrm-7b", reqs[0].Model)
 	assert.Contains(t, stderr, "mean score 0.750")
 }
