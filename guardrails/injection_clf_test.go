@@ -83,8 +83,8 @@ func TestInjectionHeldOut(t *testing.T) {
 	both.Table(&b)
 	t.Log("test part, training languages:\n" + b.String())
 
-	// Shipped model: combined 87.1% recall (391/449), 1.71% false positives (9/526).
-	assert.GreaterOrEqual(t, both.Recall.Rate(), 0.86, "combined recall on the held-out attacks")
+	// Shipped model: combined 88.4% recall (397/449), 1.90% false positives (10/526).
+	assert.GreaterOrEqual(t, both.Recall.Rate(), 0.87, "combined recall on the held-out attacks")
 	assert.LessOrEqual(t, both.FalsePos.Rate(), 0.02, "combined false positives on the held-out benign pages")
 	assert.GreaterOrEqual(t, both.Recall.Rate(), rules.Recall.Rate()+0.4, "the classifier adds to the rules")
 	assert.LessOrEqual(t, rules.FalsePos.Rate(), 0.005, "rule false positives (badges, System-Level headings)")

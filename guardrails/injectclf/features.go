@@ -185,7 +185,8 @@ func plain8(x uint64, afterSpace bool) (uint64, bool) {
 }
 
 // normalize folds text for the features: compatibility forms (full-width
-// letters, ligatures) to their plain form, lower case, invisible format
+// letters, ligatures) to their plain form, lower case (Turkish dotless ı
+// as i, so that case tricks with ı and İ fold away), invisible format
 // characters (zero-width, bidi, tag characters) dropped, every run of white
 // space to one space. The result starts and ends with a space so that
 // n-grams see word edges, and is followed by pad zero bytes (within the
@@ -274,10 +275,13 @@ func normalizeRunes(dst []byte, s []byte) []byte {
 				space = true
 			}
 			continue
-		case unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r):
-			continue
+		case unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) || r == '\u0307':
+			continue // the combining dot above too: lower-cased Turkish İ may carry one
 		}
 		r = unicode.ToLower(r)
+		if r == 'ı' { // Turkish dotless i: "ıgnore" reads as "ignore"
+			r = 'i'
+		}
 		if r >= 0x370 && r < 0x530 { // Greek and Cyrillic: maybe a look-alike
 			if l, ok := homoglyphs[r]; ok && (len(dst) > 0 && isLatin(dst[len(dst)-1]) || i < len(s) && isLatin(s[i])) {
 				dst = append(dst, l)

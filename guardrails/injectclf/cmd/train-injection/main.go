@@ -14,12 +14,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -135,8 +138,17 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 		dev, _ := injectclf.DevTest(held)
 		devIn, _ := injectclf.Split(dev, injectclf.Languages(train))
 		if calib == "" {
-			shift = injectclf.Calibrate(m, devIn, target)
-			slog.Info("operating point from the held-out dev part", "samples", len(devIn), "bias-shift", fmt.Sprintf("%.3f", shift))
+			// The dev part's benign pages and those of calib.jsonl (benign
+			// sources used nowhere else), when the data has it.
+			cal := devIn
+			if extra, err := injectclf.ReadSamplesFile(filepath.Join(data, "calib.jsonl")); err == nil {
+				extraIn, _ := injectclf.Split(extra, injectclf.Languages(train))
+				cal = append(slices.Clip(devIn), extraIn...)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			shift = injectclf.Calibrate(m, cal, target)
+			slog.Info("operating point from the held-out dev part and calib.jsonl", "samples", len(cal), "bias-shift", fmt.Sprintf("%.3f", shift))
 		}
 		m = m.WithBias(shift)
 		dr := injectclf.Evaluate(devIn, func(s string) float64 { return guardrails.DetectInjectionWith(m, s).Score }, 0.5)
