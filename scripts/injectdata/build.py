@@ -25,10 +25,12 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
 import textwrap
+import urllib.request
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -221,8 +223,8 @@ WHEELS = {
 # drawn before them stay as they were.
 ATTACK_TOOLS = {"prompt-security-fuzzer==2.1.1", "promptinject==0.1.1.1", "deepteam==1.0.10"}
 
-# npm packages (name@version: licence, split, SHA-256 of the tarball npm
-# pack fetches), read as tar archives.
+# npm packages (name@version: licence, split, SHA-256 of the registry's
+# tarball), read as tar archives.
 NPM = {
     "promptfoo@0.123.1": ("MIT", "train",
         "53471b239132b5e7a270fda458f78a1f1b920abb617ef4dc2b096608d480ee2f"),
@@ -264,18 +266,23 @@ def fetch(cache):
 
 
 def fetch_npm(cache):
-    """Fetches the NPM tarballs with npm pack, checks them, opens them."""
+    """Fetches the npm tarballs from the registry (no npm needed), checks
+    them, opens them. $NPM_CONFIG_REGISTRY overrides the registry."""
     os.makedirs(cache, exist_ok=True)
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
     out = {}
     for spec, (_, _, want) in NPM.items():
         name, ver = spec.rsplit("@", 1)
+        base = name.rsplit("/", 1)[-1]
         path = os.path.join(cache, f"{name.lstrip('@').replace('/', '-')}-{ver}.tgz")
         if not os.path.exists(path):
+            url = f"{registry}/{name}/-/{base}-{ver}.tgz"
             try:
-                subprocess.run(["npm", "pack", "--silent", "--pack-destination", cache, spec], check=True,
-                               stdout=subprocess.DEVNULL)
-            except (OSError, subprocess.CalledProcessError) as e:
-                sys.exit(f"build.py: npm pack {spec} failed ({e}); install npm and check that the npm registry is reachable")
+                with urllib.request.urlopen(url, timeout=300) as r, open(path + ".part", "wb") as f:
+                    shutil.copyfileobj(r, f)
+                os.replace(path + ".part", path)
+            except OSError as e:
+                sys.exit(f"build.py: downloading {url} failed ({e}); check that the npm registry is reachable")
         if sha256(path) != want:
             sys.exit(f"build.py: {path} does not match the pinned SHA-256 of {spec}; delete it and run again")
         out[spec] = tarfile.open(path, "r:gz")
