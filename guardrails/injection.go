@@ -175,6 +175,10 @@ var cosmeticParams = map[string]bool{
 	"label": true, "labelcolor": true, "branch": true, "maxage": true, "cacheseconds": true, "link": true,
 	"width": true, "height": true, "w": true, "h": true, "size": true, "s": true, "v": true, "sanitize": true,
 	"raw": true, "format": true, "theme": true,
+	// Version, release and download-count badges (readthedocs, shields.io,
+	// pepy.tech).
+	"version": true, "sort": true, "include_prereleases": true, "display_name": true, "period": true,
+	"units": true, "left_color": true, "right_color": true, "left_text": true, "right_text": true,
 }
 
 // queryCarriesData reports whether a markdown image link's query has a
