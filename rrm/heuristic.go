@@ -13,11 +13,14 @@ import (
 
 // HeuristicVersion names the rule set; it is the Model of every heuristic
 // assessment, so scores from different rule sets are not mixed up.
-// heuristic-v3 scores every trajectory exactly as heuristic-v2 did (same
-// rules, same weights); its critiques name what they found: the failing
-// call and its error, the repeated or blocked call, the unknown tool, the
-// unsupported numbers and names of the answer.
-const HeuristicVersion = "heuristic-v3"
+// heuristic-v3 scored every trajectory exactly as heuristic-v2 did (same
+// rules, same weights), with critiques that name what they found: the
+// failing call and its error, the repeated or blocked call, the unknown
+// tool, the unsupported numbers and names of the answer. heuristic-v4 adds
+// one rule (Weights.TaskExpression): a task that states an arithmetic
+// expression must have it computed by a call, and the critique names the
+// call and the expression.
+const HeuristicVersion = "heuristic-v4"
 
 // Weights are the penalties of the heuristic judge's rules. The score is
 // 1 minus the sum of the penalties that apply, floored at 0.
@@ -57,6 +60,13 @@ type Weights struct {
 	Unfinished, Cancelled float64
 	// EmptyAnswer applies when a finished run has an empty final answer.
 	EmptyAnswer float64
+	// TaskExpression applies once when the task states an arithmetic
+	// expression ("What is 37 * 12 + 5?"), the agent made successful
+	// calls, and none of them computed that expression: with one
+	// successful call its input must be the expression (spaces aside),
+	// with more every number of the expression must appear in one of
+	// their inputs (a computation in parts).
+	TaskExpression float64
 }
 
 // DefaultWeights returns the weights of HeuristicVersion.
@@ -79,6 +89,7 @@ func DefaultWeights() Weights {
 		Unfinished:        0.50,
 		Cancelled:         0.30,
 		EmptyAnswer:       0.40,
+		TaskExpression:    0.35,
 	}
 }
 
@@ -195,6 +206,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		// What the critique names: the first failed call after the last
 		// success, the first repeated call, the first retried blocked call.
 		failedCall, loopCall, blockedCall *trajectory.ToolCall
+		okInputs                          []*trajectory.ToolCall // successful calls, for the task-expression rule
 	)
 	for si := range t.Steps {
 		s := &t.Steps[si]
@@ -251,6 +263,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			} else {
 				okCalls++
 				failedSinceOK = 0
+				okInputs = append(okInputs, c)
 			}
 			lastFailed, lastKey = failed, k
 		}
@@ -322,6 +335,14 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			"You answered without using your tools although the task needs them: look the facts up or compute them with a tool before answering.")
 	} else {
 		r.check("tool use", 0, fmt.Sprintf("%d call(s), %d successful.", calls, okCalls), "")
+	}
+
+	// The task's own expression.
+	if expr, call, missed := missedExpression(t.Task, okInputs); finished && missed {
+		r.check("task expression", w.TaskExpression, fmt.Sprintf("the task states %s, and no successful call computed it (first call: %s).", expr, describeCall(call)),
+			"Your call "+describeCall(call)+" did not compute the task's expression "+expr+": call the calculator with exactly that expression, then answer with the number it returns.")
+	} else if expr != "" {
+		r.check("task expression", 0, fmt.Sprintf("the task states %s; a call computed it or none succeeded.", expr), "")
 	}
 
 	// Grounding of the final answer.
@@ -509,6 +530,121 @@ func needsTool(task string) bool {
 		}
 	}
 	return false
+}
+
+// taskExpression returns the first arithmetic expression a task states:
+// the longest run of digits, spaces, ".", parentheses and operators that
+// starts with a digit or "(" and joins two numbers with + * / ^ × ÷, or
+// with a "-" that has a space on either side (so that 2024-05-01 is not
+// one). Trailing spaces, "." and unmatched ")" are trimmed. "" when the
+// task states none.
+func taskExpression(task string) string {
+	best := ""
+	for i := 0; i < len(task); i++ {
+		c := task[i]
+		if !isDigit(c) && c != '(' {
+			continue
+		}
+		if i > 0 && (isDigit(task[i-1]) || task[i-1] == '.' || isLetter(task[i-1])) ||
+			i > 1 && task[i-1] == ',' && isDigit(task[i-2]) {
+			continue // inside a number ("1,234") or a word
+		}
+		j := i
+		for j < len(task) && (isDigit(task[j]) || strings.IndexByte(" .()+-*/^", task[j]) >= 0 ||
+			strings.HasPrefix(task[j:], "×") || strings.HasPrefix(task[j:], "÷")) {
+			if task[j] >= 0x80 {
+				j += len("×")
+				continue
+			}
+			j++
+		}
+		span := strings.TrimRight(task[i:j], " .")
+		for strings.Count(span, ")") > strings.Count(span, "(") && strings.HasSuffix(span, ")") {
+			span = strings.TrimRight(span[:len(span)-1], " .")
+		}
+		span = unwrapParens(span)
+		if len(span) > len(best) && isExpression(span) {
+			best = span
+		}
+		i = j
+	}
+	return best
+}
+
+// unwrapParens removes parentheses that enclose the whole expression.
+func unwrapParens(s string) string {
+	for len(s) >= 2 && s[0] == '(' && s[len(s)-1] == ')' {
+		depth := 0
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if depth == 0 && i < len(s)-1 {
+				return s // the first "(" closes before the end: (1+2)*(3+4)
+			}
+		}
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	return s
+}
+
+// isExpression reports whether span joins two numbers with an operator
+// (a "-" only with a space beside it).
+func isExpression(span string) bool {
+	for i := 0; i < len(span); i++ {
+		switch {
+		case strings.IndexByte("+*/^", span[i]) >= 0, strings.HasPrefix(span[i:], "×"), strings.HasPrefix(span[i:], "÷"):
+		case span[i] == '-' && (i > 0 && span[i-1] == ' ' || i+1 < len(span) && span[i+1] == ' '):
+		default:
+			continue
+		}
+		return hasArithmetic(span)
+	}
+	return false
+}
+
+// compactExpr removes spaces and writes × ÷ as * /.
+func compactExpr(s string) string {
+	s = strings.NewReplacer("×", "*", "÷", "/").Replace(s)
+	return strings.Join(strings.Fields(s), "")
+}
+
+// missedExpression applies the task-expression rule: expr is the task's
+// expression ("" when it states none); missed is true when successful
+// calls were made and none computed it; call is the first of them.
+func missedExpression(task string, ok []*trajectory.ToolCall) (expr string, call *trajectory.ToolCall, missed bool) {
+	expr = taskExpression(task)
+	if expr == "" || len(ok) == 0 {
+		return expr, nil, false
+	}
+	want := compactExpr(expr)
+	if len(ok) == 1 {
+		in := compactExpr(ok[0].Input)
+		if in == want || strings.Contains(in, `"`+want+`"`) {
+			return expr, nil, false
+		}
+		return expr, ok[0], true
+	}
+	var inputs strings.Builder
+	for _, c := range ok {
+		inputs.WriteString(c.Input)
+		inputs.WriteByte('\n')
+	}
+	have := map[string]bool{}
+	forEachNumber(inputs.String(), func(n number) { have[n.original] = true })
+	all := true
+	forEachNumber(expr, func(n number) {
+		if !have[n.original] {
+			all = false
+		}
+	})
+	if all {
+		return expr, nil, false
+	}
+	return expr, ok[0], true
 }
 
 // hasArithmetic finds "digits operator digits" such as 12*3 or 81 / 9.

@@ -286,3 +286,63 @@ func TestIsCallMarkup(t *testing.T) {
 		assert.False(t, IsCallMarkup(a), a)
 	}
 }
+
+func TestTaskExpression(t *testing.T) {
+	for task, want := range map[string]string{
+		"What is 37 * 12 + 5?":                       "37 * 12 + 5",
+		"Compute (57 + 22) * 8.":                     "(57 + 22) * 8",
+		"What is 206 - 581":                          "206 - 581",
+		"How much is 1463 / 19?":                     "1463 / 19",
+		"Evaluate 6×7.":                              "6×7",
+		"Sam has 209 coins and finds 23 more.":       "",
+		"What happened on 2024-05-01 in Lagos?":      "",
+		"What is 1,234 + 5?":                         "",
+		"In which city does the CEO of Corvel live?": "",
+		"Is (3 + 4) the same as 7?":                  "3 + 4",
+	} {
+		assert.Equal(t, want, taskExpression(task), task)
+	}
+}
+
+func TestHeuristicTaskExpressionRule(t *testing.T) {
+	w := DefaultWeights()
+	h := NewHeuristic()
+	calc := func(in, obs string) trajectory.ToolCall {
+		return trajectory.ToolCall{Tool: "calculator", Input: in, Observation: obs}
+	}
+	judge := func(task string, answer string, calls ...trajectory.ToolCall) trajectory.Assessment {
+		return h.Judge(context.Background(), run(task, []string{"calculator"}, trajectory.StatusFinished,
+			callStep("compute", calls...), answerStep(answer)))
+	}
+
+	// The call computed the task's expression (spaces aside): no penalty.
+	a := judge("Compute (57 + 22) * 8.", "632", calc(`{"expression":"(57+22) * 8"}`, "632"))
+	assert.Equal(t, 1.0, a.Score)
+	assert.Contains(t, a.Think, "task expression: ok")
+
+	// Another expression, its number backed by the observation: only this
+	// rule sees the wrong answer, and the critique names call and expression.
+	a = judge("What is 704 + 636 - 35?", "1340", calc(`{"expression":"704 + 636"}`, "1340"))
+	assert.InDelta(t, 1-w.TaskExpression, a.Score, 1e-9)
+	assert.Contains(t, a.Think, "task expression: FAIL")
+	assert.Contains(t, a.Critique, `calculator({"expression":"704 + 636"})`)
+	assert.Contains(t, a.Critique, "expression 704 + 636 - 35")
+	assert.Less(t, a.Score, FlawThreshold, "a wrong expression must be flagged for refinement")
+
+	// A longer expression that contains the task's is not the task's.
+	a = judge("What is 46 * 20", "18400", calc(`{"expression":"46 * 20 * 20"}`, "18400"))
+	assert.InDelta(t, 1-w.TaskExpression, a.Score, 1e-9)
+
+	// A computation in parts: every number of the expression in some call.
+	a = judge("What is (57 + 22) * 8?", "632", calc(`{"expression":"57 + 22"}`, "79"), calc(`{"expression":"79 * 8"}`, "632"))
+	assert.Equal(t, 1.0, a.Score)
+	a = judge("What is (57 + 22) * 16?", "632", calc(`{"expression":"57 + 22"}`, "79"), calc(`{"expression":"79 * 8"}`, "632"))
+	assert.InDelta(t, 1-w.TaskExpression, a.Score, 1e-9)
+
+	// No successful call: the rule does not apply (others do).
+	a = judge("What is 6 * 7?", "42")
+	assert.NotContains(t, a.Think, "task expression: FAIL")
+	// A task without an expression has no such check.
+	a = judge("Sam has 5 coins and finds 3 more. How many coins does Sam have now?", "8", calc(`{"expression":"5 + 3"}`, "8"))
+	assert.NotContains(t, a.Think, "task expression")
+}

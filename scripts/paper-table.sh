@@ -74,7 +74,7 @@ arms = [("Baseline (rule reward only)", ["baseline-%s" % s for s in seeds.split(
         ("Reagent-U (two-stage groups)", ["u-%s" % s for s in seeds.split()])]
 lines = ["# Results: the paper's comparison on reagent's suites", "",
          "Success rate (rule reward = 1) on the test split, greedy decoding, the heuristic RRM as judge.",
-         "Every trained arm starts from the embedded policy; mean ± standard deviation over seeds %s." % seeds, "",
+         "Every trained arm starts from the embedded policy; mean ± standard deviation over seeds %s (each seed's figure in parentheses)." % seeds, "",
          "| arm | " + " | ".join(suite_names) + " |", "|---|" + "---|" * len(suite_names)]
 untouched = rows("untouched-baseline")
 lines.append("| Untouched policy (no training) | " + " | ".join("%.1f%%" % (100 * rate(untouched[s])) if s in untouched else "-" for s in suite_names) + " |")
@@ -87,7 +87,7 @@ for label, names in arms:
         elif len(vals) == 1:
             cells.append("%.1f%%" % vals[0])
         else:
-            cells.append("%.1f ± %.1f%%" % (statistics.mean(vals), statistics.stdev(vals)))
+            cells.append("%.1f ± %.1f%% (%s)" % (statistics.mean(vals), statistics.stdev(vals), ", ".join("%.1f" % v for v in vals)))
     lines.append("| %s | %s |" % (label, " | ".join(cells)))
 lines += ["", "Settings: %s GRPO iterations x %s tasks x group %s (Reagent-U: 2 x %s), lr %s, sampling temperature 0.7,"
           " top-p 0.95, at most 4 agent steps; %s test tasks per suite; device %s." % (steps, tasks, group, group, lr, limit, device),

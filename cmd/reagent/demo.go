@@ -39,12 +39,12 @@ type demoTally struct {
 // of every suite with tools, wrapped by reagent (heuristic RRM, default guard
 // policy, SQLite audit trail), with no network and no configuration.
 func runDemo(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "demo", "demo [--db reagent-demo.db] [--per-suite N] [--model DIR] [--seed S] [--suites arith,lookup,web]")
+	fs := newFlags(c, "demo", "demo [--db reagent-demo.db] [--per-suite N] [--model DIR] [--seed S] [--suites arith,arith2,lookup,web]")
 	dbPath := fs.String("db", "reagent-demo.db", "audit database: a SQLite file (created if missing) or a postgres:// URL")
 	perSuite := fs.Int("per-suite", 4, "tasks per suite, from the test split")
 	modelDir := fs.String("model", "", "tiny model folder (default: the embedded policy)")
 	seed := fs.Int64("seed", 1, "task sampling seed")
-	suites := fs.String("suites", "arith,lookup,web", "suites to run; web needs Chromium")
+	suites := fs.String("suites", "arith,arith2,lookup,web", "suites to run (arith2: arith reworded, the suite where the policy sometimes fails); web needs Chromium")
 	maxSteps := fs.Int("max-steps", 6, "agent steps per run")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -177,6 +177,14 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			tl.fixed, mean, tl.blocked, tl.judgeErrors)
 	}
 	tw.Flush()
+	fixed, flagged := 0, 0
+	for _, tl := range tally {
+		fixed += tl.fixed
+		flagged += tl.refined
+	}
+	if flagged > 0 && fixed == 0 {
+		fmt.Fprintf(c.Stdout, "the critique round refined %d flagged answer(s) and fixed none: this policy does not act on critiques it was not trained on (docs/RESULTS.md)\n", flagged)
+	}
 
 	if lure, ok := lureTask(tasks); ok {
 		fmt.Fprintln(c.Stdout, "\nguardrails on a call the agent itself makes: the web task again, its directory address poisoned with the cloud-metadata address")

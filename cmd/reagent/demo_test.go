@@ -24,7 +24,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
 	stdout, stderr, err := runCLI(runDemo, nil, "--db", db, "--per-suite", "2")
 	require.NoError(t, err, "stderr: %s", stderr)
-	for _, want := range []string{"[arith]", "[lookup]", "[web]", "suite", "correct first", "correct after critique", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
+	for _, want := range []string{"[arith]", "[arith2]", "[lookup]", "[web]", "suite", "correct first", "correct after critique", "mean RRM score", "audit chain intact", "reagent audit show --db"} {
 		assert.Contains(t, stdout, want)
 	}
 	assert.Contains(t, stdout, "block by network", "the default policy refuses the metadata address")
@@ -60,7 +60,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 6, first, "two first answers per suite")
+	require.Equal(t, 8, first, "two first answers per suite")
 	require.Equal(t, 1, lure, "one run of the web task with its directory address poisoned")
 	assert.Contains(t, stdout, "guardrails on a call the agent itself makes")
 	refined := 0

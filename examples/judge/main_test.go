@@ -17,7 +17,7 @@ func TestJudgeExampleRunsOffline(t *testing.T) {
 	require.NoError(t, runExample(context.Background(), &out, func(string) string { return "" }))
 	s := out.String()
 	t.Log(s)
-	assert.Contains(t, s, "judge:    heuristic heuristic-v3")
+	assert.Contains(t, s, "judge:    heuristic heuristic-v4")
 	assert.Contains(t, s, "score:    0.35")
 	assert.Contains(t, s, `search(Lagos population) failed with "upstream timeout"`)
 	assert.Contains(t, s, "Your answer states 21,300,000")

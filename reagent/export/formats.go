@@ -110,7 +110,7 @@ func verlRows(runs []*trajectory.Trajectory, cfg *config, rep *Report) []VerlRow
 		if source == SourceRRM {
 			rep.FromRRM++
 		}
-		if suite == "arith" {
+		if suite == "arith" || suite == "arith2" {
 			row.Ability = "math"
 		}
 		for _, s := range t.Tools {

@@ -105,7 +105,7 @@ func StartEnv(ctx context.Context, tasks []Task, opts ...EnvOption) (env *Env, e
 		o(&cfg)
 	}
 	e := &Env{tools: map[string]tools.Tool{}, prompts: map[string]string{
-		Arith: ArithPrompt, Lookup: LookupPrompt, Web: WebPrompt,
+		Arith: ArithPrompt, Arith2: ArithPrompt, Lookup: LookupPrompt, Web: WebPrompt,
 	}, logger: cfg.logger}
 	for k, v := range cfg.prompts {
 		e.prompts[k] = v

@@ -32,9 +32,9 @@ var lookupTools = []string{PersonTool, CompanyTool, CityTool, SearchTool}
 const SiteVar = "$SITE"
 
 // Names lists the built-in suites.
-func Names() []string { return []string{Arith, Lookup, Web} }
+func Names() []string { return []string{Arith, Arith2, Lookup, Web} }
 
-// Default number of arith tasks per split.
+// Default number of arith (and arith2) tasks per split.
 const (
 	DefaultArithTrain = 200
 	DefaultArithTest  = 50
@@ -53,7 +53,7 @@ type genConfig struct {
 func WithSeed(seed int64) GenOption { return func(c *genConfig) { c.seed = seed } }
 
 // WithCount keeps at most n tasks (default: 200 train and 50 test for
-// arith, the whole split for lookup and web).
+// arith and arith2, the whole split for lookup and web).
 func WithCount(n int) GenOption { return func(c *genConfig) { c.count = n } }
 
 // Generate returns the tasks of one split of a built-in suite. The same
@@ -71,13 +71,16 @@ func Generate(name string, split Split, opts ...GenOption) ([]Task, error) {
 		return nil, fmt.Errorf("suite: count %d is negative", cfg.count)
 	}
 	switch name {
-	case Arith:
+	case Arith, Arith2:
 		n := cfg.count
 		if n == 0 {
 			n = DefaultArithTrain
 			if split == Test {
 				n = DefaultArithTest
 			}
+		}
+		if name == Arith2 {
+			return arith2Tasks(split, cfg.seed, n), nil
 		}
 		return arithTasks(split, cfg.seed, n), nil
 	case Lookup, Web:

@@ -376,3 +376,64 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 	})
 }
+
+func TestArith2Tasks(t *testing.T) {
+	train, err := Generate(Arith2, Train, WithCount(300))
+	require.NoError(t, err)
+	test, err := Generate(Arith2, Test, WithCount(100))
+	require.NoError(t, err)
+	arithTrain, err := Generate(Arith, Train, WithCount(2000))
+	require.NoError(t, err)
+	arithExprs := map[string]bool{}
+	for _, tk := range arithTrain {
+		var a struct{ Expression string }
+		require.NoError(t, json.Unmarshal(tk.Solution.Calls[0].Arguments, &a))
+		arithExprs[a.Expression] = true
+	}
+	calc := calculator.New()
+	wordings := map[string]int{}
+	for _, tk := range append(train, test...) {
+		require.NoError(t, tk.Validate(), tk.ID)
+		assert.Equal(t, Arith2, tk.Suite)
+		assert.Equal(t, TaskID(Arith2, tk.Question), tk.ID)
+		require.Len(t, tk.Solution.Calls, 1)
+		var a struct{ Expression string }
+		require.NoError(t, json.Unmarshal(tk.Solution.Calls[0].Arguments, &a))
+		obs, err := calc.Call(t.Context(), string(tk.Solution.Calls[0].Arguments))
+		require.NoError(t, err)
+		assert.Equal(t, tk.Answer, obs, tk.Question)
+		// The expression is verbatim in one of the wordings, and the split is
+		// that of the arith question with the same expression.
+		found := false
+		for _, w := range arithWordings {
+			if fmt.Sprintf(w, a.Expression) == tk.Question {
+				wordings[w]++
+				found = true
+			}
+		}
+		assert.True(t, found, "%q is not a wording of %q", tk.Question, a.Expression)
+		assert.Equal(t, SplitOf("What is "+a.Expression+"?"), tk.Split, tk.Question)
+		if tk.Split == Test {
+			assert.False(t, arithExprs[a.Expression], "test expression %q is in arith's training split", a.Expression)
+		}
+	}
+	assert.Len(t, wordings, len(arithWordings), "every wording is used")
+}
+
+func TestArith2Demonstration(t *testing.T) {
+	ctx := t.Context()
+	tasks, err := Generate(Arith2, Train, WithCount(10))
+	require.NoError(t, err)
+	env, err := StartEnv(ctx, tasks)
+	require.NoError(t, err)
+	defer env.Close()
+	for _, tk := range tasks {
+		d, err := env.Demonstrate(ctx, tk)
+		require.NoError(t, err)
+		assert.Equal(t, ArithPrompt, d.Ideal.Messages[0].Content)
+		assert.Equal(t, tk.Question, d.Ideal.Messages[1].Content)
+		assert.Equal(t, tk.Answer, d.Ideal.Messages[3].Content, "the calculator's real answer")
+		assert.Equal(t, tk.Solution.Flawed.Answer, d.Flawed.Messages[2].Content)
+		assert.Contains(t, d.Feedback, arithCritique)
+	}
+}
