@@ -138,6 +138,9 @@ func roleOf(t llms.ChatMessageType) string {
 }
 
 func usageOf(info map[string]any) trajectory.Usage {
+	if len(info) == 0 {
+		return trajectory.Usage{}
+	}
 	return trajectory.Usage{
 		PromptTokens:     intOf(info["PromptTokens"]),
 		CompletionTokens: intOf(info["CompletionTokens"]),
