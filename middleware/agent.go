@@ -25,8 +25,8 @@ type agentWrapper struct {
 	inner agents.Agent
 	name  string
 
-	mu    sync.Mutex // serialises rebuilding tab
-	tab   atomic.Pointer[toolTable]
+	mu  sync.Mutex // serialises rebuilding tab
+	tab atomic.Pointer[toolTable]
 }
 
 // toolTable is the wrapped form of one list of the agent's tools. It is
