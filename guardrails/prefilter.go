@@ -111,17 +111,39 @@ func containsFoldASCII(text, lit string) bool {
 	if n == 0 {
 		return true
 	}
-	first := lit[0]
-	for i := 0; i+n <= len(text); i++ {
-		if lower(text[i]) != first {
-			continue
+	if n > len(text) {
+		return false
+	}
+	// Candidates are found with IndexByte (vectorised) for each case of the
+	// first byte; lo and up are the next position of each, -1 once none
+	// is left.
+	first, firstUp := lit[0], upper(lit[0])
+	last := len(text) - n // the last position a match can start at
+	next := func(from int, c byte) int {
+		if from > last {
+			return -1
 		}
-		j := 1
-		for j < n && lower(text[i+j]) == lit[j] {
-			j++
+		if k := strings.IndexByte(text[from:last+1], c); k >= 0 {
+			return from + k
 		}
-		if j == n {
+		return -1
+	}
+	lo, up := next(0, first), -1
+	if firstUp != first {
+		up = next(0, firstUp)
+	}
+	for lo >= 0 || up >= 0 {
+		i := lo
+		if i < 0 || up >= 0 && up < i {
+			i = up
+		}
+		if hasPrefixFoldASCII(text[i+1:], lit[1:]) {
 			return true
+		}
+		if i == lo {
+			lo = next(i+1, first)
+		} else {
+			up = next(i+1, firstUp)
 		}
 	}
 	return false
