@@ -19,6 +19,10 @@ type litFilter struct {
 	// first marks the bytes a literal starts with (both cases when fold):
 	// one pass over the text finds every place a literal may start.
 	first [256]bool
+	// With fold: byFirst lists the literals by their first byte, and
+	// pairs marks the second byte that may follow each first byte.
+	byFirst [256][]string
+	pairs   [256][4]uint64
 }
 
 // newLitFilter analyses re's pattern; a nil filter passes everything.
@@ -49,6 +53,12 @@ func newLitFilter(re *regexp.Regexp) *litFilter {
 		f.first[l[0]] = true
 		if fold {
 			f.first[upper(l[0])] = true
+			f.byFirst[l[0]] = append(f.byFirst[l[0]], l)
+			if len(l) > 1 {
+				f.pairs[l[0]][l[1]>>6] |= 1 << (l[1] & 63)
+			} else { // a one-byte literal: any next byte
+				f.pairs[l[0]] = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+			}
 		}
 	}
 	return f
@@ -78,10 +88,20 @@ func (f *litFilter) mayMatch(text string) bool {
 	// One pass over the text for all the literals: only where one may
 	// start are they compared.
 	for i := 0; i < len(text); i++ {
-		if !f.first[text[i]] {
+		c := text[i]
+		if !f.first[c] {
 			continue
 		}
-		for _, l := range f.lits {
+		// Of the literals that start with this byte, only where the next
+		// byte can follow it in one of them.
+		c = lower(c)
+		if i+1 < len(text) {
+			n := lower(text[i+1])
+			if f.pairs[c][n>>6]&(1<<(n&63)) == 0 {
+				continue
+			}
+		}
+		for _, l := range f.byFirst[c] {
 			if hasPrefixFoldASCII(text[i:], l) {
 				return true
 			}
