@@ -323,11 +323,8 @@ func (r *Run) beginStepLocked() {
 	r.stepStart = at
 	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: r.at(at)})
 	s := &r.t.Steps[i]
-	if len(r.llmBuf) == cap(r.llmBuf) {
-		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
-	}
-	if len(r.callBuf) == cap(r.callBuf) {
-		r.callBuf = make([]trajectory.ToolCall, 0, 16)
+	if len(r.llmBuf) == cap(r.llmBuf) || len(r.callBuf) == cap(r.callBuf) {
+		r.growBufsLocked()
 	}
 	// Each step gets room for one model call and one tool call without
 	// allocating; a second one of either grows that step's slice alone.
@@ -337,6 +334,19 @@ func (r *Run) beginStepLocked() {
 	n = len(r.callBuf)
 	s.Calls = r.callBuf[n:n:min(n+1, cap(r.callBuf))]
 	r.callBuf = r.callBuf[:min(n+1, cap(r.callBuf))]
+}
+
+// growBufsLocked gives the per-run backing arrays of the steps' calls new
+// room once they are used up.
+//
+//go:noinline
+func (r *Run) growBufsLocked() {
+	if len(r.llmBuf) == cap(r.llmBuf) {
+		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
+	}
+	if len(r.callBuf) == cap(r.callBuf) {
+		r.callBuf = make([]trajectory.ToolCall, 0, 16)
+	}
 }
 
 func (r *Run) stepLocked() *trajectory.Step { return &r.t.Steps[len(r.t.Steps)-1] }
@@ -403,11 +413,7 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	mc.start = r.tick()
 	r.last = max(r.last, mc.start)
 	if r.critique != "" {
-		mc.Instructions = append(mc.Instructions, CritiquePrefix+r.critique)
-		if !r.critiqueRecorded {
-			s.Critique = r.critique
-			r.critiqueRecorded = true
-		}
+		r.addCritiqueLocked(s, mc)
 	}
 	r.mu.Unlock()
 	mc.Record.StartedAt = r.at(mc.start)
@@ -424,6 +430,18 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 		}
 	}
 	return ctx, mc, nil
+}
+
+// addCritiqueLocked shows the model the run's start critique
+// (WithCritique), and records it with the first step that saw it.
+//
+//go:noinline
+func (r *Run) addCritiqueLocked(s *trajectory.Step, mc *ModelCall) {
+	mc.Instructions = append(mc.Instructions, CritiquePrefix+r.critique)
+	if !r.critiqueRecorded {
+		s.Critique = r.critique
+		r.critiqueRecorded = true
+	}
 }
 
 // CapturePrompt reports whether the host should record the messages of
@@ -489,11 +507,7 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 			ctx = c
 		}
 		if err != nil {
-			if p := r.takePause(); p != nil {
-				err = p
-				r.markPending(tc.Step, p.RequestID)
-			}
-			return ctx, nil, r.refuseTool(ctx, tc, err)
+			return ctx, nil, r.refuseBeforeTool(ctx, tc, err)
 		}
 	}
 	return ctx, tc, nil
@@ -504,6 +518,20 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 // else the first pending call to this tool, or a new call in the current
 // step.
 func (r *Run) claimLocked(tool, callID, input string) (step, idx int) {
+	// The common case, kept small: the one pending call, to this tool.
+	if len(r.pending) == 1 && r.pending[0].tool == tool && (callID == "" || r.pending[0].id == callID) {
+		p := r.pending[0]
+		r.pending[0] = pendingCall{}
+		r.pending = r.pending[:0]
+		return p.step, p.call
+	}
+	return r.claimSlowLocked(tool, callID, input)
+}
+
+// claimSlowLocked is claimLocked for every other case.
+//
+//go:noinline
+func (r *Run) claimSlowLocked(tool, callID, input string) (step, idx int) {
 	if callID != "" {
 		for i, p := range r.pending {
 			if p.id == callID {
@@ -524,6 +552,18 @@ func (r *Run) claimLocked(tool, callID, input string) (step, idx int) {
 	s := r.stepLocked()
 	s.Calls = append(s.Calls, trajectory.ToolCall{Tool: tool, Input: input})
 	return len(r.t.Steps) - 1, len(s.Calls) - 1
+}
+
+// refuseBeforeTool finishes a call a BeforeTool hook refused with err: a
+// pause the hook asked for (Pause) replaces err.
+//
+//go:noinline
+func (r *Run) refuseBeforeTool(ctx context.Context, tc *ToolCall, err error) error {
+	if p := r.takePause(); p != nil {
+		err = p
+		r.markPending(tc.Step, p.RequestID)
+	}
+	return r.refuseTool(ctx, tc, err)
 }
 
 // dropPendingLocked removes r.pending[i], keeping the order.
