@@ -133,11 +133,17 @@ func sameName(a, b string) bool {
 	if isASCII(a) && isASCII(b) {
 		// canonName would only trim and lower-case, and ASCII case folding
 		// keeps lengths: names of different lengths differ.
-		a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+		if edgeSpace(a) || edgeSpace(b) {
+			a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+		}
 		return len(a) == len(b) && strings.EqualFold(a, b)
 	}
 	return strings.EqualFold(a, b) || canonName(a) == canonName(b)
 }
+
+// edgeSpace reports whether non-empty ASCII s may start or end with
+// white space (TrimSpace would change it).
+func edgeSpace(s string) bool { return s[0] <= ' ' || s[len(s)-1] <= ' ' }
 
 func canonName(s string) string {
 	s = strings.TrimSpace(s)

@@ -311,7 +311,19 @@ func isURLKey(key string) bool {
 	last := k
 	if i := strings.LastIndexAny(k, "_-. "); i >= 0 {
 		last = k[i+1:]
-	} else {
+	} else if k != key || !isASCII(key) {
+		// The same walk over bytes for ASCII keys (k is then the lowered
+		// key, and foldKey of ASCII is strings.ToLower): an upper-case
+		// letter after a lower-case one starts the last word.
+		if isASCII(key) {
+			for i := len(key) - 1; i > 0; i-- {
+				if c, p := key[i], key[i-1]; c >= 'A' && c <= 'Z' && p >= 'a' && p <= 'z' {
+					last = k[i:]
+					break
+				}
+			}
+			return last != k && urlKeys[last]
+		}
 		rs := []rune(key)
 		for i := len(rs) - 1; i > 0; i-- {
 			if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {

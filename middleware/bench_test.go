@@ -266,7 +266,8 @@ func BenchmarkRuns(b *testing.B) {
 func stepLoop(b *testing.B, exec chains.Chain) {
 	ctx := context.Background()
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		if _, err := chains.Run(ctx, exec, "benchmark question"); err != nil {
 			b.Fatal(err)
 		}
