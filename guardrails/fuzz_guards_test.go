@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/reagent-go/reagent/trajectory"
@@ -121,13 +120,7 @@ func isURLKeyByRunes(key string) bool {
 	if i := strings.LastIndexAny(k, "_-. "); i >= 0 {
 		last = k[i+1:]
 	} else {
-		rs := []rune(key)
-		for i := len(rs) - 1; i > 0; i-- {
-			if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
-				last = foldKey(string(rs[i:]))
-				break
-			}
-		}
+		last = lastCamelWord(key, k)
 	}
 	return last != k && urlKeys[last]
 }

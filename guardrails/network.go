@@ -324,15 +324,22 @@ func isURLKey(key string) bool {
 			}
 			return last != k && urlKeys[last]
 		}
-		rs := []rune(key)
-		for i := len(rs) - 1; i > 0; i-- {
-			if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
-				last = foldKey(string(rs[i:]))
-				break
-			}
-		}
+		last = lastCamelWord(key, k)
 	}
 	return last != k && urlKeys[last]
+}
+
+// lastCamelWord returns the folded word that starts at key's last change
+// from a lower-case to an upper-case letter, or k (key folded) when there
+// is none.
+func lastCamelWord(key, k string) string {
+	rs := []rune(key)
+	for i := len(rs) - 1; i > 0; i-- {
+		if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
+			return foldKey(string(rs[i:]))
+		}
+	}
+	return k
 }
 
 // foldKey lowers a key with Unicode simple case folding, as Go's
