@@ -108,3 +108,46 @@ func FuzzToolNamesAndKeys(f *testing.F) {
 		}
 	})
 }
+
+// isURLKeyByRunes and sameNameRef are the general forms isURLKey and
+// sameName keep fast paths of; FuzzNameFastPaths checks they agree.
+func isURLKeyByRunes(key string) bool {
+	k := foldKey(key)
+	if urlKeys[k] {
+		return true
+	}
+	last := k
+	if i := strings.LastIndexAny(k, "_-. "); i >= 0 {
+		last = k[i+1:]
+	} else {
+		last = lastCamelWord(key, k)
+	}
+	return last != k && urlKeys[last]
+}
+
+func sameNameRef(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	if isASCII(a) && isASCII(b) {
+		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+	}
+	return canonName(a) == canonName(b)
+}
+
+func FuzzNameFastPaths(f *testing.F) {
+	for _, s := range [][2]string{{"serverURL", "http"}, {"Http ", " http"}, {"hoſt", "HOST"}, {"K\u212a", "kk"}, {"targetHost", "target_host"}, {"\t", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := isURLKey(a), isURLKeyByRunes(a); got != want {
+			t.Fatalf("isURLKey(%q) = %v, the general form says %v", a, got, want)
+		}
+		if got, want := sameName(a, b), sameNameRef(a, b); got != want {
+			t.Fatalf("sameName(%q, %q) = %v, the general form says %v", a, b, got, want)
+		}
+	})
+}

@@ -187,3 +187,36 @@ func FuzzFenceRemovesMarkers(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProseWords checks the word iterator findProseHosts reads against
+// strings.FieldsFunc with the same separators.
+func FuzzProseWords(f *testing.F) {
+	for _, s := range []string{"see 127.0.0.1:80/x, (or [::1]:8080)", "a\u00a0b\u2003c\x85d", "\xff\xfe;x", "", "  ", "`x`'y'\"z\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.FieldsFunc(s, isProseSep)
+		got := slices.Collect(proseWords(s))
+		if !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
+			t.Fatalf("proseWords(%q) = %q, FieldsFunc gives %q", s, got, want)
+		}
+	})
+}
+
+// FuzzContainsFoldASCII checks the case-insensitive search against
+// strings.Contains on lower-cased ASCII.
+func FuzzContainsFoldASCII(f *testing.F) {
+	f.Add("Untrusted CONTENT here", "untrusted")
+	f.Add("uuuUUUuntrusteD", "untrusted")
+	f.Add("-----BEGIN RSA", "-----begin")
+	f.Add("", "x")
+	f.Fuzz(func(t *testing.T, text, lit string) {
+		if !isASCII(text) || !isASCII(lit) {
+			return
+		}
+		lit = strings.ToLower(lit)
+		if got, want := containsFoldASCII(text, lit), strings.Contains(strings.ToLower(text), lit); got != want {
+			t.Fatalf("containsFoldASCII(%q, %q) = %v, want %v", text, lit, got, want)
+		}
+	})
+}

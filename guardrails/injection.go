@@ -364,9 +364,10 @@ func DetectInjectionWith(m *injectclf.Model, text string) Detection {
 		text = text[:maxScanBytes]
 	}
 	var d detector
-	d.rules(text)
+	payloads := decodedPayloads(text)
+	d.rulesWith(text, payloads)
 	p := m.Score(text)
-	for _, dec := range decodedPayloads(text) {
+	for _, dec := range payloads {
 		p = max(p, m.Score(dec.text))
 	}
 	if tags := tagText(text); tags != "" {
@@ -399,7 +400,11 @@ func DetectRules(text string) Detection {
 	return d.result()
 }
 
-func (d *detector) rules(text string) {
+func (d *detector) rules(text string) { d.rulesWith(text, decodedPayloads(text)) }
+
+// rulesWith is rules with the text's decoded payloads (decodedPayloads)
+// already found.
+func (d *detector) rulesWith(text string, payloads []payload) {
 	d.phrases(text, "", 1)
 	if dec := decodeLayers(text); dec != text {
 		d.phrases(dec, "encoded:", 1)
@@ -423,7 +428,7 @@ func (d *detector) rules(text string) {
 			}
 		}
 	}
-	for _, p := range decodedPayloads(text) {
+	for _, p := range payloads {
 		d.phrases(p.text, p.kind+":", 0.9)
 	}
 }

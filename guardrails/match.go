@@ -127,14 +127,23 @@ func sameName(a, b string) bool {
 	if a == "" || b == "" {
 		return false
 	}
-	if strings.EqualFold(a, b) {
+	if a == b {
 		return true
 	}
-	if isASCII(a) && isASCII(b) { // canonName would only trim and lower-case
-		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+	if isASCII(a) && isASCII(b) {
+		// canonName would only trim and lower-case, and ASCII case folding
+		// keeps lengths: names of different lengths differ.
+		if edgeSpace(a) || edgeSpace(b) {
+			a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+		}
+		return len(a) == len(b) && strings.EqualFold(a, b)
 	}
-	return canonName(a) == canonName(b)
+	return strings.EqualFold(a, b) || canonName(a) == canonName(b)
 }
+
+// edgeSpace reports whether non-empty ASCII s may start or end with
+// white space (TrimSpace would change it).
+func edgeSpace(s string) bool { return s[0] <= ' ' || s[len(s)-1] <= ' ' }
 
 func canonName(s string) string {
 	s = strings.TrimSpace(s)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -309,16 +311,35 @@ func isURLKey(key string) bool {
 	last := k
 	if i := strings.LastIndexAny(k, "_-. "); i >= 0 {
 		last = k[i+1:]
-	} else {
-		rs := []rune(key)
-		for i := len(rs) - 1; i > 0; i-- {
-			if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
-				last = foldKey(string(rs[i:]))
-				break
+	} else if k != key || !isASCII(key) {
+		// The same walk over bytes for ASCII keys (k is then the lowered
+		// key, and foldKey of ASCII is strings.ToLower): an upper-case
+		// letter after a lower-case one starts the last word.
+		if isASCII(key) {
+			for i := len(key) - 1; i > 0; i-- {
+				if c, p := key[i], key[i-1]; c >= 'A' && c <= 'Z' && p >= 'a' && p <= 'z' {
+					last = k[i:]
+					break
+				}
 			}
+			return last != k && urlKeys[last]
 		}
+		last = lastCamelWord(key, k)
 	}
 	return last != k && urlKeys[last]
+}
+
+// lastCamelWord returns the folded word that starts at key's last change
+// from a lower-case to an upper-case letter, or k (key folded) when there
+// is none.
+func lastCamelWord(key, k string) string {
+	rs := []rune(key)
+	for i := len(rs) - 1; i > 0; i-- {
+		if unicode.IsUpper(rs[i]) && unicode.IsLower(rs[i-1]) {
+			return foldKey(string(rs[i:]))
+		}
+	}
+	return k
 }
 
 // foldKey lowers a key with Unicode simple case folding, as Go's
@@ -354,9 +375,7 @@ func findProseHosts(text string, add func(string)) {
 	if !strings.ContainsAny(text, ":/\\") {
 		return
 	}
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool {
-		return unicode.IsSpace(r) || strings.ContainsRune("\"'`<>()[]{},;", r) && r != '[' && r != ']'
-	}) {
+	for w := range proseWords(text) {
 		w = strings.Trim(w, ".,;:!?\"'()")
 		if w == "" || strings.Contains(w, "://") || strings.IndexFunc(w, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 && !strings.HasPrefix(strings.ToLower(w), "localhost:") {
 			continue
@@ -381,6 +400,54 @@ func findProseHosts(text string, add func(string)) {
 		h, err := netsafe.ParseHost(strings.Trim(host, "[]"))
 		if err == nil && (h.IsIP() || h.Name == "localhost") {
 			add("http://" + w)
+		}
+	}
+}
+
+// isProseSep separates the words findProseHosts reads: white space
+// (unicode.IsSpace) and quotes, angle brackets, parentheses, braces,
+// commas and semicolons (square brackets stay: they enclose IPv6 hosts).
+func isProseSep(r rune) bool {
+	return unicode.IsSpace(r) || strings.ContainsRune("\"'`<>()[]{},;", r) && r != '[' && r != ']'
+}
+
+// proseSepASCII is isProseSep for each ASCII byte.
+var proseSepASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = isProseSep(rune(c))
+	}
+	return t
+}()
+
+// proseWords yields the words of text as strings.FieldsFunc(text,
+// isProseSep) lists them, without building the list: ASCII bytes are
+// classified by one table lookup.
+func proseWords(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		start := -1
+		for i := 0; i < len(text); {
+			sep, size := false, 1
+			if c := text[i]; c < utf8.RuneSelf {
+				sep = proseSepASCII[c]
+			} else {
+				var r rune
+				r, size = utf8.DecodeRuneInString(text[i:])
+				sep = isProseSep(r)
+			}
+			if sep {
+				if start >= 0 {
+					if !yield(text[start:i]) {
+						return
+					}
+					start = -1
+				}
+			} else if start < 0 {
+				start = i
+			}
+			i += size
+		}
+		if start >= 0 {
+			yield(text[start:])
 		}
 	}
 }

@@ -19,6 +19,10 @@ type litFilter struct {
 	// first marks the bytes a literal starts with (both cases when fold):
 	// one pass over the text finds every place a literal may start.
 	first [256]bool
+	// With fold: byFirst lists the literals by their first byte, and
+	// pairs marks the second byte that may follow each first byte.
+	byFirst [256][]string
+	pairs   [256][4]uint64
 }
 
 // newLitFilter analyses re's pattern; a nil filter passes everything.
@@ -49,6 +53,12 @@ func newLitFilter(re *regexp.Regexp) *litFilter {
 		f.first[l[0]] = true
 		if fold {
 			f.first[upper(l[0])] = true
+			f.byFirst[l[0]] = append(f.byFirst[l[0]], l)
+			if len(l) > 1 {
+				f.pairs[l[0]][l[1]>>6] |= 1 << (l[1] & 63)
+			} else { // a one-byte literal: any next byte
+				f.pairs[l[0]] = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+			}
 		}
 	}
 	return f
@@ -78,10 +88,20 @@ func (f *litFilter) mayMatch(text string) bool {
 	// One pass over the text for all the literals: only where one may
 	// start are they compared.
 	for i := 0; i < len(text); i++ {
-		if !f.first[text[i]] {
+		c := text[i]
+		if !f.first[c] {
 			continue
 		}
-		for _, l := range f.lits {
+		// Of the literals that start with this byte, only where the next
+		// byte can follow it in one of them.
+		c = lower(c)
+		if i+1 < len(text) {
+			n := lower(text[i+1])
+			if f.pairs[c][n>>6]&(1<<(n&63)) == 0 {
+				continue
+			}
+		}
+		for _, l := range f.byFirst[c] {
 			if hasPrefixFoldASCII(text[i:], l) {
 				return true
 			}
@@ -111,17 +131,39 @@ func containsFoldASCII(text, lit string) bool {
 	if n == 0 {
 		return true
 	}
-	first := lit[0]
-	for i := 0; i+n <= len(text); i++ {
-		if lower(text[i]) != first {
-			continue
+	if n > len(text) {
+		return false
+	}
+	// Candidates are found with IndexByte (vectorised) for each case of the
+	// first byte; lo and up are the next position of each, -1 once none
+	// is left.
+	first, firstUp := lit[0], upper(lit[0])
+	last := len(text) - n // the last position a match can start at
+	next := func(from int, c byte) int {
+		if from > last {
+			return -1
 		}
-		j := 1
-		for j < n && lower(text[i+j]) == lit[j] {
-			j++
+		if k := strings.IndexByte(text[from:last+1], c); k >= 0 {
+			return from + k
 		}
-		if j == n {
+		return -1
+	}
+	lo, up := next(0, first), -1
+	if firstUp != first {
+		up = next(0, firstUp)
+	}
+	for lo >= 0 || up >= 0 {
+		i := lo
+		if i < 0 || up >= 0 && up < i {
+			i = up
+		}
+		if hasPrefixFoldASCII(text[i+1:], lit[1:]) {
 			return true
+		}
+		if i == lo {
+			lo = next(i+1, first)
+		} else {
+			up = next(i+1, firstUp)
 		}
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
@@ -24,7 +25,13 @@ type agentWrapper struct {
 	inner agents.Agent
 	name  string
 
-	mu    sync.Mutex
+	mu  sync.Mutex // serialises rebuilding tab
+	tab atomic.Pointer[toolTable]
+}
+
+// toolTable is the wrapped form of one list of the agent's tools. It is
+// never changed once published: a step reads it without a lock.
+type toolTable struct {
 	src   []tools.Tool // the agent's tools the wrapped ones were made from
 	tools []tools.Tool
 	specs []trajectory.ToolSpec
@@ -47,24 +54,33 @@ func (a *agentWrapper) GetOutputKeys() []string { return a.inner.GetOutputKeys()
 
 // GetTools returns the agent's tools, wrapped; they are wrapped again only
 // when the agent's tools change.
-func (a *agentWrapper) GetTools() []tools.Tool {
+func (a *agentWrapper) GetTools() []tools.Tool { return a.table().tools }
+
+// table returns the wrapped form of the agent's current tools.
+func (a *agentWrapper) table() *toolTable {
 	src := a.inner.GetTools()
+	if tab := a.tab.Load(); tab != nil && sameTools(tab.src, src) {
+		return tab
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.tools != nil && sameTools(a.src, src) {
-		return a.tools
+	if tab := a.tab.Load(); tab != nil && sameTools(tab.src, src) {
+		return tab
 	}
-	a.src = src
-	a.tools = make([]tools.Tool, len(src))
-	a.specs = make([]trajectory.ToolSpec, len(src))
-	a.known = make(map[string]bool, 2*len(src))
+	tab := &toolTable{
+		src:   src,
+		tools: make([]tools.Tool, len(src)),
+		specs: make([]trajectory.ToolSpec, len(src)),
+		known: make(map[string]bool, 2*len(src)),
+	}
 	for i, t := range src {
 		w := wrapTool(t)
-		a.tools[i], a.specs[i] = w, w.spec
-		a.known[t.Name()] = true
-		a.known[strings.ToUpper(t.Name())] = true
+		tab.tools[i], tab.specs[i] = w, w.spec
+		tab.known[t.Name()] = true
+		tab.known[strings.ToUpper(t.Name())] = true
 	}
-	return a.tools
+	a.tab.Store(tab)
+	return tab
 }
 
 func sameTools(a, b []tools.Tool) bool {
@@ -82,9 +98,11 @@ func sameTools(a, b []tools.Tool) bool {
 // knows reports whether the executor will find the tool: it matches names
 // case-insensitively.
 func (a *agentWrapper) knows(tool string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.known[tool] || a.known[strings.ToUpper(tool)]
+	tab := a.tab.Load()
+	if tab == nil {
+		tab = a.table()
+	}
+	return tab.known[tool] || tab.known[strings.ToUpper(tool)]
 }
 
 // installModel puts a recording wrapper around the agent's model where
@@ -131,14 +149,13 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 	switch {
 	case err != nil:
 		if errors.Is(err, agents.ErrUnableToParseOutput) {
-			completion, _ := r.LastCompletion()
-			r.NoteStep(thoughtOf(completion), err.Error())
+			r.NoteThought(thoughtOf, "", err.Error())
 		}
 		return actions, finish, err
 
 	case finish != nil:
 		keys := a.inner.GetOutputKeys()
-		r.NoteStep(thoughtFrom(r, finish.Log), "")
+		r.NoteThought(thoughtOf, finish.Log, "")
 		answer := answerOf(finish, keys)
 		text, err := r.Answer(ctx, answer)
 		if err != nil {
@@ -153,7 +170,7 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 		return actions, finish, err
 	}
 
-	r.NoteStep(thoughtFrom(r, actions[0].Log), "")
+	r.NoteThought(thoughtOf, actions[0].Log, "")
 	for _, act := range actions {
 		call := trajectory.ToolCall{
 			ID:    act.ToolID,
@@ -210,25 +227,33 @@ func answerOf(f *schema.AgentFinish, keys []string) string {
 	return ""
 }
 
-// thoughtFrom prefers the model's own completion (the log of some agents is
-// their own paraphrase of it) and falls back to the agent's log.
-func thoughtFrom(r *run.Run, log string) string {
-	if completion, ok := r.LastCompletion(); ok {
-		return thoughtOf(completion)
-	}
-	return thoughtOf(log)
-}
-
 // thoughtOf extracts the reasoning that precedes an action or a final answer
 // in a ReAct-style completion; text without those markers is all thought.
+// The thought of a step is taken from the model's own completion where the
+// step has one (the log of some agents is their own paraphrase of it), and
+// from the agent's log otherwise (Run.NoteThought).
 func thoughtOf(log string) string {
-	cut := len(log)
-	for _, marker := range []string{"Action:", "Final Answer:", "AI:"} {
-		if i := strings.Index(log, marker); i >= 0 && i < cut {
-			cut = i
-		}
-	}
-	th := strings.TrimSpace(log[:cut])
+	th := strings.TrimSpace(log[:markerAt(log)])
 	th = strings.TrimPrefix(th, "Thought:")
 	return strings.TrimSpace(th)
+}
+
+// markerAt returns where the first "Action:", "Final Answer:" or "AI:" in
+// log begins, or len(log). Each marker has its only colon at its end, so
+// the first colon that ends one ends the earliest: one pass over the
+// colons finds it.
+func markerAt(log string) int {
+	for from := 0; ; {
+		i := strings.IndexByte(log[from:], ':')
+		if i < 0 {
+			return len(log)
+		}
+		i += from
+		for _, m := range [...]string{"Action", "Final Answer", "AI"} {
+			if strings.HasSuffix(log[:i], m) {
+				return i - len(m)
+			}
+		}
+		from = i + 1
+	}
 }

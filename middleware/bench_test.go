@@ -241,3 +241,35 @@ func BenchmarkStoreHandOff(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRuns times whole runs (10 agent steps each) of one executor,
+// bare or wrapped, with the trivial or the MRKL agent: ns/op is per run.
+// Its loop is one function (stepLoop), so that an instruction counter can
+// count exactly the runs (see docs/hosts.md: the instruction counts of the
+// wrap overhead are taken with callgrind on this benchmark, which is
+// steadier than wall time on a shared machine).
+func BenchmarkRuns(b *testing.B) {
+	for _, agent := range []struct {
+		name string
+		new  func() agents.Agent
+	}{{"trivial", trivialAgent}, {"mrkl", mrklAgent}} {
+		b.Run(agent.name+"/bare", func(b *testing.B) {
+			stepLoop(b, agents.NewExecutor(agent.new(), agents.WithMaxIterations(stepsPerRun+1)))
+		})
+		b.Run(agent.name+"/wrapped", func(b *testing.B) {
+			stepLoop(b, middleware.Wrap(agents.NewExecutor(agent.new(), agents.WithMaxIterations(stepsPerRun+1))))
+		})
+	}
+}
+
+//go:noinline
+func stepLoop(b *testing.B, exec chains.Chain) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := chains.Run(ctx, exec, "benchmark question"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (e *Executor) Call(ctx context.Context, inputs map[string]any, options ...c
 		ctx = context.WithValue(ctx, replayKey{}, (*replay)(nil))
 	}
 	ctx, r := e.rec.Start(ctx, taskOf(in, aw.inner.GetInputKeys()),
-		run.WithInputs(in), run.WithAgent(aw.name), run.WithTools(aw.specs),
+		run.WithInputs(in), run.WithAgent(aw.name), run.WithTools(aw.table().specs),
 		run.WithStepCapacity(e.Executor.MaxIterations), run.WithHostState(rs))
 	defer func() {
 		if p := recover(); p != nil {

@@ -54,22 +54,33 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 		call.Reasoning = c.ReasoningContent
 		call.StopReason = c.StopReason
 		call.Usage = usageOf(c.GenerationInfo)
-		if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
-			call.Model = m
-		}
-		for _, tc := range c.ToolCalls {
-			spec := trajectory.ToolCallSpec{ID: tc.ID}
-			if tc.FunctionCall != nil {
-				spec.Name, spec.Arguments = tc.FunctionCall.Name, tc.FunctionCall.Arguments
+		if len(c.GenerationInfo) > 0 {
+			if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
+				call.Model = m
 			}
-			call.ToolCalls = append(call.ToolCalls, spec)
 		}
-		if len(c.ToolCalls) == 0 && c.FuncCall != nil {
-			call.ToolCalls = append(call.ToolCalls, trajectory.ToolCallSpec{Name: c.FuncCall.Name, Arguments: c.FuncCall.Arguments})
+		if len(c.ToolCalls) > 0 || c.FuncCall != nil {
+			recordToolCalls(call, c)
 		}
 	}
 	r.EndModel(ctx, mc)
 	return resp, err
+}
+
+// recordToolCalls records the tool calls a completion asks for.
+//
+//go:noinline
+func recordToolCalls(call *trajectory.LLMCall, c *llms.ContentChoice) {
+	for _, tc := range c.ToolCalls {
+		spec := trajectory.ToolCallSpec{ID: tc.ID}
+		if tc.FunctionCall != nil {
+			spec.Name, spec.Arguments = tc.FunctionCall.Name, tc.FunctionCall.Arguments
+		}
+		call.ToolCalls = append(call.ToolCalls, spec)
+	}
+	if len(c.ToolCalls) == 0 && c.FuncCall != nil {
+		call.ToolCalls = append(call.ToolCalls, trajectory.ToolCallSpec{Name: c.FuncCall.Name, Arguments: c.FuncCall.Arguments})
+	}
 }
 
 // Call implements the deprecated single-prompt method through GenerateContent
@@ -138,6 +149,9 @@ func roleOf(t llms.ChatMessageType) string {
 }
 
 func usageOf(info map[string]any) trajectory.Usage {
+	if len(info) == 0 {
+		return trajectory.Usage{}
+	}
 	return trajectory.Usage{
 		PromptTokens:     intOf(info["PromptTokens"]),
 		CompletionTokens: intOf(info["CompletionTokens"]),

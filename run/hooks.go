@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/reagent-go/reagent/trajectory"
 )
@@ -57,6 +58,8 @@ type ModelCall struct {
 	// Record is the call as recorded: the host fills it in after the call,
 	// for AfterModel.
 	Record trajectory.LLMCall
+
+	start time.Duration // the clock reading at the start (Run.tick)
 }
 
 // ToolCall is one tool call as the hooks see it.
@@ -70,7 +73,8 @@ type ToolCall struct {
 	// AfterTool.
 	Record trajectory.ToolCall
 
-	index int // into the step's calls
+	index int           // into the step's calls
+	start time.Duration // the clock reading at the start (Run.tick)
 }
 
 // Answer is a final answer about to go back to the caller.

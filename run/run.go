@@ -110,7 +110,11 @@ type Run struct {
 	ended            bool
 	pause            *PauseError                     // set by Pause while a hook decides
 	resumeState      func() (json.RawMessage, error) // SetResumeState
-	base             time.Time                       // the run's start, with its monotonic reading; see now
+	base             time.Time                       // the run's start, with its monotonic reading; see tick
+	wall             time.Time                       // base in UTC without the monotonic reading; see at
+	// last is the latest clock reading taken (an offset from base), where
+	// the next step begins; stepStart is the current step's.
+	last, stepStart time.Duration
 	// Per-run backing arrays: each step takes its calls from them, so that
 	// recording a step does not allocate.
 	llmBuf  []trajectory.LLMCall
@@ -120,12 +124,20 @@ type Run struct {
 	// toolsOwned is set once t.Tools is the run's own copy (AddToolTags
 	// copies the host's slice before changing it).
 	toolsOwned bool
+	// ownMC and ownTC are the run's own model call and tool call (in its
+	// runBlock), which a step takes while they are free (freeMC, freeTC);
+	// calls made while they are taken (in parallel) come from pools.
+	ownMC, freeMC *ModelCall
+	ownTC, freeTC *ToolCall
 }
 
-// runBlock holds a run and its trajectory in one allocation.
+// runBlock holds a run, its trajectory, and the model call and tool call
+// that its steps reuse (Run.ownMC, Run.ownTC) in one allocation.
 type runBlock struct {
-	r Run
-	t trajectory.Trajectory
+	r  Run
+	t  trajectory.Trajectory
+	mc ModelCall
+	tc ToolCall
 }
 
 // maxStepCapacity bounds the room WithStepCapacity reserves.
@@ -195,9 +207,11 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 		}
 	}
 	r.rec, r.handle, r.t, r.critique, r.base = rec, h, t, sc.critique, time.Now()
+	r.wall = r.base.Round(0).UTC()
 	r.pending = r.pendBuf[:0]
 	r.host = sc.host
-	t.StartedAt = r.base.UTC()
+	r.ownMC, r.freeMC, r.ownTC, r.freeTC = &blk.mc, &blk.mc, &blk.tc, &blk.tc
+	t.StartedAt = r.wall
 	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
 	for _, fn := range rec.hooks.onStart {
 		if c := fn(ctx, r); c != nil {
@@ -244,6 +258,25 @@ func (r *Run) NoteStep(thought, parseError string) {
 	}
 }
 
+// NoteThought is NoteStep with the thought that thought extracts from the
+// current step's last model completion, or from fallback when the step has
+// no model call (LastCompletion and NoteStep in one).
+func (r *Run) NoteThought(thought func(text string) string, fallback, parseError string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.t.Steps) == 0 {
+		r.beginStepLocked()
+	}
+	s := r.stepLocked()
+	if n := len(s.LLMCalls); n > 0 {
+		fallback = s.LLMCalls[n-1].Completion
+	}
+	s.Thought = thought(fallback)
+	if parseError != "" {
+		s.ParseError = parseError
+	}
+}
+
 // LastCompletion returns the completion of the current step's last model
 // call, and whether the step has a model call.
 func (r *Run) LastCompletion() (string, bool) {
@@ -269,23 +302,29 @@ func (r *Run) BeginStep() {
 	r.mu.Unlock()
 }
 
-// beginStepLocked ends the current step (its duration runs to now) and
-// begins the next, with one clock reading for both.
+// beginStepLocked ends the current step and begins the next. Steps tile
+// the run: a step begins where the previous one's last recorded event
+// (its last model call or tool call) ended, with that clock reading, so
+// a step that recorded something costs no reading of its own; the first
+// step, and one after a step with nothing recorded since it began, read
+// the clock.
 func (r *Run) beginStepLocked() {
-	at := r.now()
 	i := len(r.t.Steps)
+	at := r.last
+	if i == 0 || at <= r.stepStart {
+		at = r.tick()
+		r.last = at
+	}
 	if i > 0 {
 		if prev := &r.t.Steps[i-1]; prev.Duration == 0 {
-			prev.Duration = at.Sub(prev.StartedAt)
+			prev.Duration = max(at-r.stepStart, 1)
 		}
 	}
-	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: at})
+	r.stepStart = at
+	r.t.Steps = append(r.t.Steps, trajectory.Step{Index: i, StartedAt: r.at(at)})
 	s := &r.t.Steps[i]
-	if len(r.llmBuf) == cap(r.llmBuf) {
-		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
-	}
-	if len(r.callBuf) == cap(r.callBuf) {
-		r.callBuf = make([]trajectory.ToolCall, 0, 16)
+	if len(r.llmBuf) == cap(r.llmBuf) || len(r.callBuf) == cap(r.callBuf) {
+		r.growBufsLocked()
 	}
 	// Each step gets room for one model call and one tool call without
 	// allocating; a second one of either grows that step's slice alone.
@@ -297,14 +336,28 @@ func (r *Run) beginStepLocked() {
 	r.callBuf = r.callBuf[:min(n+1, cap(r.callBuf))]
 }
 
+// growBufsLocked gives the per-run backing arrays of the steps' calls new
+// room once they are used up.
+//
+//go:noinline
+func (r *Run) growBufsLocked() {
+	if len(r.llmBuf) == cap(r.llmBuf) {
+		r.llmBuf = make([]trajectory.LLMCall, 0, 16)
+	}
+	if len(r.callBuf) == cap(r.callBuf) {
+		r.callBuf = make([]trajectory.ToolCall, 0, 16)
+	}
+}
+
 func (r *Run) stepLocked() *trajectory.Step { return &r.t.Steps[len(r.t.Steps)-1] }
 
-// finishStepLocked sets the current step's duration.
-func (r *Run) finishStepLocked() {
+// finishStepLocked sets the current step's duration, to the clock
+// reading end.
+func (r *Run) finishStepLocked(end time.Duration) {
 	if n := len(r.t.Steps); n > 0 {
 		s := &r.t.Steps[n-1]
 		if s.Duration == 0 {
-			s.Duration = r.now().Sub(s.StartedAt)
+			s.Duration = max(end-r.stepStart, 1)
 		}
 	}
 }
@@ -344,9 +397,12 @@ var (
 // EndModel. An error from a hook means the call must not be made: return
 // it to the agent.
 func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, error) {
-	mc := modelCalls.Get().(*ModelCall)
-	*mc = ModelCall{Instructions: mc.Instructions[:0]}
 	r.mu.Lock()
+	mc := r.freeMC
+	r.freeMC = nil
+	if mc == nil {
+		mc = modelCalls.Get().(*ModelCall)
+	}
 	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
 		r.beginStepLocked()
 	}
@@ -354,15 +410,13 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	mc.Step = s.Index
 	mc.First = s.Index == 0 && len(s.LLMCalls) == 0
 	mc.StepStart = len(s.LLMCalls) == 0
+	mc.start = r.tick()
+	r.last = max(r.last, mc.start)
 	if r.critique != "" {
-		mc.Instructions = append(mc.Instructions, CritiquePrefix+r.critique)
-		if !r.critiqueRecorded {
-			s.Critique = r.critique
-			r.critiqueRecorded = true
-		}
+		r.addCritiqueLocked(s, mc)
 	}
 	r.mu.Unlock()
-	mc.Record.StartedAt = r.now()
+	mc.Record.StartedAt = r.at(mc.start)
 	mc.Record.Model = r.rec.cfg.modelName
 	for _, fn := range r.rec.hooks.beforeModel {
 		c, err := fn(ctx, r, mc)
@@ -378,6 +432,18 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	return ctx, mc, nil
 }
 
+// addCritiqueLocked shows the model the run's start critique
+// (WithCritique), and records it with the first step that saw it.
+//
+//go:noinline
+func (r *Run) addCritiqueLocked(s *trajectory.Step, mc *ModelCall) {
+	mc.Instructions = append(mc.Instructions, CritiquePrefix+r.critique)
+	if !r.critiqueRecorded {
+		s.Critique = r.critique
+		r.critiqueRecorded = true
+	}
+}
+
 // CapturePrompt reports whether the host should record the messages of
 // call (the run's first model call, unless WithPromptCapture(false)).
 func (r *Run) CapturePrompt(call *ModelCall) bool { return call.First && r.rec.cfg.capturePrompt }
@@ -386,12 +452,14 @@ func (r *Run) CapturePrompt(call *ModelCall) bool { return call.First && r.rec.c
 // completion, tool calls, usage, error) and runs the AfterModel hooks.
 // call must not be used afterwards.
 func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
-	call.Record.Duration = r.now().Sub(call.Record.StartedAt)
+	end := r.tick()
+	call.Record.Duration = max(end-call.start, 1)
 	hs := r.rec.hooks.afterModel
 	for i := len(hs) - 1; i >= 0; i-- {
 		hs[i](ctx, r, call)
 	}
 	r.mu.Lock()
+	r.last = max(r.last, end)
 	if call.Step < len(r.t.Steps) {
 		s := &r.t.Steps[call.Step]
 		s.LLMCalls = append(s.LLMCalls, call.Record)
@@ -399,9 +467,15 @@ func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
 	if r.t.Model == "" && call.Record.Model != "" {
 		r.t.Model = call.Record.Model
 	}
-	r.mu.Unlock()
 	*call = ModelCall{Instructions: call.Instructions[:0]}
-	modelCalls.Put(call)
+	own := call == r.ownMC
+	if own {
+		r.freeMC = call
+	}
+	r.mu.Unlock()
+	if !own {
+		modelCalls.Put(call)
+	}
 }
 
 // StartTool records the start of a tool call and runs the BeforeTool
@@ -411,15 +485,21 @@ func (r *Run) EndModel(ctx context.Context, call *ModelCall) {
 // host as the call's error. In both cases the call is already finished and
 // recorded.
 func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, input string) (context.Context, *ToolCall, error) {
-	tc := toolCalls.Get().(*ToolCall)
 	r.mu.Lock()
+	tc := r.freeTC
+	r.freeTC = nil
+	if tc == nil {
+		tc = toolCalls.Get().(*ToolCall)
+	}
 	step, idx := r.claimLocked(spec.Name, callID, input)
 	rec := &r.t.Steps[step].Calls[idx]
 	if rec.ID == "" {
 		rec.ID = callID
 	}
-	rec.StartedAt = r.now()
-	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx}
+	start := r.tick()
+	r.last = max(r.last, start)
+	rec.StartedAt = r.at(start)
+	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx, start: start}
 	r.mu.Unlock()
 	for _, fn := range r.rec.hooks.beforeTool {
 		c, err := fn(ctx, r, tc)
@@ -427,11 +507,7 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 			ctx = c
 		}
 		if err != nil {
-			if p := r.takePause(); p != nil {
-				err = p
-				r.markPending(tc.Step, p.RequestID)
-			}
-			return ctx, nil, r.refuseTool(ctx, tc, err)
+			return ctx, nil, r.refuseBeforeTool(ctx, tc, err)
 		}
 	}
 	return ctx, tc, nil
@@ -442,17 +518,31 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 // else the first pending call to this tool, or a new call in the current
 // step.
 func (r *Run) claimLocked(tool, callID, input string) (step, idx int) {
+	// The common case, kept small: the one pending call, to this tool.
+	if len(r.pending) == 1 && r.pending[0].tool == tool && (callID == "" || r.pending[0].id == callID) {
+		p := r.pending[0]
+		r.pending[0] = pendingCall{}
+		r.pending = r.pending[:0]
+		return p.step, p.call
+	}
+	return r.claimSlowLocked(tool, callID, input)
+}
+
+// claimSlowLocked is claimLocked for every other case.
+//
+//go:noinline
+func (r *Run) claimSlowLocked(tool, callID, input string) (step, idx int) {
 	if callID != "" {
 		for i, p := range r.pending {
 			if p.id == callID {
-				r.pending = slices.Delete(r.pending, i, i+1)
+				r.dropPendingLocked(i)
 				return p.step, p.call
 			}
 		}
 	}
 	for i, p := range r.pending {
 		if p.tool == tool || strings.EqualFold(p.tool, tool) {
-			r.pending = slices.Delete(r.pending, i, i+1)
+			r.dropPendingLocked(i)
 			return p.step, p.call
 		}
 	}
@@ -462,6 +552,26 @@ func (r *Run) claimLocked(tool, callID, input string) (step, idx int) {
 	s := r.stepLocked()
 	s.Calls = append(s.Calls, trajectory.ToolCall{Tool: tool, Input: input})
 	return len(r.t.Steps) - 1, len(s.Calls) - 1
+}
+
+// refuseBeforeTool finishes a call a BeforeTool hook refused with err: a
+// pause the hook asked for (Pause) replaces err.
+//
+//go:noinline
+func (r *Run) refuseBeforeTool(ctx context.Context, tc *ToolCall, err error) error {
+	if p := r.takePause(); p != nil {
+		err = p
+		r.markPending(tc.Step, p.RequestID)
+	}
+	return r.refuseTool(ctx, tc, err)
+}
+
+// dropPendingLocked removes r.pending[i], keeping the order.
+func (r *Run) dropPendingLocked(i int) {
+	n := len(r.pending) - 1
+	copy(r.pending[i:], r.pending[i+1:])
+	r.pending[n] = pendingCall{}
+	r.pending = r.pending[:n]
 }
 
 // refuseTool finishes a call that a hook refused (before or after it ran)
@@ -514,8 +624,9 @@ func (r *Run) EndTool(ctx context.Context, call *ToolCall, observation string, e
 // finishTool writes the call back into the trajectory and releases it.
 // after says whether the AfterTool hooks have had their turn.
 func (r *Run) finishTool(ctx context.Context, call *ToolCall, after bool) {
+	end := r.tick()
 	if call.Record.Duration == 0 {
-		call.Record.Duration = r.now().Sub(call.Record.StartedAt)
+		call.Record.Duration = max(end-call.start, 1)
 	}
 	if !after {
 		// A call refused before it ran still ends the spans and hooks that
@@ -526,12 +637,19 @@ func (r *Run) finishTool(ctx context.Context, call *ToolCall, after bool) {
 		}
 	}
 	r.mu.Lock()
+	r.last = max(r.last, end)
 	if call.Step < len(r.t.Steps) && call.index < len(r.t.Steps[call.Step].Calls) {
 		r.t.Steps[call.Step].Calls[call.index] = call.Record
 	}
-	r.mu.Unlock()
 	*call = ToolCall{}
-	toolCalls.Put(call)
+	own := call == r.ownTC
+	if own {
+		r.freeTC = call
+	}
+	r.mu.Unlock()
+	if !own {
+		toolCalls.Put(call)
+	}
 }
 
 // Answer runs the BeforeAnswer hooks on the final answer and records it. It
@@ -662,11 +780,12 @@ func (r *Run) EndStatus(status trajectory.Status, err error) {
 	if status != trajectory.StatusFinished && status != trajectory.StatusPanic && ctx.Err() != nil {
 		status = trajectory.StatusCancelled
 	}
-	t.Status, t.EndedAt = status, r.now()
+	end := r.tick()
+	t.Status, t.EndedAt = status, r.at(end)
 	if err != nil {
 		t.Error = err.Error()
 	}
-	r.finishStepLocked()
+	r.finishStepLocked(end)
 	var usage trajectory.Usage
 	for _, s := range t.Steps {
 		for _, c := range s.LLMCalls {
@@ -788,12 +907,15 @@ func newID() string {
 
 func now() time.Time { return time.Now().UTC() }
 
-// now reads the clock for the run's timestamps: the wall time of the run's
-// start plus the monotonic time since, in UTC. One monotonic reading is
-// cheaper than a wall-clock one (on the VMs measured, a time.Now costs as
-// much as the rest of a step's recording), and durations between stamps
-// are exact monotonic differences.
-func (r *Run) now() time.Time { return r.base.Add(time.Since(r.base)).UTC() }
+// tick reads the clock for the run's timestamps: the monotonic time since
+// the run's start. One monotonic reading is cheaper than a wall-clock one
+// (on the VMs measured, a time.Now costs as much as the rest of a step's
+// recording), durations are exact differences of two readings, and a
+// stamp (at) is the run's wall-clock start plus the reading.
+func (r *Run) tick() time.Duration { return time.Since(r.base) }
+
+// at is the wall-clock time d after the run's start, in UTC.
+func (r *Run) at(d time.Duration) time.Time { return r.wall.Add(d) }
 
 // CritiquePrefix introduces a critique shown to the agent.
 const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "

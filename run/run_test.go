@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -327,6 +328,50 @@ func TestEveryStepHasItsDuration(t *testing.T) {
 		}
 	}
 	assert.False(t, tr.EndedAt.Before(tr.StartedAt))
+}
+
+// TestStepsTileWithTheirCalls records steps with a model call and a tool
+// call each: a step begins where the previous step's last call ended (its
+// clock reading is reused), every call lies inside its step, every
+// duration is positive, and the last step ends where the run does.
+func TestStepsTileWithTheirCalls(t *testing.T) {
+	var got ended
+	ctx, r := run.New(got.option()).Start(context.Background(), "t")
+	spec := trajectory.ToolSpec{Name: "noop"}
+	for range 4 {
+		r.BeginStep()
+		mctx, mc, err := r.StartModel(ctx)
+		require.NoError(t, err)
+		r.EndModel(mctx, mc)
+		r.AddCall(trajectory.ToolCall{Tool: "noop", Input: "x"}, true)
+		tctx, tc, err := r.StartTool(ctx, spec, "", "x")
+		require.NoError(t, err)
+		_, err = r.EndTool(tctx, tc, "ok", nil, false)
+		require.NoError(t, err)
+	}
+	r.End(nil)
+	tr := got.all()[0]
+	require.Len(t, tr.Steps, 4)
+	end := func(at time.Time, d time.Duration) time.Time { return at.Add(d) }
+	for i, s := range tr.Steps {
+		require.Len(t, s.LLMCalls, 1)
+		require.Len(t, s.Calls, 1)
+		m, c := s.LLMCalls[0], s.Calls[0]
+		assert.Positive(t, int64(s.Duration), "step %d", i)
+		assert.Positive(t, int64(m.Duration), "model call of step %d", i)
+		assert.Positive(t, int64(c.Duration), "tool call of step %d", i)
+		assert.False(t, m.StartedAt.Before(s.StartedAt), "step %d: the model call starts in its step", i)
+		assert.False(t, c.StartedAt.Before(end(m.StartedAt, m.Duration)), "step %d: the tool call starts after the model call", i)
+		assert.False(t, end(c.StartedAt, c.Duration).After(end(s.StartedAt, s.Duration)), "step %d: the tool call ends in its step", i)
+		if i > 0 {
+			prev := tr.Steps[i-1].Calls[0]
+			assert.Equal(t, end(prev.StartedAt, prev.Duration), s.StartedAt, "step %d begins where the previous step's last call ended", i)
+		}
+	}
+	last := tr.Steps[3]
+	assert.Equal(t, tr.EndedAt, end(last.StartedAt, last.Duration))
+	assert.Equal(t, time.UTC, tr.StartedAt.Location())
+	assert.Equal(t, time.UTC, tr.Steps[2].Calls[0].StartedAt.Location())
 }
 
 // TestStepCapacityIsRoomNotALimit records more steps than the capacity the

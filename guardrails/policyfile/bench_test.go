@@ -19,19 +19,7 @@ import (
 // the overhead.
 func BenchmarkDefaultPolicy(b *testing.B) {
 	guarded, bare := guardrails.NewChain(Default()), guardrails.NewChain(guardrails.Policy{})
-	spec := trajectory.ToolSpec{Name: "http", Tags: []string{guardrails.TagEgress},
-		Parameters: json.RawMessage(`{"type":"object","required":["method","url"],"properties":{"method":{"type":"string"},"url":{"type":"string"}}}`)}
-	hist := history(
-		trajectory.ToolCall{Tool: "browser", Input: "https://example.com/a"},
-		trajectory.ToolCall{Tool: "http", Input: `{"method":"GET","url":"https://api.example.com/x"}`},
-		trajectory.ToolCall{Tool: "calculator", Input: "2+2"},
-	)
-	hist.Tools = []trajectory.ToolSpec{spec, {Name: "browser", Tags: []string{guardrails.TagEgress}}, {Name: "calculator"}}
-	input := `{"method":"GET","url":"https://api.example.com/v1/items?q=weather&page=2"}`
-	var page strings.Builder
-	for i := range 20 {
-		fmt.Fprintf(&page, "item %d: a weather report for city %d with temperature %d C and light wind.\n", i, i, 10+i)
-	}
+	spec, hist, input, page := benchFixture()
 	one := func(c *guardrails.Chain, i int) (call, result time.Duration) {
 		tc := &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input}
 		ev := &guardrails.Event{Kind: trajectory.EventToolCall, Tool: spec, Call: tc, Step: 3, Trajectory: hist}
@@ -41,7 +29,7 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 		}
 		t1 := time.Now()
 		res := &guardrails.Event{Kind: trajectory.EventToolResult, Tool: spec, Step: 3, Trajectory: hist,
-			Call: &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input, Observation: page.String() + fmt.Sprint(i)}}
+			Call: &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input, Observation: page + fmt.Sprint(i)}}
 		t2 := time.Now()
 		if out := c.Check(ctx, res); out.Verdict != trajectory.Allow {
 			b.Fatalf("result blocked: %s", out.Reason)
@@ -70,6 +58,72 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 	b.ReportMetric(median(gr), "ns-result-guarded/median")
 	b.ReportMetric(median(br), "ns-result-unguarded/median")
 	b.ReportMetric(median(gr)-median(br), "ns-result-check/median")
+}
+
+// benchFixture is the tool call the default-policy benchmarks check: an
+// HTTP GET through a tool with a parameter schema, three calls into a run,
+// and the 1.5 KB page it returns.
+func benchFixture() (spec trajectory.ToolSpec, hist *trajectory.Trajectory, input, page string) {
+	spec = trajectory.ToolSpec{Name: "http", Tags: []string{guardrails.TagEgress},
+		Parameters: json.RawMessage(`{"type":"object","required":["method","url"],"properties":{"method":{"type":"string"},"url":{"type":"string"}}}`)}
+	hist = history(
+		trajectory.ToolCall{Tool: "browser", Input: "https://example.com/a"},
+		trajectory.ToolCall{Tool: "http", Input: `{"method":"GET","url":"https://api.example.com/x"}`},
+		trajectory.ToolCall{Tool: "calculator", Input: "2+2"},
+	)
+	hist.Tools = []trajectory.ToolSpec{spec, {Name: "browser", Tags: []string{guardrails.TagEgress}}, {Name: "calculator"}}
+	input = `{"method":"GET","url":"https://api.example.com/v1/items?q=weather&page=2"}`
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "item %d: a weather report for city %d with temperature %d C and light wind.\n", i, i, 10+i)
+	}
+	return spec, hist, input, b.String()
+}
+
+// BenchmarkDefaultPolicyChecks times the default policy's tool-call check
+// and tool-result check (the 1.5 KB page of BenchmarkDefaultPolicy) one at
+// a time, with the default policy and with no guards. Each loop is one
+// function (checkLoop), so that an instruction counter can count exactly
+// the checks (docs/guardrails.md: the instruction counts are taken with
+// callgrind on this benchmark, steadier than wall time on a shared
+// machine).
+func BenchmarkDefaultPolicyChecks(b *testing.B) {
+	spec, hist, input, page := benchFixture()
+	// Distinct pages, so that no guard can reuse the last page's scan.
+	pages := make([]string, 64)
+	for i := range pages {
+		pages[i] = page + fmt.Sprint(i)
+	}
+	for _, p := range []struct {
+		name  string
+		chain *guardrails.Chain
+	}{{"default", guardrails.NewChain(Default())}, {"unguarded", guardrails.NewChain(guardrails.Policy{})}} {
+		for _, kind := range []trajectory.GuardEvent{trajectory.EventToolCall, trajectory.EventToolResult} {
+			event := func(i int) *guardrails.Event {
+				ev := &guardrails.Event{Kind: kind, Tool: spec, Step: 3, Trajectory: hist,
+					Call: &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input}}
+				if kind == trajectory.EventToolResult {
+					ev.Call.Observation = pages[i%len(pages)]
+				}
+				return ev
+			}
+			b.Run(p.name+"/"+string(kind), func(b *testing.B) {
+				p.chain.Check(ctx, event(0)) // compile the tool's schema once, as a long-lived chain would
+				checkLoop(b, p.chain, event)
+			})
+		}
+	}
+}
+
+//go:noinline
+func checkLoop(b *testing.B, c *guardrails.Chain, event func(i int) *guardrails.Event) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if out := c.Check(ctx, event(i)); out.Verdict != trajectory.Allow {
+			b.Fatalf("blocked: %s", out.Reason)
+		}
+	}
 }
 
 // BenchmarkDefaultPolicyLargeInput measures the default policy's check of

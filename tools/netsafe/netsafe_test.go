@@ -522,3 +522,28 @@ func FuzzPlainPattern(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainURL checks ParseURL's fast path against its full parse: every
+// URL plainURL reads has exactly the one target the full parse finds.
+func FuzzPlainURL(f *testing.F) {
+	for _, s := range []string{
+		"https://api.example.com/v1/items?q=weather&page=2", "http://127.0.0.1/", "http://0x7f.1/",
+		"http://example.com.", "http://a_b.example/#x", "https://x/%zz", "http://x?y@z", "http://x#a\\b",
+		"http://example.com:80/", "http://EXAMPLE.com/", "http:///x", "http://-/", "http://a..b/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		fast, ok := plainURL(raw)
+		if !ok {
+			return
+		}
+		full, err := parseURL(raw)
+		if err != nil {
+			t.Fatalf("plainURL read %q as %+v, the full parse fails: %v", raw, fast, err)
+		}
+		if len(full) != 1 || full[0] != fast {
+			t.Fatalf("plainURL read %q as %+v, the full parse as %+v", raw, fast, full)
+		}
+	})
+}

@@ -29,6 +29,59 @@ func ParseURL(raw string) ([]Target, error) {
 	if len(raw) > maxURLLen {
 		return nil, fmt.Errorf("url longer than %d bytes", maxURLLen)
 	}
+	if t, ok := plainURL(raw); ok {
+		return []Target{t}, nil
+	}
+	return parseURL(raw)
+}
+
+// plainURL reads the common URL on which every reading of ParseURL
+// agrees, and reports whether raw is one: "http://" or "https://", a
+// host of lower-case letters, digits, '.', '-' and '_' (no userinfo, no
+// port, no percent-encoding), then nothing or '/', '?' or '#' followed by
+// printable ASCII other than '\'. Browsers, RFC 3986 and net/url then
+// all read that host with the scheme's default port (net/url may reject
+// the rest, which only drops its reading). Anything else takes the full
+// parse.
+func plainURL(raw string) (Target, bool) {
+	var scheme, rest string
+	switch {
+	case strings.HasPrefix(raw, "https://"):
+		scheme, rest = "https", raw[len("https://"):]
+	case strings.HasPrefix(raw, "http://"):
+		scheme, rest = "http", raw[len("http://"):]
+	default:
+		return Target{}, false
+	}
+	end := len(rest)
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' {
+			continue
+		}
+		if c != '/' && c != '?' && c != '#' {
+			return Target{}, false
+		}
+		end = i
+		break
+	}
+	if end == 0 {
+		return Target{}, false
+	}
+	for i := end; i < len(rest); i++ {
+		if c := rest[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return Target{}, false
+		}
+	}
+	h, err := ParseHost(rest[:end])
+	if err != nil {
+		return Target{}, false // the full parse says why
+	}
+	return Target{Scheme: scheme, Host: h, Port: defaultPort(scheme)}, true
+}
+
+// parseURL is ParseURL's full reading of raw.
+func parseURL(raw string) ([]Target, error) {
 	// Browsers strip leading/trailing C0 controls and spaces and remove tabs
 	// and newlines anywhere.
 	s := strings.TrimFunc(raw, func(r rune) bool { return r <= ' ' })
