@@ -17,7 +17,7 @@
 #   STAGE1_COMMIT=cdea3de STEPS2=1400 bash scripts/train-policy.sh
 #                                                   # the weights of commit ef3cb01: stage 2 from the
 #                                                   # stage-1 weights of commit cdea3de
-#   STAGE1_COMMIT=ef3cb01 bash scripts/train-policy.sh
+#   STAGE1_COMMIT=ef3cb01 STEPS3=1000 bash scripts/train-policy.sh
 #                                                   # the shipped weights: stage 2 once more, from the
 #                                                   # weights of commit ef3cb01, with made-up names
 #                                                   # over the whole alphabet (docs/RESULTS.md)
@@ -33,10 +33,13 @@ STEPS=${STEPS:-2100}
 STAGE1=${STAGE1:-}
 STAGE1_COMMIT=${STAGE1_COMMIT:-}
 MINUTES2=${MINUTES2:-40}
-STEPS2=${STEPS2:-4500}
+STEPS2=${STEPS2:-4400}
 LR2=${LR2:-1e-3}
 THREADS2=${THREADS2:-1}
 STOP2=${STOP2:-0}
+STEPS3=${STEPS3:-0}
+LR3=${LR3:-3e-4}
+MINUTES3=${MINUTES3:-15}
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
 BIN=$WORK/reagent
@@ -107,6 +110,14 @@ mv "$WORK/sft.jsonl" "$WORK/sft2.jsonl"
 (cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft2.jsonl" --out "$WORK/model" --init "$STAGE1" \
 	--extend-context 1024 --steps "$STEPS2" --minutes "$MINUTES2" --stop-at "$STOP2" --batch 8 --lr "$LR2" --warmup 30 --threads "$THREADS2" \
 	--log "$WORK/sft2-log.jsonl")
+# Stage 3 (optional, STEPS3 > 0): the same mix once more from the stage-2
+# model at a lower learning rate (a second cosine schedule, seed 1).
+if [ "$STEPS3" -gt 0 ]; then
+	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft2.jsonl" --out "$WORK/model3" --init "$WORK/model" \
+		--steps "$STEPS3" --minutes "$MINUTES3" --batch 8 --lr "$LR3" --warmup 10 --threads "$THREADS2" --seed 1 \
+		--log "$WORK/sft3-log.jsonl")
+	rm -rf "$WORK/model" && mv "$WORK/model3" "$WORK/model"
+fi
 mkdir -p "$OUT"
 cp "$WORK/model/model.safetensors" "$WORK/model/config.json" "$OUT/"
 echo "policy written to $OUT (training logs: $WORK/sft-log.jsonl, $WORK/sft2-log.jsonl)"
