@@ -87,19 +87,119 @@ def critique_samples(runs, ideals):
     return keep, fix, positive
 
 
-SYLLABLES = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "an", "is", "bru", "fen", "gal", "hu", "jo", "ny"]
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+VOWELS = "aeiouy"
+CONSONANTS = "bcdfghjklmnpqrstvwxz"
 
 
-def fake_name(rng, words):
-    return " ".join("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))).capitalize() for _ in range(words))
+def rand_word(rng):
+    """A made-up word over the whole alphabet, 2 to 10 letters: either
+    random letters or alternating consonants and vowels (pronounceable,
+    like the suites' names), usually capitalised. Nothing but the prompt
+    predicts it, so a model trained to write it must copy it."""
+    n = rng.choice([2, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 9, 10])
+    if rng.random() < 0.4:
+        w = "".join(rng.choice(LETTERS) for _ in range(n))
+    else:
+        first = rng.random() < 0.5
+        w = "".join(rng.choice(CONSONANTS if (i % 2 == 0) == first else VOWELS) for i in range(n))
+    r = rng.random()
+    if r < 0.9:
+        return w.capitalize()
+    if r < 0.95:
+        return w.upper()
+    return w
+
+
+def rand_name(rng, words):
+    return " ".join(rand_word(rng) for _ in range(words))
+
+
+def slug(name):
+    return name.lower().replace(" ", "-")
+
+
+def world_entities(demos):
+    """{name: id} of every record the lookup API returned in demos (people,
+    companies, cities: the world both the lookup and the web suites use)."""
+    ents = {}
+
+    def walk(o):
+        if isinstance(o, dict):
+            if isinstance(o.get("id"), str) and isinstance(o.get("name"), str):
+                ents[o["name"]] = o["id"]
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    for d in demos:
+        for m in d["messages"]:
+            if m["role"] == "tool" and m["content"].startswith("HTTP 200"):
+                try:
+                    walk(json.loads(m["content"].split("\n", 1)[1]))
+                except (ValueError, IndexError):
+                    pass
+    return ents
+
+
+def with_made_up_names(d, ents, rng):
+    """d with every record of the world it mentions renamed, consistently,
+    to a made-up name over the whole alphabet (its id, and the web pages'
+    file names, follow the new name): the question, the calls, the tool
+    answers and the final answer all change together, so every name the
+    run writes must be copied from its prompt. Copy drills for the first
+    call (the question's name) and the later ones (the ids a record
+    gives)."""
+    import re
+    strings = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+        elif isinstance(o, str):
+            strings.append(o)
+
+    walk(d["messages"])
+    text = "\n".join(strings)
+    present = [n for n in ents if re.search(r"\b%s\b" % re.escape(n), text)]
+    if not present:
+        return None
+    sub, used = {}, set()
+    for n in present:
+        while True:
+            new = rand_name(rng, len(n.split()))
+            if new not in used and slug(new) not in used and new not in ents:
+                break
+        used.update([new, slug(new)])
+        sub[n] = new
+        sub[ents[n]] = slug(new)
+    keys = sorted(sub, key=len, reverse=True)
+    pat = re.compile(r"\b(%s)\b" % "|".join(re.escape(k) for k in keys))
+
+    def rename(o):
+        if isinstance(o, dict):
+            return {k: rename(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [rename(v) for v in o]
+        if isinstance(o, str):
+            return pat.sub(lambda m: sub[m.group(1)], o)
+        return o
+
+    return dict(d, messages=rename(d["messages"]))
 
 
 def name_drills(ideal, rng, n):
     """Copy drills for the first lookup call: the question with its name
-    replaced by a made-up one, and the call that looks that name up (the
-    tool's answer is not part of the sample). Stage 1 learnt to copy digits;
-    without these the policy writes a name it saw in training instead of the
-    question's."""
+    replaced by a made-up one over the whole alphabet, and the call that
+    looks that name up (the tool's answer is not part of the sample). Stage
+    1 learnt to copy digits; with drills over a few syllables the policy
+    learnt those syllables instead of copying."""
     out = []
     for d in ideal:
         call = d["messages"][2]["tool_calls"][0]
@@ -108,7 +208,7 @@ def name_drills(ideal, rng, n):
         if name not in q:
             continue
         for _ in range(n):
-            fake = fake_name(rng, len(name.split()))
+            fake = rand_name(rng, len(name.split()))
             tc = dict(call, arguments=json.dumps({"id": fake}, separators=(",", ":")))
             out.append({"messages": [d["messages"][0], {"role": "user", "content": q.replace(name, fake)},
                                      {"role": "assistant", "content": "", "tool_calls": [tc]}],
@@ -116,15 +216,20 @@ def name_drills(ideal, rng, n):
     return out
 
 
+def rand_port(rng):
+    return rng.randint(1024, 65535)
+
+
 def with_port(d, rng):
     """d with the web site's port replaced by a random one everywhere (the
     demonstrations are made on one port; the agent must copy the one its
-    prompt gives)."""
+    prompt gives), drawn uniformly over 1024-65535 so that no port, and no
+    digit of one, is more likely than another."""
     import re
     text = json.dumps(d)
     ports = set(re.findall(r"127\.0\.0\.1:(\d+)", text))
     for p in ports:
-        text = text.replace("127.0.0.1:" + p, "127.0.0.1:%d" % rng.randint(20000, 65000))
+        text = text.replace("127.0.0.1:" + p, "127.0.0.1:%d" % rand_port(rng))
     return json.loads(text)
 
 
@@ -157,22 +262,37 @@ def main(work):
 
     # Arith is learnt already (the stage-1 policy answers 97% of it): enough
     # ideal runs to keep it; lookup and web, seen little in stage 1, are
-    # repeated. Lines too long for the context are dropped by the trainer.
-    drills = name_drills(lookup_ideal, rng, 6)
+    # repeated, most of the times with the world's names made up (so the
+    # names must be copied) and the web site's port drawn anew. Lines too
+    # long for the context are dropped by the trainer.
+    ents = world_entities(suites)
+
+    def renamed(xs, times):
+        out = []
+        for d in xs:
+            for _ in range(times):
+                r = with_made_up_names(d, ents, rng)
+                if r is not None:
+                    out.append(r)
+        return out
+
+    drills = name_drills(lookup_ideal, rng, 10)
     web_open = [with_port({"messages": d["messages"][:3], "trainable": [False, False, True], "task": d["task"],
-                           "kind": "drill"}, rng) for d in web_ideal for _ in range(6)]
+                           "kind": "drill"}, rng) for d in web_ideal for _ in range(10)]
     parts = {
         "arith ideal": arith_ideal[:1200],
         "arith refined": arith_refined[:300],
         "critique keep": keep,
         "critique fix": fix * 2,
-        "lookup ideal x4": lookup_ideal * 4,
+        "lookup ideal": lookup_ideal,
+        "lookup renamed x5": renamed(lookup_ideal, 5),
         "lookup refined": lookup_refined,
         "lookup keep": lookup_keep,
         "lookup name drills": drills,
-        "web ideal x4": [with_port(d, rng) for d in web_ideal for _ in range(4)],
+        "web ideal": [with_port(d, rng) for d in web_ideal],
+        "web renamed x4": [with_port(d, rng) for d in renamed(web_ideal, 4)],
         "web open drills": web_open,
-        "web refined": web_refined,
+        "web refined": [with_port(d, rng) for d in web_refined],
     }
     lines = []
     for name, xs in parts.items():

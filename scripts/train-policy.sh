@@ -14,9 +14,13 @@
 #
 #   bash scripts/train-policy.sh                    # both stages: about 60 + 40 minutes on 2 busy cores
 #   STAGE1=DIR bash scripts/train-policy.sh         # stage 2 only, from a stage-1 model folder
-#   STAGE1_COMMIT=cdea3de bash scripts/train-policy.sh
-#                                                   # the shipped weights: stage 2 from the stage-1
-#                                                   # weights of that commit (docs/RESULTS.md)
+#   STAGE1_COMMIT=cdea3de STEPS2=1400 bash scripts/train-policy.sh
+#                                                   # the weights of commit ef3cb01: stage 2 from the
+#                                                   # stage-1 weights of commit cdea3de
+#   STAGE1_COMMIT=ef3cb01 STEPS3=1000 bash scripts/train-policy.sh
+#                                                   # the shipped weights: stage 2 once more, from the
+#                                                   # weights of commit ef3cb01, with made-up names
+#                                                   # over the whole alphabet (docs/RESULTS.md)
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).
@@ -29,8 +33,13 @@ STEPS=${STEPS:-2100}
 STAGE1=${STAGE1:-}
 STAGE1_COMMIT=${STAGE1_COMMIT:-}
 MINUTES2=${MINUTES2:-40}
-STEPS2=${STEPS2:-1400}
+STEPS2=${STEPS2:-4400}
+LR2=${LR2:-1e-3}
+THREADS2=${THREADS2:-1}
 STOP2=${STOP2:-0}
+STEPS3=${STEPS3:-0}
+LR3=${LR3:-3e-4}
+MINUTES3=${MINUTES3:-15}
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
 BIN=$WORK/reagent
@@ -94,12 +103,21 @@ done
 kill $serve 2>/dev/null || true
 python3 scripts/policy_mix.py "$WORK"
 mv "$WORK/sft.jsonl" "$WORK/sft2.jsonl"
-# Two threads (0.25 s a step on an idle 2-core machine, 2.4 s on average on
-# one shared by six others). --minutes caps the wall time; STOP2 repeats a
-# run that the cap cut short (the schedule still spans STEPS2).
+# One thread (0.45 s a step on the 2-core machine shared by six others:
+# the model is too small for a second thread to pay). --minutes caps the
+# wall time; STOP2 repeats a run that the cap cut short (the schedule still
+# spans STEPS2).
 (cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft2.jsonl" --out "$WORK/model" --init "$STAGE1" \
-	--extend-context 1024 --steps "$STEPS2" --minutes "$MINUTES2" --stop-at "$STOP2" --batch 8 --lr 1e-3 --warmup 30 --threads 2 \
+	--extend-context 1024 --steps "$STEPS2" --minutes "$MINUTES2" --stop-at "$STOP2" --batch 8 --lr "$LR2" --warmup 30 --threads "$THREADS2" \
 	--log "$WORK/sft2-log.jsonl")
+# Stage 3 (optional, STEPS3 > 0): the same mix once more from the stage-2
+# model at a lower learning rate (a second cosine schedule, seed 1).
+if [ "$STEPS3" -gt 0 ]; then
+	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft2.jsonl" --out "$WORK/model3" --init "$WORK/model" \
+		--steps "$STEPS3" --minutes "$MINUTES3" --batch 8 --lr "$LR3" --warmup 10 --threads "$THREADS2" --seed 1 \
+		--log "$WORK/sft3-log.jsonl")
+	rm -rf "$WORK/model" && mv "$WORK/model3" "$WORK/model"
+fi
 mkdir -p "$OUT"
 cp "$WORK/model/model.safetensors" "$WORK/model/config.json" "$OUT/"
 echo "policy written to $OUT (training logs: $WORK/sft-log.jsonl, $WORK/sft2-log.jsonl)"

@@ -38,7 +38,7 @@ func TestTrainRaisesReward(t *testing.T) {
 	out := filepath.Join(dir, "policy")
 	stdout, stderr, err := runCLI(runTrain, nil,
 		"--suites", "arith", "--task-pool", "2", "--tasks", "2", "--group", "8", "--steps", "8",
-		"--strategy", "r", "--lr", "3e-4", "--temperature", "1.0", "--max-steps", "4",
+		"--strategy", "r", "--lr", "1e-4", "--temperature", "1.0", "--max-steps", "4",
 		"--out", out, "--metrics", metricsPath, "--seed", "3")
 	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 
