@@ -100,6 +100,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 
 	fmt.Fprintf(c.Stdout, "reagent demo: policy %s, heuristic RRM, default guard policy, audit trail %s\n\n", policy.Name(), *dbPath)
 	tally := map[string]*demoTally{}
+	var firstBlocked *trajectory.ToolCall // the first of the agent's own calls a guard blocked
+	var firstBlockedSuite string
 	for _, t := range tasks {
 		ref, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
 		if err != nil {
@@ -124,6 +126,9 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			for _, call := range at.Trajectory.ToolCalls() {
 				if call.Blocked {
 					tl.blocked++
+					if firstBlocked == nil {
+						firstBlocked, firstBlockedSuite = &call, t.Suite
+					}
 				}
 			}
 		}
@@ -181,6 +186,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	for _, tl := range tally {
 		fixed += tl.fixed
 		flagged += tl.refined
+	}
+	if firstBlocked != nil {
+		fmt.Fprintf(c.Stdout, "blocked calls are the agent's own, e.g. [%s] %s(%s): %s\n", firstBlockedSuite, firstBlocked.Tool,
+			excerpt(firstBlocked.Input, 60), excerpt(strings.TrimPrefix(firstBlocked.Observation, "Blocked by guardrail "), 160))
 	}
 	if flagged > 0 && fixed == 0 {
 		fmt.Fprintf(c.Stdout, "the critique round refined %d flagged answer(s) and fixed none: this policy does not act on critiques it was not trained on (docs/RESULTS.md)\n", flagged)

@@ -45,9 +45,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Reagent-C: two first answers per suite, and a critique round for each
 	// one the RRM flagged, stored as a run linked to the one it refines.
 	byID := map[string]*trajectory.Trajectory{}
-	first, lure := 0, 0
+	first, lure, blocked := 0, 0, 0
 	for _, r := range runs {
 		byID[r.ID] = r
+		for _, call := range r.ToolCalls() {
+			if call.Blocked && r.Metadata["strategy"] == "demo" {
+				blocked++
+			}
+		}
 		require.NotEmpty(t, r.Assessments, "run %s is judged", r.ID)
 		assert.NotEmpty(t, r.Steps)
 		switch r.Metadata["strategy"] {
@@ -61,6 +66,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 	require.Equal(t, 8, first, "two first answers per suite")
+	if blocked > 0 {
+		assert.Contains(t, stdout, "blocked calls are the agent's own, e.g. [", "a blocked call of the agent's is shown with the guard's reason")
+	}
 	require.Equal(t, 1, lure, "one run of the web task with its directory address poisoned")
 	assert.Contains(t, stdout, "guardrails on a call the agent itself makes")
 	refined := 0
