@@ -40,6 +40,10 @@ STOP2=${STOP2:-0}
 STEPS3=${STEPS3:-0}
 LR3=${LR3:-3e-4}
 MINUTES3=${MINUTES3:-15}
+STEPS4=${STEPS4:-0}
+LR4=${LR4:-5e-4}
+MINUTES4=${MINUTES4:-20}
+SEEDS4=${SEEDS4:-1 2 3 4 5}
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
 BIN=$WORK/reagent
@@ -117,6 +121,32 @@ if [ "$STEPS3" -gt 0 ]; then
 		--steps "$STEPS3" --minutes "$MINUTES3" --batch 8 --lr "$LR3" --warmup 10 --threads "$THREADS2" --seed 1 \
 		--log "$WORK/sft3-log.jsonl")
 	rm -rf "$WORK/model" && mv "$WORK/model3" "$WORK/model"
+fi
+# Stage 4 (optional, STEPS4 > 0): the critique stage. The model so far runs
+# Reagent-C on the arith2 training split (arith reworded, which it fails
+# often enough to be critiqued) for each seed of SEEDS4, sampling at 0.7,
+# with every first answer refined, so the heuristic judge's own, specific
+# critiques ("Your call calculator(...) did not compute the task's
+# expression ...") are recorded; scripts/critique_mix.py turns them into fix
+# and keep samples (the refined run's head + the ideal run) mixed with 3,000
+# lines of the stage-2 mix, and the model is fine-tuned on that.
+if [ "$STEPS4" -gt 0 ]; then
+	"$BIN" serve-model --model "$WORK/model" --addr "127.0.0.1:$PORT" >"$WORK/serve4.log" 2>&1 &
+	serve=$!
+	for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break; sleep 0.2; done
+	mkdir -p "$WORK/crit4"
+	for seed in $SEEDS4; do
+		"$BIN" eval --suite arith2 --split train --seed "$seed" --strategy c --refine-below 2 --base-url "http://127.0.0.1:$PORT/v1" \
+			--model tiny --temperature 0.7 --max-steps 4 --max-tokens 160 --concurrency 2 --json --db "$WORK/crit4/crit-$seed.db" >"$WORK/crit4/crit-$seed.json"
+		"$BIN" audit export --db "$WORK/crit4/crit-$seed.db" --out "$WORK/crit4/crit-$seed.jsonl"
+		"$BIN" demos --suites arith2 --seed "$seed" --out "$WORK/crit4/demos-$seed.jsonl"
+	done
+	kill $serve 2>/dev/null || true
+	python3 scripts/critique_mix.py "$WORK/crit4" "$WORK/sft2.jsonl" "$WORK/sft4.jsonl"
+	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft4.jsonl" --out "$WORK/model4" --init "$WORK/model" \
+		--steps "$STEPS4" --minutes "$MINUTES4" --batch 8 --lr "$LR4" --warmup 20 --threads "$THREADS2" --seed 2 \
+		--log "$WORK/sft4-log.jsonl")
+	rm -rf "$WORK/model" && mv "$WORK/model4" "$WORK/model"
 fi
 mkdir -p "$OUT"
 cp "$WORK/model/model.safetensors" "$WORK/model/config.json" "$OUT/"
