@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the embedded policy, in two stages. Writes
+# The recipe of the embedded policy, in stages. Writes
 # agents/tinylm/weights/ (or $OUT), which `go build` embeds.
 #
 # Stage 1: demonstrations from the bundled suites (ideal runs and
@@ -18,9 +18,12 @@
 #                                                   # the weights of commit ef3cb01: stage 2 from the
 #                                                   # stage-1 weights of commit cdea3de
 #   STAGE1_COMMIT=ef3cb01 STEPS3=1000 bash scripts/train-policy.sh
-#                                                   # the shipped weights: stage 2 once more, from the
-#                                                   # weights of commit ef3cb01, with made-up names
-#                                                   # over the whole alphabet (docs/RESULTS.md)
+#                                                   # the weights of commit a572b30: stage 2 once more,
+#                                                   # from the weights of commit ef3cb01, with made-up
+#                                                   # names over the whole alphabet, and stage 3
+#   STAGE1_COMMIT=ef3cb01 STEPS3=1000 STEPS4=1500 bash scripts/train-policy.sh
+#                                                   # the shipped weights: the same, then stage 4, the
+#                                                   # critique stage (below; docs/RESULTS.md)
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).
