@@ -48,10 +48,15 @@ func checkChat(t *testing.T, c trajectory.Chat) {
 	}
 }
 
+// TestArithDemonstration checks the demonstrations of arith and of its
+// reworded form arith2 (same solutions, same critique).
 func TestArithDemonstration(t *testing.T) {
 	ctx := context.Background()
 	tasks, err := Generate(Arith, Train, WithCount(20))
 	require.NoError(t, err)
+	reworded, err := Generate(Arith2, Train, WithCount(10))
+	require.NoError(t, err)
+	tasks = append(tasks, reworded...)
 	env, err := StartEnv(ctx, tasks)
 	require.NoError(t, err)
 	defer env.Close()
@@ -76,6 +81,7 @@ func TestArithDemonstration(t *testing.T) {
 		assert.Equal(t, run.CritiquePrefix+d.Feedback, d.Refined.Messages[1].Content)
 		assert.Contains(t, d.Feedback, tk.Solution.Flawed.Answer)
 		assert.Contains(t, d.Feedback, d.Critique)
+		assert.Contains(t, d.Feedback, arithCritique)
 		assert.Equal(t, d.Ideal.Messages[2:], d.Refined.Messages[3:])
 		// Short enough for the tiny model's 1024-byte context.
 		assert.Less(t, chatBytes(d.Refined), 900, tk.Question)

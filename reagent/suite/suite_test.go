@@ -419,21 +419,3 @@ func TestArith2Tasks(t *testing.T) {
 	}
 	assert.Len(t, wordings, len(arithWordings), "every wording is used")
 }
-
-func TestArith2Demonstration(t *testing.T) {
-	ctx := t.Context()
-	tasks, err := Generate(Arith2, Train, WithCount(10))
-	require.NoError(t, err)
-	env, err := StartEnv(ctx, tasks)
-	require.NoError(t, err)
-	defer env.Close()
-	for _, tk := range tasks {
-		d, err := env.Demonstrate(ctx, tk)
-		require.NoError(t, err)
-		assert.Equal(t, ArithPrompt, d.Ideal.Messages[0].Content)
-		assert.Equal(t, tk.Question, d.Ideal.Messages[1].Content)
-		assert.Equal(t, tk.Answer, d.Ideal.Messages[3].Content, "the calculator's real answer")
-		assert.Equal(t, tk.Solution.Flawed.Answer, d.Flawed.Messages[2].Content)
-		assert.Contains(t, d.Feedback, arithCritique)
-	}
-}
