@@ -244,9 +244,7 @@ func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory
 		}
 		c, leader := j.flight.join(key)
 		if leader {
-			a := j.request(ctx, rendered, key, base, start)
-			j.flight.finish(key, c, a, ctx.Err() != nil)
-			return a
+			return j.lead(ctx, c, rendered, key, base, start)
 		}
 		if j.joined != nil {
 			j.joined()
@@ -261,6 +259,22 @@ func (j *OpenAI) Judge(ctx context.Context, t *trajectory.Trajectory) trajectory
 			return j.failed(base, start, "", "cancelled while waiting for the same judgment in flight: %v", ctx.Err())
 		}
 	}
+}
+
+// lead judges for a flight and hands the result to its waiters. If the
+// request does not return (a panic), the waiters are released to judge on
+// their own.
+func (j *OpenAI) lead(ctx context.Context, c *flight, rendered, key string, base trajectory.Assessment, start time.Time) trajectory.Assessment {
+	finished := false
+	defer func() {
+		if !finished {
+			j.flight.finish(key, c, trajectory.Assessment{}, true)
+		}
+	}()
+	a := j.request(ctx, rendered, key, base, start)
+	finished = true
+	j.flight.finish(key, c, a, ctx.Err() != nil)
+	return a
 }
 
 // forCaller is a shared or cached assessment as this call's own.

@@ -601,3 +601,41 @@ func TestOpenAILeaderCancelledWaiterJudgesAlone(t *testing.T) {
 	require.True(t, w.OK(), "the waiter judged on its own after the judging caller gave up: %s", w.Error)
 	assert.Len(t, s.Requests(), 2)
 }
+
+// panicOnceTransport panics on its first request (after signalling
+// arrived and waiting for release), then passes requests on.
+type panicOnceTransport struct {
+	n                atomic.Int64
+	arrived, release chan struct{}
+}
+
+func (p *panicOnceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.n.Add(1) == 1 {
+		close(p.arrived)
+		<-p.release
+		panic("transport exploded")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestOpenAILeaderPanicReleasesWaiters(t *testing.T) {
+	s := newJudgeServer(t, llmtest.Reply{Content: goodReply})
+	tr := &panicOnceTransport{arrived: make(chan struct{}), release: make(chan struct{})}
+	j := newTestJudge(s, nil, WithHTTPClient(&http.Client{Transport: tr}), WithRetries(0))
+	joined := make(chan struct{})
+	j.joined = func() { joined <- struct{}{} }
+	lead := make(chan any)
+	go func() {
+		defer func() { lead <- recover() }()
+		j.Judge(context.Background(), sampleRun())
+	}()
+	<-tr.arrived
+	waiter := make(chan trajectory.Assessment)
+	go func() { waiter <- j.Judge(context.Background(), sampleRun()) }()
+	<-joined
+	close(tr.release)
+	assert.NotNil(t, <-lead, "the judging caller's panic reaches it")
+	w := <-waiter
+	require.True(t, w.OK(), "the waiter judged on its own: %s", w.Error)
+	assert.Len(t, s.Requests(), 1)
+}
