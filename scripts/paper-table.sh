@@ -16,6 +16,7 @@ STEPS=${STEPS:-6}          # GRPO iterations per training run
 TASKS=${TASKS:-4}          # tasks per iteration
 GROUP=${GROUP:-4}          # samples per task (Reagent-U: 2x)
 LR=${LR:-5e-5}
+TEMP=${TEMP:-0.7}           # sampling temperature of the rollouts
 SUITES=${SUITES:-arith,lookup}
 LIMIT=${LIMIT:-30}         # test tasks per suite
 DEVICE=${DEVICE:-cpu}
@@ -52,16 +53,16 @@ for seed in $SEEDS; do
 	for strategy in baseline r u; do
 		out=$WORK/policy-$strategy-$seed
 		"$BIN" train --strategy "$strategy" --seed "$seed" --steps "$STEPS" --tasks "$TASKS" --group "$GROUP" \
-			--lr "$LR" --suites "$SUITES" --device "$DEVICE" --out "$out" --metrics "$WORK/train-$strategy-$seed.jsonl" \
+			--lr "$LR" --temperature "$TEMP" --suites "$SUITES" --device "$DEVICE" --out "$out" --metrics "$WORK/train-$strategy-$seed.jsonl" \
 			>"$WORK/train-$strategy-$seed.log" 2>&1
 		evaluate "$strategy-$seed" baseline "$out"
 	done
 done
 elapsed=$(( $(date +%s) - start ))
 
-python3 - "$WORK" "$RESULTS" "$elapsed" "$SEEDS" "$STEPS" "$TASKS" "$GROUP" "$LR" "$SUITES" "$LIMIT" "$DEVICE" <<'PY'
+python3 - "$WORK" "$RESULTS" "$elapsed" "$SEEDS" "$STEPS" "$TASKS" "$GROUP" "$LR" "$SUITES" "$LIMIT" "$DEVICE" "$TEMP" <<'PY'
 import json, statistics, sys, platform, os, glob
-work, results, elapsed, seeds, steps, tasks, group, lr, suites, limit, device = sys.argv[1:]
+work, results, elapsed, seeds, steps, tasks, group, lr, suites, limit, device, temp = sys.argv[1:]
 def rows(name):
     with open(os.path.join(work, "eval-%s.json" % name)) as f:
         return {r["suite"]: r for r in json.load(f)["rows"]}
@@ -89,11 +90,11 @@ for label, names in arms:
         else:
             cells.append("%.1f ± %.1f%% (%s)" % (statistics.mean(vals), statistics.stdev(vals), ", ".join("%.1f" % v for v in vals)))
     lines.append("| %s | %s |" % (label, " | ".join(cells)))
-lines += ["", "Settings: %s GRPO iterations x %s tasks x group %s (Reagent-U: 2 x %s), lr %s, sampling temperature 0.7,"
-          " top-p 0.95, at most 4 agent steps; %s test tasks per suite; device %s." % (steps, tasks, group, group, lr, limit, device),
+lines += ["", "Settings: %s GRPO iterations x %s tasks x group %s (Reagent-U: 2 x %s), lr %s, sampling temperature %s,"
+          " top-p 0.95, at most 4 agent steps; %s test tasks per suite; device %s." % (steps, tasks, group, group, lr, temp, limit, device),
           "Machine: %s, %d CPUs; wall time %.1f minutes." % (platform.platform(), os.cpu_count(), int(elapsed) / 60), "",
-          "Command: `SEEDS=\"%s\" STEPS=%s TASKS=%s GROUP=%s LR=%s SUITES=%s LIMIT=%s DEVICE=%s bash scripts/paper-table.sh`"
-          % (seeds, steps, tasks, group, lr, suites, limit, device)]
+          "Command: `SEEDS=\"%s\" STEPS=%s TASKS=%s GROUP=%s LR=%s TEMP=%s SUITES=%s LIMIT=%s DEVICE=%s bash scripts/paper-table.sh`"
+          % (seeds, steps, tasks, group, lr, temp, suites, limit, device)]
 with open(results, "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))
