@@ -151,8 +151,17 @@ func run(ctx context.Context, data, out, calib string, evalOnly bool, valid int,
 			slog.Info("operating point from the held-out dev part and calib.jsonl", "samples", len(cal), "bias-shift", fmt.Sprintf("%.3f", shift))
 		}
 		m = m.WithBias(shift)
-		dr := injectclf.Evaluate(devIn, func(s string) float64 { return guardrails.DetectInjectionWith(m, s).Score }, 0.5)
-		slog.Info("dev part, rules + classifier", "recall", fmt.Sprintf("%.3f", dr.Recall.Rate()), "false-positives", fmt.Sprintf("%.4f", dr.FalsePos.Rate()))
+		combined := func(s string) float64 { return guardrails.DetectInjectionWith(m, s).Score }
+		dr := injectclf.Evaluate(devIn, combined, 0.5)
+		slog.Info("dev part, rules + classifier", "recall", fmt.Sprintf("%.3f", dr.Recall.Rate()),
+			"attacks", fmt.Sprintf("%d/%d", dr.Recall.Hit, dr.Recall.Total),
+			"false-positives", fmt.Sprintf("%d/%d", dr.FalsePos.Hit, dr.FalsePos.Total))
+		if extra, err := injectclf.ReadSamplesFile(filepath.Join(data, "calib.jsonl")); err == nil {
+			extraIn, _ := injectclf.Split(extra, injectclf.Languages(train))
+			cr, kr := injectclf.Evaluate(extraIn, m.Score, 0.5), injectclf.Evaluate(extraIn, combined, 0.5)
+			slog.Info("calib.jsonl, benign pages flagged", "classifier", fmt.Sprintf("%d/%d", cr.FalsePos.Hit, cr.FalsePos.Total),
+				"rules + classifier", fmt.Sprintf("%d/%d", kr.FalsePos.Hit, kr.FalsePos.Total))
+		}
 		if len(val) > 0 {
 			vr := injectclf.Evaluate(val, m.Score, 0.5)
 			fmt.Printf("validation (training sources): recall %.1f%%, false positives %.2f%%\n", 100*vr.Recall.Rate(), 100*vr.FalsePos.Rate())
