@@ -110,7 +110,16 @@ func ungroundedIDs(t *trajectory.Trajectory, infos []callInfo) idFinding {
 		task += "\n" + v
 	}
 	taskSlug := slug(task)
-	var seen []string // slugs of earlier successful observations' text
+	// Slugs of the successful observations' text, made when an id is
+	// first checked against them.
+	seen := make([]string, len(infos))
+	seenDone := make([]bool, len(infos))
+	seenAt := func(j int) string {
+		if !seenDone[j] {
+			seen[j], seenDone[j] = slug(observedText(infos[j].obs.body)), true
+		}
+		return seen[j]
+	}
 	type bad struct {
 		i    int
 		tool string
@@ -130,8 +139,8 @@ func ungroundedIDs(t *trajectory.Trajectory, infos []callInfo) idFinding {
 		if sv := slug(v); sv != "" {
 			f.checked++
 			grounded := containsSlug(taskSlug, sv)
-			for j := 0; j < len(seen) && !grounded; j++ {
-				grounded = containsSlug(seen[j], sv)
+			for j := 0; j < i && !grounded; j++ {
+				grounded = infos[j].ok && containsSlug(seenAt(j), sv)
 			}
 			tool := strings.ToLower(strings.TrimSpace(c.Tool))
 			if !grounded {
@@ -147,9 +156,6 @@ func ungroundedIDs(t *trajectory.Trajectory, infos []callInfo) idFinding {
 				}
 				open = kept
 			}
-		}
-		if in.ok {
-			seen = append(seen, slug(observedText(in.obs.body)))
 		}
 	}
 	if len(open) == 0 {

@@ -194,8 +194,16 @@ func tenSteps() *trajectory.Trajectory {
 // to JSON, runs interleaved with it in chunks so that load on the machine
 // hits both alike. x_json_encode says how many JSON encodes one judgment
 // costs.
-func BenchmarkHeuristic(b *testing.B) {
-	tr := tenSteps()
+func BenchmarkHeuristic(b *testing.B) { benchJudge(b, tenSteps()) }
+
+// BenchmarkHeuristicLookup judges a real lookup run (two JSON API calls,
+// one an HTTP 404, fenced as the demo fences them), the same way: the cost
+// of reading HTTP statuses, JSON fields and ids.
+func BenchmarkHeuristicLookup(b *testing.B) {
+	benchJudge(b, loadLookupRuns(b)["fenced-404-altarhus"])
+}
+
+func benchJudge(b *testing.B, tr *trajectory.Trajectory) {
 	h := NewHeuristic()
 	ctx := context.Background()
 	b.ReportAllocs()
