@@ -425,10 +425,17 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		bare, isBare := bareAnswer(answer)
 		isBare = isBare && attempted > 0
 		names, badNames := ungroundedNames(answer, ev, isBare)
-		asked := askedField(t.Task, infos)
+		var ask *asked // what the task asks of the observations, found when a critique needs it
+		hint := func() string {
+			if ask == nil {
+				a := askedField(t.Task, infos)
+				ask = &a
+			}
+			return ask.hint()
+		}
 		if isBare && len(badNames) > 0 {
 			r.check("grounded names", w.UngroundedAnswer, fmt.Sprintf("the answer is a bare name; %d name(s) checked, %d unsupported%s.", names, len(badNames), listed(badNames)),
-				"Your answer "+bare+" appears in no observation: answer with a name exactly as an observation gives it"+asked.hint()+".")
+				"Your answer "+bare+" appears in no observation: answer with a name exactly as an observation gives it"+hint()+".")
 		} else {
 			r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
 				"Your answer names "+quoteList(badNames)+", which no observation mentions: do not add details you did not verify; look them up or leave them out.")
@@ -438,7 +445,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		if want, cue := expectedKind(t.Task); want != kindAny {
 			if wrongKind(answer, want) {
 				r.check("answer type", w.AnswerType, fmt.Sprintf("the task asks %q, and the answer %q %s.", cue, clip(oneLine(answer), 40), kindLack(want)),
-					"The task asks "+strconv.Quote(cue)+", but your answer "+clip(oneLine(answer), 40)+" "+kindLack(want)+": answer with "+kindWant(want)+" an observation gives"+asked.hint()+", or say that you could not find it.")
+					"The task asks "+strconv.Quote(cue)+", but your answer "+clip(oneLine(answer), 40)+" "+kindLack(want)+": answer with "+kindWant(want)+" an observation gives"+hint()+", or say that you could not find it.")
 			} else {
 				r.check("answer type", 0, fmt.Sprintf("the task asks %q and the answer is of that kind.", cue), "")
 			}

@@ -109,7 +109,7 @@ func ungroundedIDs(t *trajectory.Trajectory, infos []callInfo) idFinding {
 	for _, v := range t.Inputs {
 		task += "\n" + v
 	}
-	taskSlug := slug(task)
+	taskSlug := "" // made when an id is first checked
 	// Slugs of the successful observations' text, made when an id is
 	// first checked against them.
 	seen := make([]string, len(infos))
@@ -138,6 +138,9 @@ func ungroundedIDs(t *trajectory.Trajectory, infos []callInfo) idFinding {
 		}
 		if sv := slug(v); sv != "" {
 			f.checked++
+			if taskSlug == "" {
+				taskSlug = slug(task)
+			}
 			grounded := containsSlug(taskSlug, sv)
 			for j := 0; j < i && !grounded; j++ {
 				grounded = infos[j].ok && containsSlug(seenAt(j), sv)
@@ -643,22 +646,20 @@ func expectedKind(task string) (answerKind, string) {
 // where a name is asked, no digit where a number is (an answer that admits
 // a failure is never the wrong kind).
 func wrongKind(answer string, want answerKind) bool {
-	if admitsFailure(answer) || IsCallMarkup(answer) || strings.TrimSpace(answer) == "" {
-		return false
-	}
 	letters, digits := false, false
 	for i := 0; i < len(answer); i++ {
 		c := answer[i]
 		letters = letters || isLetter(c) || c >= 0x80
 		digits = digits || isDigit(c)
 	}
+	wrong := false
 	switch want {
 	case kindName:
-		return !letters
+		wrong = !letters
 	case kindNumber:
-		return !digits
+		wrong = !digits
 	}
-	return false
+	return wrong && strings.TrimSpace(answer) != "" && !IsCallMarkup(answer) && !admitsFailure(answer)
 }
 
 func kindLack(k answerKind) string {
