@@ -453,8 +453,15 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 
 		// The field the answer was copied from.
 		if isBare {
-			if f := answerField(t.Task, bare, infos); f.call != nil {
-				r.check("answer field", w.AnswerField, fmt.Sprintf("the answer is the %s in the observation of %s, and the task %s %s.", f.got, describeCall(f.call), map[bool]string{true: "goes through the", false: "asks about the"}[f.want.hop], f.want.key),
+			if f := answerField(t.Task, bare, infos, t.Tools); f.call != nil {
+				how := "asks about the"
+				switch {
+				case f.kind:
+					how = "asks which"
+				case f.want.hop:
+					how = "goes through the"
+				}
+				r.check("answer field", w.AnswerField, fmt.Sprintf("the answer is the %s in the observation of %s, and the task %s %s.", f.got, describeCall(f.call), how, f.want.key),
 					f.advice(bare))
 			}
 		}
@@ -1044,7 +1051,8 @@ func commonWord(w string) bool {
 		"about", "approximately", "around", "note", "however", "also", "there", "here", "based", "because",
 		"since", "what", "who", "when", "where", "which", "how", "why", "done", "sorry", "unfortunately",
 		"total", "step", "source", "sources", "observation", "thought", "action", "input",
-		"api", "url", "http", "https", "json", "html":
+		"api", "url", "http", "https", "json", "html",
+		"no", "none", "true", "false", "unknown", "nothing", "nobody", "n/a":
 		return true
 	}
 	return false

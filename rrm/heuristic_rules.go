@@ -519,16 +519,37 @@ func askedField(task string, infos []callInfo) asked {
 }
 
 // fieldFinding is an answer copied from a field other than the one the
-// task names, or from a record the task only goes through.
+// task names, or from a record the task only goes through, or a thing of
+// another kind than the one the task asks for.
 type fieldFinding struct {
 	call *trajectory.ToolCall
 	got  string // the field the answer is
 	want asked  // what the task asks of that observation
+	kind bool   // want.key is the kind the task asks for ("company")
+}
+
+// namesOtherTool reports whether the task's head and the answer's field
+// name the things of two different tools (get_company, get_city).
+func namesOtherTool(head, got string, tools []trajectory.ToolSpec) bool {
+	headTool, gotTool := -1, -1
+	for i, s := range tools {
+		nouns := toolNouns(s.Name)
+		if headTool < 0 && keyNames(head, nouns) {
+			headTool = i
+		}
+		if gotTool < 0 && keyNames(got, nouns) {
+			gotTool = i
+		}
+	}
+	return headTool >= 0 && gotTool >= 0 && headTool != gotTool
 }
 
 // advice is the critique for the finding.
 func (f fieldFinding) advice(answer string) string {
 	s := "Your answer " + answer + " is the " + f.got + " in the observation of " + describeCall(f.call) + ", but the task "
+	if f.kind {
+		return s + "asks which " + f.want.key + ": answer with the " + f.want.key + " an observation gives."
+	}
 	if f.want.hop {
 		return s + "goes through the " + f.want.key + " " + f.want.value + f.want.idNote() + ": look that record up and answer from it."
 	}
@@ -541,7 +562,7 @@ func (f fieldFinding) advice(answer string) string {
 // while the task asks about a different one of its fields, or goes
 // through one of them to another record, is the finding. Observations
 // whose fields the task does not name say nothing either way.
-func answerField(task, answer string, infos []callInfo) fieldFinding {
+func answerField(task, answer string, infos []callInfo, tools []trajectory.ToolSpec) fieldFinding {
 	a := slug(answer)
 	if a == "" {
 		return fieldFinding{}
@@ -590,6 +611,10 @@ func answerField(task, answer string, infos []callInfo) fieldFinding {
 			found = fieldFinding{call: in.c, got: got, want: asked{call: in.c, key: h.key, value: h.value, id: refID(&in.obs, h.key), hop: true}}
 		case len(direct) > 0:
 			found = fieldFinding{call: in.c, got: got, want: asked{call: in.c, key: direct[0].key, value: direct[0].value}}
+		case head != "" && got != head && namesOtherTool(head, got, tools):
+			// The tools say what kind of thing each is: the task asks
+			// "which company", the answer is a city (get_company, get_city).
+			found = fieldFinding{call: in.c, got: got, want: asked{key: head}, kind: true}
 		}
 	}
 	return found
@@ -628,7 +653,11 @@ func expectedKind(task string) (answerKind, string) {
 		}
 		switch next := words[i+1]; next {
 		case "is", "are", "was", "were", "does", "do", "did", "has", "have", "had", "can", "will", "would", "should",
-			"year", "number", "amount", "age", "percentage", "price", "cost", "date", "time", "day", "month", "size", "height":
+			// things answered with a number or a date
+			"year", "number", "amount", "age", "percentage", "percent", "price", "cost", "date", "time", "day", "month",
+			"size", "height", "length", "weight", "distance", "temperature", "rate", "total", "sum", "value", "result",
+			"floor", "page", "level", "step", "version", "rank", "position", "score", "digit", "decade", "century",
+			"chapter", "episode", "room", "grade", "count", "share", "ratio", "speed", "population":
 		default:
 			nameCue = words[i] + " " + next
 		}
