@@ -30,7 +30,8 @@ import (
 // (Weights.UngroundedAnswer), an answer of the wrong kind (a number where
 // the task asks "which city", none where it asks "how many";
 // Weights.AnswerType), and an answer copied from another field of an
-// observation than the one the task names (Weights.AnswerField). An
+// observation than the one the task names, or of another kind of thing
+// than it asks for (Weights.AnswerField). An
 // ignored failure alone now flags a run (IgnoredError 0.35, was 0.30), and
 // names are matched as whole words. The arith critiques read as in v4.
 const HeuristicVersion = "heuristic-v5"
@@ -96,7 +97,10 @@ type Weights struct {
 	AnswerType float64
 	// AnswerField applies once when a bare answer is the value of a field
 	// of an observation whose other field the task names ("Which city …"
-	// answered with the employer's name), and of no field the task names.
+	// answered with the employer's name) or goes through to another record
+	// ("the employer of …"), and of no field the task asks about; or when
+	// the task asks "which X" and X and the answer's field name the things
+	// of two different tools (company, city: get_company, get_city).
 	AnswerField float64
 }
 
