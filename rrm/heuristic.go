@@ -19,13 +19,28 @@ import (
 // tool, the unsupported numbers and names of the answer. heuristic-v4 adds
 // one rule (Weights.TaskExpression): a task that states an arithmetic
 // expression must have it computed by a call, and the critique names the
-// call and the expression.
-const HeuristicVersion = "heuristic-v4"
+// call and the expression. heuristic-v5 reads observations as API and
+// browser tools write them (an HTTP status of 400 or more, fenced as
+// untrusted content or not, is a failed call, and the critique quotes the
+// status and the JSON error message; a status line is no evidence), and
+// adds four rules for lookups: a call whose id neither the task nor an
+// earlier observation gives (Weights.UngroundedID; the critique names the
+// id the previous observation gave, or the task's name closest to the one
+// used), a bare answer ("Bents") found in no observation
+// (Weights.UngroundedAnswer), an answer of the wrong kind (a number where
+// the task asks "which city", none where it asks "how many";
+// Weights.AnswerType), and an answer copied from another field of an
+// observation than the one the task names, or of another kind of thing
+// than it asks for (Weights.AnswerField). An
+// ignored failure alone now flags a run (IgnoredError 0.35, was 0.30), and
+// names are matched as whole words. The arith critiques read as in v4.
+const HeuristicVersion = "heuristic-v5"
 
 // Weights are the penalties of the heuristic judge's rules. The score is
 // 1 minus the sum of the penalties that apply, floored at 0.
 type Weights struct {
-	// IgnoredError applies once when a tool call failed or was blocked, no
+	// IgnoredError applies once when a tool call failed (an error, a crash,
+	// an error message, an HTTP status of 400 or more) or was blocked, no
 	// later call succeeded, and the final answer does not admit the failure.
 	IgnoredError float64
 	// Loop applies per call identical (same tool, same input up to case and
@@ -67,12 +82,32 @@ type Weights struct {
 	// with more every number of the expression must appear in one of
 	// their inputs (a computation in parts).
 	TaskExpression float64
+	// UngroundedID applies once when a call passes an id (an input field
+	// "id" or "…_id") that neither the task nor an earlier successful
+	// observation gives, and no later call to that tool with a grounded id
+	// succeeded.
+	UngroundedID float64
+	// UngroundedAnswer applies once, instead of UngroundedName, when the
+	// answer is bare (a few words, no sentence) and one of its capitalised
+	// words, the first included, is found in no evidence.
+	UngroundedAnswer float64
+	// AnswerType applies once when the task asks for a name ("who", "which
+	// city") and the answer has no letter, or for a number ("how many",
+	// "which year", "population") and the answer has no digit.
+	AnswerType float64
+	// AnswerField applies once when a bare answer is the value of a field
+	// of an observation whose other field the task names ("Which city …"
+	// answered with the employer's name) or goes through to another record
+	// ("the employer of …"), and of no field the task asks about; or when
+	// the task asks "which X" and X and the answer's field name the things
+	// of two different tools (company, city: get_company, get_city).
+	AnswerField float64
 }
 
 // DefaultWeights returns the weights of HeuristicVersion.
 func DefaultWeights() Weights {
 	return Weights{
-		IgnoredError:      0.30,
+		IgnoredError:      0.35,
 		Loop:              0.20,
 		LoopCap:           0.60,
 		UngroundedNumber:  0.35,
@@ -90,6 +125,10 @@ func DefaultWeights() Weights {
 		Cancelled:         0.30,
 		EmptyAnswer:       0.40,
 		TaskExpression:    0.35,
+		UngroundedID:      0.35,
+		UngroundedAnswer:  0.35,
+		AnswerType:        0.35,
+		AnswerField:       0.35,
 	}
 }
 
@@ -153,6 +192,9 @@ func (r *report) check(name string, pen float64, detail string, advice string) {
 	if pen > 0 {
 		fmt.Fprintf(&r.think, "- %s: FAIL (−%.2f) %s\n", name, pen, detail)
 		r.penalty += pen
+		if advice == "" {
+			return
+		}
 		if r.critique.Len() > 0 {
 			r.critique.WriteByte(' ')
 		}
@@ -207,6 +249,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		// success, the first repeated call, the first retried blocked call.
 		failedCall, loopCall, blockedCall *trajectory.ToolCall
 		okInputs                          []*trajectory.ToolCall // successful calls, for the task-expression rule
+		infos                             []callInfo             // every call with its parsed observation
 	)
 	for si := range t.Steps {
 		s := &t.Steps[si]
@@ -253,7 +296,9 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 			if !c.Blocked {
 				seen[k] = true
 			}
-			failed := c.Blocked || isUnknown || callFailed(c)
+			o := parseObservation(c.Observation)
+			failed := c.Blocked || isUnknown || failedWith(c, o.body, o.status)
+			infos = append(infos, callInfo{c: c, obs: o, ok: !failed, unknown: isUnknown})
 			if failed {
 				failures++
 				failedSinceOK++
@@ -299,6 +344,15 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		r.check("outcome", 0, "not finished yet.", "")
 	}
 
+	// Ids from nowhere; a finding on the call that failed last joins the
+	// tool-errors critique, which then says what to call instead.
+	idf := ungroundedIDs(t, infos)
+	joined := idf.call != nil && idf.call == failedCall && idf.suggest != ""
+	failedAdvice := "read the error, fix the input or try another tool, and if you still cannot get the information, say so."
+	if joined {
+		failedAdvice = idf.advice()
+	}
+
 	// Ignored failures.
 	switch {
 	case failures == 0:
@@ -307,9 +361,24 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s), recovered by a later successful call.", failures), "")
 	case finished && answer != "" && !admitsFailure(answer):
 		r.check("tool errors", w.IgnoredError, fmt.Sprintf("%d failed or blocked call(s) with no successful call after them, and the answer does not mention it: %s.", failedSinceOK, describeFailure(failedCall)),
-			"Your call "+describeFailure(failedCall)+", yet you answered as if it had worked: read the error, fix the input or try another tool, and if you still cannot get the information, say so.")
+			"Your call "+describeFailure(failedCall)+", yet you answered as if it had worked: "+failedAdvice)
 	default:
+		joined = false
 		r.check("tool errors", 0, fmt.Sprintf("%d failed or blocked call(s) at the end, acknowledged or not yet answered.", failedSinceOK), "")
+	}
+
+	// Ids.
+	switch {
+	case idf.call != nil:
+		advice := "Your call " + describeCall(idf.call) + " used the id " + strconv.Quote(idf.value) +
+			", which neither the task nor an earlier observation gives" + idf.failure() + ": " + idf.advice()
+		if joined {
+			advice = "" // the tool-errors critique names the call and the fix
+		}
+		r.check("call ids", w.UngroundedID, fmt.Sprintf("%s passed the id %q, found in neither the task nor an earlier successful observation%s.",
+			describeCall(idf.call), idf.value, idf.suggestion()), advice)
+	case idf.checked > 0:
+		r.check("call ids", 0, fmt.Sprintf("%d id(s) passed, each from the task or an earlier observation%s.", idf.checked, recoveredNote(idf.recovered)), "")
 	}
 
 	// Loops.
@@ -347,7 +416,7 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 
 	// Grounding of the final answer.
 	if finished && answer != "" {
-		ev := gatherEvidence(t)
+		ev := gatherEvidence(t, infos)
 		nums, badNums := ungroundedNumbers(answer, ev)
 		np := 0.0
 		if len(badNums) > 0 {
@@ -355,9 +424,51 @@ func (h *Heuristic) evaluate(t *trajectory.Trajectory) *report {
 		}
 		r.check("grounded numbers", np, fmt.Sprintf("%d number(s) checked in the answer, %d unsupported%s.", nums, len(badNums), listed(badNums)),
 			"Your answer states "+quoteList(badNums)+", which "+plural(len(badNums), "appears", "appear")+" in no observation: report only figures you read from a tool or computed with one, and compute derived figures with a tool.")
-		names, badNames := ungroundedNames(answer, ev)
-		r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
-			"Your answer names "+quoteList(badNames)+", which no observation mentions: do not add details you did not verify; look them up or leave them out.")
+		// A bare answer ("Tartu") of a run that called a tool is a
+		// name to find in an observation, its first word included.
+		bare, isBare := bareAnswer(answer)
+		isBare = isBare && attempted > 0
+		names, badNames := ungroundedNames(answer, ev, isBare)
+		var ask *asked // what the task asks of the observations, found when a critique needs it
+		hint := func() string {
+			if ask == nil {
+				a := askedField(t.Task, infos)
+				ask = &a
+			}
+			return ask.hint()
+		}
+		if isBare && len(badNames) > 0 {
+			r.check("grounded names", w.UngroundedAnswer, fmt.Sprintf("the answer is a bare name; %d name(s) checked, %d unsupported%s.", names, len(badNames), listed(badNames)),
+				"Your answer "+bare+" appears in no observation: answer with a name exactly as an observation gives it"+hint()+".")
+		} else {
+			r.check("grounded names", min(float64(len(badNames))*w.UngroundedName, w.UngroundedNameCap), fmt.Sprintf("%d name(s) checked in the answer, %d unsupported%s.", names, len(badNames), listed(badNames)),
+				"Your answer names "+quoteList(badNames)+", which no observation mentions: do not add details you did not verify; look them up or leave them out.")
+		}
+
+		// The kind of answer the task asks for.
+		if want, cue := expectedKind(t.Task); want != kindAny {
+			if wrongKind(answer, want) {
+				r.check("answer type", w.AnswerType, fmt.Sprintf("the task asks %q, and the answer %q %s.", cue, clip(oneLine(answer), 40), kindLack(want)),
+					"The task asks "+strconv.Quote(cue)+", but your answer "+clip(oneLine(answer), 40)+" "+kindLack(want)+": answer with "+kindWant(want)+" an observation gives"+hint()+", or say that you could not find it.")
+			} else {
+				r.check("answer type", 0, fmt.Sprintf("the task asks %q and the answer is of that kind.", cue), "")
+			}
+		}
+
+		// The field the answer was copied from.
+		if isBare {
+			if f := answerField(t.Task, bare, infos, t.Tools); f.call != nil {
+				how := "asks about the"
+				switch {
+				case f.kind:
+					how = "asks which"
+				case f.want.hop:
+					how = "goes through the"
+				}
+				r.check("answer field", w.AnswerField, fmt.Sprintf("the answer is the %s in the observation of %s, and the task %s %s.", f.got, describeCall(f.call), how, f.want.key),
+					f.advice(bare))
+			}
+		}
 	}
 
 	if r.critique.Len() == 0 {
@@ -406,7 +517,14 @@ func describeFailure(c *trajectory.ToolCall) string {
 	case c.Panicked && why == "":
 		why = "the tool crashed"
 	case why == "":
-		why = c.Observation
+		o := parseObservation(c.Observation)
+		why = o.body
+		if o.status >= 400 {
+			why = o.statusLine
+			if o.errMsg != "" {
+				why += ": " + o.errMsg
+			}
+		}
 	}
 	return describeCall(c) + " failed with " + strconv.Quote(clip(oneLine(why), 80))
 }
@@ -455,12 +573,20 @@ func toolNames(specs []trajectory.ToolSpec) string {
 }
 
 // callFailed reports a tool call that returned an error, crashed, or whose
-// observation reads as an error message.
+// observation reads as an error message or reports an HTTP error status
+// (fenced as untrusted content or not).
 func callFailed(c *trajectory.ToolCall) bool {
-	if c.Error != "" || c.Panicked {
+	code, _, body := httpStatus(unfence(c.Observation))
+	return failedWith(c, body, code)
+}
+
+// failedWith is callFailed on an observation already read: its body
+// (unfenced, without the status line) and HTTP status (0: none).
+func failedWith(c *trajectory.ToolCall, body string, status int) bool {
+	if c.Error != "" || c.Panicked || status >= 400 {
 		return true
 	}
-	o := strings.TrimLeft(c.Observation, " \t\r\n")
+	o := strings.TrimLeft(body, " \t\r\n")
 	for _, p := range [...]string{"error", "exception", "traceback", "failed", "fatal"} {
 		if len(o) >= len(p) && strings.EqualFold(o[:len(p)], p) {
 			return true
@@ -680,16 +806,16 @@ type evidence struct {
 	numsDone bool
 }
 
-func gatherEvidence(t *trajectory.Trajectory) *evidence {
+// gatherEvidence reads the observations as parsed in infos: without a
+// fence and without an HTTP status line (a status code is no evidence).
+func gatherEvidence(t *trajectory.Trajectory, infos []callInfo) *evidence {
 	n := len(t.Task)
 	for _, v := range t.Inputs {
 		n += len(v) + 1
 	}
-	for si := range t.Steps {
-		for ci := range t.Steps[si].Calls {
-			c := &t.Steps[si].Calls[ci]
-			n += len(c.Observation) + len(c.Error) + len(c.Input) + 3
-		}
+	for i := range infos {
+		c := infos[i].c
+		n += len(infos[i].obs.body) + len(c.Error) + len(c.Input) + 3
 	}
 	// Lower-cased as it is copied: numbers and scale words read the same.
 	var b strings.Builder
@@ -699,19 +825,17 @@ func gatherEvidence(t *trajectory.Trajectory) *evidence {
 		b.WriteByte('\n')
 		writeLower(&b, v)
 	}
-	for si := range t.Steps {
-		for ci := range t.Steps[si].Calls {
-			c := &t.Steps[si].Calls[ci]
+	for i := range infos {
+		c := infos[i].c
+		b.WriteByte('\n')
+		writeLower(&b, infos[i].obs.body)
+		if c.Error != "" {
 			b.WriteByte('\n')
-			writeLower(&b, c.Observation)
-			if c.Error != "" {
-				b.WriteByte('\n')
-				writeLower(&b, c.Error)
-			}
-			if !c.Blocked && !c.UnknownTool && !callFailed(c) {
-				b.WriteByte('\n')
-				writeLower(&b, c.Input)
-			}
+			writeLower(&b, c.Error)
+		}
+		if infos[i].ok {
+			b.WriteByte('\n')
+			writeLower(&b, c.Input)
 		}
 	}
 	return &evidence{lower: b.String()}
@@ -884,11 +1008,13 @@ func ungroundedNumbers(answer string, ev *evidence) (int, []string) {
 }
 
 // ungroundedNames returns how many capitalised words of the answer it
-// checks and those that appear nowhere in the evidence.
-func ungroundedNames(answer string, ev *evidence) (int, []string) {
+// checks and those that appear nowhere in the evidence as whole words. In a
+// bare answer the first word is checked too: it is a name, not the start
+// of a sentence.
+func ungroundedNames(answer string, ev *evidence, bare bool) (int, []string) {
 	checked := 0
 	var bad []string
-	sentenceStart := true
+	sentenceStart := !bare
 	for i := 0; i < len(answer); {
 		c := answer[i]
 		if !isLetter(c) && c < 0x80 {
@@ -910,11 +1036,11 @@ func ungroundedNames(answer string, ev *evidence) (int, []string) {
 			continue
 		}
 		i = j
-		if atStart || len(word) < 3 || c < 'A' || c > 'Z' || commonWord(word) {
+		if atStart || len(word) < 3 && !(bare && len(word) == 2) || c < 'A' || c > 'Z' || commonWord(word) {
 			continue
 		}
 		checked++
-		if !strings.Contains(ev.lower, asciiLower(word)) {
+		if !containsWord(ev.lower, strings.TrimSuffix(asciiLower(word), "'s")) {
 			bad = append(bad, word)
 		}
 	}
@@ -929,7 +1055,8 @@ func commonWord(w string) bool {
 		"about", "approximately", "around", "note", "however", "also", "there", "here", "based", "because",
 		"since", "what", "who", "when", "where", "which", "how", "why", "done", "sorry", "unfortunately",
 		"total", "step", "source", "sources", "observation", "thought", "action", "input",
-		"api", "url", "http", "https", "json", "html":
+		"api", "url", "http", "https", "json", "html",
+		"no", "none", "true", "false", "unknown", "nothing", "nobody", "n/a":
 		return true
 	}
 	return false

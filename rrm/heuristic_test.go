@@ -194,8 +194,16 @@ func tenSteps() *trajectory.Trajectory {
 // to JSON, runs interleaved with it in chunks so that load on the machine
 // hits both alike. x_json_encode says how many JSON encodes one judgment
 // costs.
-func BenchmarkHeuristic(b *testing.B) {
-	tr := tenSteps()
+func BenchmarkHeuristic(b *testing.B) { benchJudge(b, tenSteps()) }
+
+// BenchmarkHeuristicLookup judges a real lookup run (two JSON API calls,
+// one an HTTP 404, fenced as the demo fences them), the same way: the cost
+// of reading HTTP statuses, JSON fields and ids.
+func BenchmarkHeuristicLookup(b *testing.B) {
+	benchJudge(b, loadLookupRuns(b)["fenced-404-altarhus"])
+}
+
+func benchJudge(b *testing.B, tr *trajectory.Trajectory) {
 	h := NewHeuristic()
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -260,6 +268,15 @@ func TestCallFailedReadsToolErrorText(t *testing.T) {
 		"391":              false,
 		"The report lists no error: all 12 checks passed":   false,
 		"Title: Error handling in Go\nURL: http://x/errors": false,
+		// API and browser tools report the HTTP status (heuristic-v5).
+		"HTTP 404 Not Found\n{\"error\":\"no person with id Adalk Falk\"}":    true,
+		"HTTP 500 Internal Server Error":                                      true,
+		"HTTP 200 OK\n{\"error_rate\":0.1}":                                   false,
+		"HTTP 200 OK\nError: quota exceeded":                                  true,
+		"URL: http://x/a\nTitle: Gone\nHTTP status: 410\nThis page is gone.":  true,
+		"URL: http://x/a\nTitle: HTTP 404 explained\nA page on status codes.": false,
+		fenceForTest("get_person", "HTTP 404 Not Found\n{\"error\":\"x\"}"):   true,
+		fenceForTest("get_person", "HTTP 200 OK\n{\"id\":\"x\"}"):             false,
 	}
 	for obs, want := range cases {
 		if got := callFailed(&trajectory.ToolCall{Observation: obs}); got != want {

@@ -134,7 +134,7 @@ func containsNote(notes []string, sub string) bool {
 
 // FuzzParse checks that Parse never panics, that a successful parse has a
 // score in [0,1], and that well-formed documents round-trip.
-// Run longer with: go test ./rrm -run '^$' -fuzz FuzzParse -fuzztime 60s
+// Run longer with: go test ./rrm -run '^$' -fuzz '^FuzzParse$' -fuzztime 60s
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"<think>a</think><critique>b</critique><score>0.5</score>",
