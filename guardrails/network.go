@@ -72,9 +72,9 @@ func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision
 		if err != nil && pc.lenient {
 			err = nil // lenient JSON: read its values, as the tool will
 		}
-		pc.urls, pc.hasURLs = extractURLs(pc.input, values, err), true
+		pc.urls, pc.hasURLs = extractURLs(pc.input, values, err, pc.urlBuf[:0]), true
 		if pc.unescaped != "" {
-			for _, u := range extractURLs(pc.unescaped, nil, errNotJSON) {
+			for _, u := range extractURLs(pc.unescaped, nil, errNotJSON, nil) {
 				if !slices.Contains(pc.urls, u) {
 					pc.urls = append(pc.urls, u)
 				}
@@ -474,11 +474,11 @@ func bareIPv6(t string) string {
 // whole input (both read as http://…). Duplicates are removed.
 func ExtractURLs(input string) []string {
 	values, err := walkJSON(input)
-	return extractURLs(input, values, err)
+	return extractURLs(input, values, err, nil)
 }
 
-func extractURLs(input string, values []jsonValue, err error) []string {
-	var out []string
+// extractURLs is ExtractURLs of a read input, appending to out (empty).
+func extractURLs(input string, values []jsonValue, err error, out []string) []string {
 	var seen map[string]struct{} // once out is long: an input may hold thousands of URLs
 	add := func(u string) {
 		u = strings.TrimRight(u, ".,;:!?)]}'\"")
