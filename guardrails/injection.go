@@ -308,33 +308,6 @@ func matchSignals(text string, want *[16]bool) (hits [16]bool) {
 	return hits
 }
 
-// textFeatures records, in one pass over normalized text, which disguises
-// it may use: leetspeak ("1gn0re": a leet character between letters, or
-// starting a word before two letters) and spaced-out letters ("i g n o r
-// e": three one-letter words in a row). Only leet characters and one-letter
-// words need a closer look, and plain prose has few of either.
-func textFeatures(s string) (leet, spaced bool) {
-	spaced = oneLetterRun(s, 0)
-	for i := 0; i < len(s); i++ {
-		cls := byteClass[s[i]]
-		switch {
-		case cls&(clsGap|clsLeet) == 0:
-			continue
-		case cls&clsGap != 0:
-			// Words start after a gap; test the cheapest byte first.
-			if !spaced && gapAt(s, i+2) && lowerAt(s, i+1) {
-				spaced = oneLetterRun(s, i+1)
-			}
-		case !leet && lowerAt(s, i+1):
-			leet = lowerAt(s, i-1) || gapAt(s, i-1) && lowerAt(s, i+2)
-		}
-		if leet && spaced {
-			break
-		}
-	}
-	return leet, spaced
-}
-
 // oneLetterRun reports whether one-letter words start at i, i+2 and i+4.
 func oneLetterRun(s string, i int) bool {
 	return lowerAt(s, i) && gapAt(s, i+1) && lowerAt(s, i+2) && gapAt(s, i+3) && lowerAt(s, i+4) && gapAt(s, i+5)
@@ -653,16 +626,60 @@ func (d *detector) phrases(t, prefix string, scale float64) {
 		}
 	}
 	record(matchSignals(base, nil))
-	leet, spaced := textFeatures(base)
+	leet, spaced, folded, typos := wordPass(base)
 	if leet {
 		record(matchSignals(leetFold(base), &strongSignals))
 	}
 	if spaced {
 		record(matchSignals("\n"+joinSpacedLetters(base[1:]), &strongSignals))
 	}
-	if folded, ok := typoFold(base); ok {
+	if typos {
 		record(matchSignals(folded, &strongSignals))
 	}
+}
+
+// wordPass is textFeatures and typoFold of normalized text s in one pass:
+// the features look only at bytes that are not lower-case letters (gaps
+// and leet characters), typo folding only at runs of lower-case letters
+// (FuzzWordPass checks it against the two).
+func wordPass(s string) (leet, spaced bool, folded string, typos bool) {
+	spaced = oneLetterRun(s, 0)
+	var b []byte
+	last := 0
+	for i := 0; i < len(s); {
+		cls := byteClass[s[i]]
+		if cls&clsLower != 0 {
+			j := i + 1
+			for j < len(s) && byteClass[s[j]]&clsLower != 0 {
+				j++
+			}
+			if w := s[i:j]; len(w) >= 5 && len(w) <= 13 {
+				if t := nearTrigger(w); t != "" {
+					if b == nil {
+						b = make([]byte, 0, len(s))
+					}
+					b = append(append(b, s[last:i]...), t...)
+					last = j
+				}
+			}
+			i = j
+			continue
+		}
+		switch {
+		case cls&(clsGap|clsLeet) == 0 || leet && spaced:
+		case cls&clsGap != 0:
+			if !spaced && gapAt(s, i+2) && lowerAt(s, i+1) {
+				spaced = oneLetterRun(s, i+1)
+			}
+		case !leet && lowerAt(s, i+1):
+			leet = lowerAt(s, i-1) || gapAt(s, i-1) && lowerAt(s, i+2)
+		}
+		i++
+	}
+	if b == nil {
+		return leet, spaced, s, false
+	}
+	return leet, spaced, string(append(b, s[last:]...)), true
 }
 
 // typoTriggers are the words the strong signals hinge on; typoFold maps a
@@ -671,37 +688,6 @@ func (d *detector) phrases(t, prefix string, scale float64) {
 // shorter ones have too many benign neighbours.
 var typoTriggers = []string{"ignore", "forget", "bypass", "system", "prompt", "reveal", "previous", "earlier",
 	"disregard", "override", "instructions", "instruction", "directions", "guidelines"}
-
-// typoFold returns s with every misspelt trigger word corrected, and
-// whether it changed anything. s is normalized text (lower case).
-func typoFold(s string) (string, bool) {
-	var b []byte
-	last := 0
-	for i := 0; i < len(s); {
-		if byteClass[s[i]]&clsLower == 0 {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && byteClass[s[j]]&clsLower != 0 {
-			j++
-		}
-		if w := s[i:j]; len(w) >= 5 && len(w) <= 13 {
-			if t := nearTrigger(w); t != "" {
-				if b == nil {
-					b = make([]byte, 0, len(s))
-				}
-				b = append(append(b, s[last:i]...), t...)
-				last = j
-			}
-		}
-		i = j
-	}
-	if b == nil {
-		return s, false
-	}
-	return string(append(b, s[last:]...)), true
-}
 
 // nearTrigger returns the trigger word one edit away from w, if any.
 func nearTrigger(w string) string {
