@@ -146,3 +146,29 @@ func FuzzWordPass(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainWord checks looksLikeHost's shortcut for plain words against
+// parsing the host.
+func FuzzPlainWord(f *testing.F) {
+	for _, s := range []string{"GET", "LOCALHOST", "metadata", "2130706433", "0x7f000001", "xn--nxasmq6b", "a%2ecom", "ｌｏｃａｌｈｏｓｔ", "local\u00adhost", "", "METADATA"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := looksLikeHost(s, false), looksLikeHostParsed(s, false); got != want {
+			t.Fatalf("looksLikeHost(%q) = %v, parsing the host gives %v", s, got, want)
+		}
+	})
+}
+
+// FuzzCanonName checks canonName's shortcut for names already in canonical
+// form against the general form.
+func FuzzCanonName(f *testing.F) {
+	for _, s := range []string{"http", "HTTP", " http", "http\t", "\x01x", "ｈｔｔｐ", "", "web_fetch", "K\u212a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := canonName(s), canonNameSlow(s); got != want {
+			t.Fatalf("canonName(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -146,6 +146,28 @@ func sameName(a, b string) bool {
 func edgeSpace(s string) bool { return s[0] <= ' ' || s[len(s)-1] <= ' ' }
 
 func canonName(s string) string {
+	if canonASCII(s) {
+		return s // nothing to trim, fold or lower-case (FuzzCanonName)
+	}
+	return canonNameSlow(s)
+}
+
+// canonASCII reports whether s is ASCII without upper-case letters and
+// without white space or control bytes at either end.
+func canonASCII(s string) bool {
+	if s != "" && (s[0] <= ' ' || s[len(s)-1] <= ' ') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonNameSlow is canonName without the shortcut.
+func canonNameSlow(s string) string {
 	s = strings.TrimSpace(s)
 	if !isASCII(s) {
 		s = norm.NFKC.String(s)

@@ -594,6 +594,30 @@ func extractURLs(input string, values []jsonValue, err error, out []string) []st
 // IPv6, a dotted quad, or a numeric host followed by a port or path
 // ("127.1/admin"), so that "3.14" is not read as 3.0.0.14.
 func looksLikeHost(t string, keyed bool) bool {
+	if !keyed && plainWord(t) {
+		return false // a word of prose ("GET"): no dot, port, path or percent sign (FuzzPlainWord)
+	}
+	return looksLikeHostParsed(t, keyed)
+}
+
+// plainWord reports whether t is ASCII without any of ".:/?#\\@[%" and is
+// not localhost or metadata (in any case): looksLikeHost, unkeyed, refuses
+// such a word, since its host could only be a name without a dot or an
+// IP address without a dot or suffix.
+func plainWord(t string) bool {
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c >= 0x80:
+			return false
+		case c == '.' || c == ':' || c == '/' || c == '?' || c == '#' || c == '\\' || c == '@' || c == '[' || c == '%':
+			return false
+		}
+	}
+	return !strings.EqualFold(t, "localhost") && !strings.EqualFold(t, "metadata")
+}
+
+// looksLikeHostParsed is looksLikeHost by parsing the host.
+func looksLikeHostParsed(t string, keyed bool) bool {
 	host := t
 	if i := strings.IndexAny(host, "/?#\\"); i >= 0 {
 		host = host[:i]
