@@ -94,18 +94,16 @@ func hasTag(ev *Event, tool, tag string) bool {
 	return has
 }
 
-// findTag is hasTag without the memo.
+// findTag is hasTag without the memo. Cheapest tests first: a spec's
+// tags before its name, the name's shape last.
 func findTag(ev *Event, tool, tag string) bool {
-	if tag == TagEgress && NetworkShapedName(tool) {
-		return true
-	}
 	if ev != nil {
-		if sameName(ev.Tool.Name, tool) && ev.Tool.HasTag(tag) {
+		if ev.Tool.HasTag(tag) && sameName(ev.Tool.Name, tool) {
 			return true
 		}
 		if ev.Trajectory != nil {
 			for _, s := range ev.Trajectory.Tools {
-				if sameName(s.Name, tool) && s.HasTag(tag) {
+				if s.HasTag(tag) && sameName(s.Name, tool) {
 					return true
 				}
 			}
@@ -118,7 +116,7 @@ func findTag(ev *Event, tool, tag string) bool {
 			}
 		}
 	}
-	return false
+	return tag == TagEgress && NetworkShapedName(tool)
 }
 
 // sameName compares tool names as langchaingo does (case-insensitively),
