@@ -410,8 +410,8 @@ func newRequest(ev *Event, now time.Time) approval.Request {
 // observation a guard proposed with ev.Rewrite, or the observation itself.
 func (c *Chain) rewrite(_ context.Context, ev *Event, out *Outcome) {
 	switch {
-	case ev.rewritten != nil:
-		out.Observation = *ev.rewritten
+	case ev.rewrote:
+		out.Observation = ev.rewritten
 	case ev.Call != nil:
 		out.Observation = ev.Call.Observation
 	}
