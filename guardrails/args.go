@@ -235,10 +235,12 @@ func (g *ArgGuard) Describe() string {
 }
 
 // variantMemo computes the variants of each value once per check, however
-// many rules look at it. Its first entries live in the memo itself.
+// many rules look at it. Its first entries live in the memo itself (no
+// pointer into itself, so that a check's memo stays on the stack).
 type variantMemo struct {
-	entries []memoEntry
-	buf     [6]memoEntry
+	n     int
+	buf   [6]memoEntry
+	extra []memoEntry
 }
 
 type memoEntry struct {
@@ -248,14 +250,22 @@ type memoEntry struct {
 }
 
 func (m *variantMemo) of(s string, foldCase bool) []string {
-	if m.entries == nil {
-		m.entries = m.buf[:0]
-	}
-	for i := range m.entries {
-		if e := &m.entries[i]; e.key == s && e.foldCase == foldCase {
+	for i := 0; i < m.n; i++ {
+		if e := &m.buf[i]; e.key == s && e.foldCase == foldCase {
 			return e.set.forms()
 		}
 	}
-	m.entries = append(m.entries, memoEntry{key: s, foldCase: foldCase, set: variants(s, foldCase)})
-	return m.entries[len(m.entries)-1].set.forms()
+	for i := range m.extra {
+		if e := &m.extra[i]; e.key == s && e.foldCase == foldCase {
+			return e.set.forms()
+		}
+	}
+	e := memoEntry{key: s, foldCase: foldCase, set: variants(s, foldCase)}
+	if m.n < len(m.buf) {
+		m.buf[m.n] = e
+		m.n++
+		return m.buf[m.n-1].set.forms()
+	}
+	m.extra = append(m.extra, e)
+	return m.extra[len(m.extra)-1].set.forms()
 }

@@ -24,7 +24,7 @@ type Chain struct {
 	gates   []Guard
 	tags    tagIndex
 	lookup  func(tool string) []string // tags.lookup, bound once
-	wantDoc bool                       // a guard reads tool input as a JSON document
+	schemas []*SchemaGuard             // guards that may read tool input as a JSON document
 	// plans holds, for each event kind reagent defines, the guards and
 	// gates that handle it with their names, read once by NewChain.
 	plans           [len(planKinds)]plan
@@ -81,8 +81,8 @@ func NewChain(p Policy, opts ...ChainOption) *Chain {
 	for _, g := range p.Guards {
 		if g != nil {
 			c.guards = append(c.guards, g)
-			if _, ok := g.(*SchemaGuard); ok {
-				c.wantDoc = true // one JSON reading gives its document and the values
+			if sg, ok := g.(*SchemaGuard); ok {
+				c.schemas = append(c.schemas, sg)
 			}
 		}
 	}
@@ -190,7 +190,13 @@ func (c *Chain) Check(ctx context.Context, ev *Event) Outcome {
 	if ev.tags == nil {
 		ev.tags = c.lookup
 	}
-	ev.wantDoc = ev.wantDoc || c.wantDoc
+	if ev.Kind == trajectory.EventToolCall && !ev.wantDoc {
+		// One JSON reading gives the document and the values, when a
+		// schema guard will validate the document.
+		for _, sg := range c.schemas {
+			ev.wantDoc = ev.wantDoc || sg.wantsDocument(ev)
+		}
+	}
 	// The event's tools and tags stay put during the check: the guards
 	// share tag answers.
 	ev.memoOn, ev.nTagMemo = true, 0
@@ -404,8 +410,8 @@ func newRequest(ev *Event, now time.Time) approval.Request {
 // observation a guard proposed with ev.Rewrite, or the observation itself.
 func (c *Chain) rewrite(_ context.Context, ev *Event, out *Outcome) {
 	switch {
-	case ev.rewritten != nil:
-		out.Observation = *ev.rewritten
+	case ev.rewrote:
+		out.Observation = ev.rewritten
 	case ev.Call != nil:
 		out.Observation = ev.Call.Observation
 	}

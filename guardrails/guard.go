@@ -25,7 +25,8 @@ type Event struct {
 	cache     *inputCache                // see parsed
 	wantDoc   bool                       // a guard of the chain reads the input as a document (parsed builds it)
 	tags      func(tool string) []string // the policy's tags for a tool, set by the Chain
-	rewritten *string                    // see Rewrite
+	rewritten string                     // see Rewrite
+	rewrote   bool                       // rewritten is set
 	// tagMemo keeps hasTag's answers during one Chain.Check (several guards
 	// ask about the same tool and tag); off outside a check, so that a
 	// caller who changes the event between direct guard calls is never
@@ -45,7 +46,7 @@ type tagAnswer struct {
 // proposal when the result is allowed; later guards see the proposal in
 // ev.Call.Observation.
 func (ev *Event) Rewrite(observation string) {
-	ev.rewritten = &observation
+	ev.rewritten, ev.rewrote = observation, true
 	if ev.Call != nil {
 		c := *ev.Call
 		c.Observation = observation

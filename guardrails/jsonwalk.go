@@ -67,14 +67,24 @@ func walkJSONLenient(s string) ([]jsonValue, error) {
 }
 
 func walkJSONMode(s string, lenient bool) ([]jsonValue, error) {
-	out, _, err := walkJSONValues(s, lenient, false)
+	out, _, err := walkJSONValues(s, lenient, false, nil)
 	return out, err
+}
+
+// walkBufs are the first values, paths and path elements of one reading,
+// kept in the inputCache that holds its result: one allocation for the
+// cache and the reading of a small input.
+type walkBufs struct {
+	out   [8]jsonValue
+	paths [16]string
+	path  [8]string
 }
 
 // walkJSONValues is walkJSONMode that, with tree, also decodes the
 // document as parseJSONTree would: one reading for the guards that match
-// values and the schema guard.
-func walkJSONValues(s string, lenient, tree bool) ([]jsonValue, any, error) {
+// values and the schema guard. It starts in bufs when given (the values
+// returned may live there).
+func walkJSONValues(s string, lenient, tree bool, bufs *walkBufs) ([]jsonValue, any, error) {
 	t := strings.Trim(s, " \t\r\n") // JSON white space only
 	if len(t) > maxJSONWalk {
 		return nil, nil, errTooLarge
@@ -82,8 +92,10 @@ func walkJSONValues(s string, lenient, tree bool) ([]jsonValue, any, error) {
 	if t == "" || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
 		return nil, nil, errNotJSON
 	}
-	var pathBuf [8]string
-	w := jsonWalker{s: t, path: pathBuf[:0], out: make([]jsonValue, 0, 8), paths: make([]string, 0, 16),
+	if bufs == nil {
+		bufs = new(walkBufs)
+	}
+	w := jsonWalker{s: t, path: bufs.path[:0], out: bufs.out[:0], paths: bufs.paths[:0],
 		lenient: lenient, values: true, tree: tree}
 	if !w.value() {
 		return nil, nil, errNotJSON
@@ -505,6 +517,8 @@ type inputCache struct {
 	doc       any
 	docOK     bool
 	hasDoc    bool
+	bufs      walkBufs  // the strict reading's first values
+	urlBuf    [4]string // the first URLs
 }
 
 // document returns the input decoded as a JSON document, once per event.
@@ -523,7 +537,7 @@ func (ev *Event) parsed() *inputCache {
 	if ev.cache == nil || ev.cache.input != in {
 		c := &inputCache{input: in}
 		var doc any
-		c.values, doc, c.err = walkJSONValues(in, false, ev.wantDoc)
+		c.values, doc, c.err = walkJSONValues(in, false, ev.wantDoc, &c.bufs)
 		if ev.wantDoc && c.err == nil {
 			// The strict reading accepted the input: it is the document.
 			c.doc, c.docOK, c.hasDoc = doc, true, true

@@ -94,18 +94,16 @@ func hasTag(ev *Event, tool, tag string) bool {
 	return has
 }
 
-// findTag is hasTag without the memo.
+// findTag is hasTag without the memo. Cheapest tests first: a spec's
+// tags before its name, the name's shape last.
 func findTag(ev *Event, tool, tag string) bool {
-	if tag == TagEgress && NetworkShapedName(tool) {
-		return true
-	}
 	if ev != nil {
-		if sameName(ev.Tool.Name, tool) && ev.Tool.HasTag(tag) {
+		if ev.Tool.HasTag(tag) && sameName(ev.Tool.Name, tool) {
 			return true
 		}
 		if ev.Trajectory != nil {
 			for _, s := range ev.Trajectory.Tools {
-				if sameName(s.Name, tool) && s.HasTag(tag) {
+				if s.HasTag(tag) && sameName(s.Name, tool) {
 					return true
 				}
 			}
@@ -118,7 +116,7 @@ func findTag(ev *Event, tool, tag string) bool {
 			}
 		}
 	}
-	return false
+	return tag == TagEgress && NetworkShapedName(tool)
 }
 
 // sameName compares tool names as langchaingo does (case-insensitively),
@@ -146,6 +144,28 @@ func sameName(a, b string) bool {
 func edgeSpace(s string) bool { return s[0] <= ' ' || s[len(s)-1] <= ' ' }
 
 func canonName(s string) string {
+	if canonASCII(s) {
+		return s // nothing to trim, fold or lower-case (FuzzCanonName)
+	}
+	return canonNameSlow(s)
+}
+
+// canonASCII reports whether s is ASCII without upper-case letters and
+// without white space or control bytes at either end.
+func canonASCII(s string) bool {
+	if s != "" && (s[0] <= ' ' || s[len(s)-1] <= ' ') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonNameSlow is canonName without the shortcut.
+func canonNameSlow(s string) string {
 	s = strings.TrimSpace(s)
 	if !isASCII(s) {
 		s = norm.NFKC.String(s)

@@ -72,9 +72,9 @@ func (g *NetworkGuard) Check(ctx context.Context, ev *Event) trajectory.Decision
 		if err != nil && pc.lenient {
 			err = nil // lenient JSON: read its values, as the tool will
 		}
-		pc.urls, pc.hasURLs = extractURLs(pc.input, values, err), true
+		pc.urls, pc.hasURLs = extractURLs(pc.input, values, err, pc.urlBuf[:0]), true
 		if pc.unescaped != "" {
-			for _, u := range extractURLs(pc.unescaped, nil, errNotJSON) {
+			for _, u := range extractURLs(pc.unescaped, nil, errNotJSON, nil) {
 				if !slices.Contains(pc.urls, u) {
 					pc.urls = append(pc.urls, u)
 				}
@@ -474,11 +474,11 @@ func bareIPv6(t string) string {
 // whole input (both read as http://…). Duplicates are removed.
 func ExtractURLs(input string) []string {
 	values, err := walkJSON(input)
-	return extractURLs(input, values, err)
+	return extractURLs(input, values, err, nil)
 }
 
-func extractURLs(input string, values []jsonValue, err error) []string {
-	var out []string
+// extractURLs is ExtractURLs of a read input, appending to out (empty).
+func extractURLs(input string, values []jsonValue, err error, out []string) []string {
 	var seen map[string]struct{} // once out is long: an input may hold thousands of URLs
 	add := func(u string) {
 		u = strings.TrimRight(u, ".,;:!?)]}'\"")
@@ -594,6 +594,30 @@ func extractURLs(input string, values []jsonValue, err error) []string {
 // IPv6, a dotted quad, or a numeric host followed by a port or path
 // ("127.1/admin"), so that "3.14" is not read as 3.0.0.14.
 func looksLikeHost(t string, keyed bool) bool {
+	if !keyed && plainWord(t) {
+		return false // a word of prose ("GET"): no dot, port, path or percent sign (FuzzPlainWord)
+	}
+	return looksLikeHostParsed(t, keyed)
+}
+
+// plainWord reports whether t is ASCII without any of ".:/?#\\@[%" and is
+// not localhost or metadata (in any case): looksLikeHost, unkeyed, refuses
+// such a word, since its host could only be a name without a dot or an
+// IP address without a dot or suffix.
+func plainWord(t string) bool {
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c >= 0x80:
+			return false
+		case c == '.' || c == ':' || c == '/' || c == '?' || c == '#' || c == '\\' || c == '@' || c == '[' || c == '%':
+			return false
+		}
+	}
+	return !strings.EqualFold(t, "localhost") && !strings.EqualFold(t, "metadata")
+}
+
+// looksLikeHostParsed is looksLikeHost by parsing the host.
+func looksLikeHostParsed(t string, keyed bool) bool {
 	host := t
 	if i := strings.IndexAny(host, "/?#\\"); i >= 0 {
 		host = host[:i]

@@ -26,16 +26,19 @@ import (
 // self-contained: references to files or URLs are refused.
 type SchemaGuard struct {
 	fromSpecs bool
-	byTool    map[string]*jsonschema.Schema // canonical tool name
+	byTool    map[string]compiledSchema // canonical tool name
 	names     []string
 
 	mu    sync.Mutex
 	cache map[string]compiledSchema // tool-spec schemas by their text
+
+	noFlat bool // tests: every schema through the validator
 }
 
 type compiledSchema struct {
-	s   *jsonschema.Schema
-	err error
+	s    *jsonschema.Schema
+	flat *flatSchema // s in the shape the guard checks itself, or nil
+	err  error
 }
 
 // maxSchemaCache bounds the compiled tool-spec schemas kept.
@@ -44,13 +47,13 @@ const maxSchemaCache = 256
 // NewSchemaGuard compiles the given schemas (tool name to JSON schema).
 // fromToolSpecs also validates tools that describe their own parameters.
 func NewSchemaGuard(schemas map[string]json.RawMessage, fromToolSpecs bool) (*SchemaGuard, error) {
-	g := &SchemaGuard{fromSpecs: fromToolSpecs, byTool: map[string]*jsonschema.Schema{}, cache: map[string]compiledSchema{}}
+	g := &SchemaGuard{fromSpecs: fromToolSpecs, byTool: map[string]compiledSchema{}, cache: map[string]compiledSchema{}}
 	for tool, raw := range schemas {
 		s, err := compileSchema(raw)
 		if err != nil {
 			return nil, fmt.Errorf("schema for tool %q: %w", tool, err)
 		}
-		g.byTool[canonName(tool)] = s
+		g.byTool[canonName(tool)] = compiledSchema{s: s, flat: compileFlat(raw)}
 		g.names = append(g.names, tool)
 	}
 	sort.Strings(g.names)
@@ -93,7 +96,7 @@ func (g *SchemaGuard) Handles(kind trajectory.GuardEvent) bool {
 
 // Check validates the call's input.
 func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
-	s, from, err := g.schemaFor(ev)
+	cs, from, err := g.schemaFor(ev)
 	if errors.Is(err, errNoSchema) {
 		return allow("no schema for this tool")
 	}
@@ -104,6 +107,16 @@ func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 		return d
 	}
 	pc := ev.parsed()
+	if cs.flat != nil && !g.noFlat && pc.err == nil && len(pc.values) > 0 {
+		// The strict reading accepted the input (it is the document): the
+		// schema's shape is checked over its values.
+		if root := pc.values[len(pc.values)-1]; from == "tool's" && (root.isText || root.text[0] != '{') {
+			return allow("input is not a JSON object; the tool's schema does not apply")
+		}
+		if cs.flat.valid(pc.values) {
+			return schemaAllow(from)
+		}
+	}
 	doc, ok := pc.document()
 	if !ok && looksLikeJSON(pc.input) {
 		// Input the tool will decode as JSON but the strict reading
@@ -124,24 +137,37 @@ func (g *SchemaGuard) Check(_ context.Context, ev *Event) trajectory.Decision {
 	if !ok {
 		return decide(trajectory.Block, "input is not JSON, but the policy gives the tool a schema")
 	}
-	if err := s.Validate(doc); err != nil {
+	if err := cs.s.Validate(doc); err != nil {
 		return decide(trajectory.Block, "input does not match the "+from+" schema: "+validationSummary(err))
 	}
-	if from == "policy" { // constant messages: this is the hot path
+	return schemaAllow(from)
+}
+
+// schemaAllow is the decision for input that matches its schema (constant
+// messages: this is the hot path).
+func schemaAllow(from string) trajectory.Decision {
+	if from == "policy" {
 		return allow("input matches the policy schema")
 	}
 	return allow("input matches the tool's schema")
 }
 
+// wantsDocument reports whether checking ev needs the input decoded as a
+// document: its tool has a schema that is not flat (see flatSchema).
+func (g *SchemaGuard) wantsDocument(ev *Event) bool {
+	cs, _, err := g.schemaFor(ev)
+	return err == nil && (cs.flat == nil || g.noFlat)
+}
+
 var errNoSchema = errors.New("no schema")
 
-func (g *SchemaGuard) schemaFor(ev *Event) (*jsonschema.Schema, string, error) {
-	if s, ok := g.byTool[canonName(toolName(ev))]; ok {
-		return s, "policy", nil
+func (g *SchemaGuard) schemaFor(ev *Event) (compiledSchema, string, error) {
+	if cs, ok := g.byTool[canonName(toolName(ev))]; ok {
+		return cs, "policy", nil
 	}
 	raw := bytes.TrimSpace(ev.Tool.Parameters)
 	if !g.fromSpecs || len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, "", errNoSchema
+		return compiledSchema{}, "", errNoSchema
 	}
 	g.mu.Lock()
 	c, ok := g.cache[string(raw)] // no copy of raw for a lookup
@@ -150,6 +176,9 @@ func (g *SchemaGuard) schemaFor(ev *Event) (*jsonschema.Schema, string, error) {
 		key := string(raw)
 		s, err := compileSchema(raw)
 		c = compiledSchema{s: s, err: err}
+		if err == nil {
+			c.flat = compileFlat(raw)
+		}
 		g.mu.Lock()
 		if len(g.cache) >= maxSchemaCache {
 			clear(g.cache)
@@ -157,7 +186,7 @@ func (g *SchemaGuard) schemaFor(ev *Event) (*jsonschema.Schema, string, error) {
 		g.cache[key] = c
 		g.mu.Unlock()
 	}
-	return c.s, "tool's", c.err
+	return c, "tool's", c.err
 }
 
 // validationSummary turns a validation error into one line naming where

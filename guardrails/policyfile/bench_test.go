@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reagent-go/reagent/guardrails"
+	"github.com/reagent-go/reagent/guardrails/injectclf"
 	"github.com/reagent-go/reagent/trajectory"
 )
 
@@ -16,10 +17,16 @@ import (
 // call and of its result (a 1.5 KB page, fenced), against the same checks
 // by a chain with no guards, interleaved in the same loop. It reports the
 // median time of each check, guarded and unguarded, and the medians of
-// the overhead.
+// the overhead; and, as the floor of the result check, the median time of
+// the learned classifier alone on the same page (injectclf's Score, which
+// the check runs on every page).
 func BenchmarkDefaultPolicy(b *testing.B) {
 	guarded, bare := guardrails.NewChain(Default()), guardrails.NewChain(guardrails.Policy{})
 	spec, hist, input, page := benchFixture()
+	clf, err := injectclf.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
 	one := func(c *guardrails.Chain, i int) (call, result time.Duration) {
 		tc := &trajectory.ToolCall{ID: "c9", Tool: "http", Input: input}
 		ev := &guardrails.Event{Kind: trajectory.EventToolCall, Tool: spec, Call: tc, Step: 3, Trajectory: hist}
@@ -38,6 +45,7 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 	}
 	one(guarded, -1) // compile the tool's schema once, as a long-lived chain would
 	gc, gr, bc, br := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+	cl := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -45,6 +53,12 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 		bc, br = append(bc, c), append(br, r)
 		c, r = one(guarded, i)
 		gc, gr = append(gc, c), append(gr, r)
+		p := page + fmt.Sprint(i)
+		t0 := time.Now()
+		if clf.Score(p) > 0.5 {
+			b.Fatal("the classifier flags the benchmark page")
+		}
+		cl = append(cl, time.Since(t0))
 	}
 	b.StopTimer()
 	median := func(ds []time.Duration) float64 {
@@ -58,6 +72,7 @@ func BenchmarkDefaultPolicy(b *testing.B) {
 	b.ReportMetric(median(gr), "ns-result-guarded/median")
 	b.ReportMetric(median(br), "ns-result-unguarded/median")
 	b.ReportMetric(median(gr)-median(br), "ns-result-check/median")
+	b.ReportMetric(median(cl), "ns-result-classifier/median")
 }
 
 // benchFixture is the tool call the default-policy benchmarks check: an

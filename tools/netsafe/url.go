@@ -227,6 +227,11 @@ func readAuthority(raw, scheme, s, stops string) (Target, error) {
 // scheme and port, and its host must pass CheckHost (resolved unless
 // NoResolve).
 func (p *Policy) CheckURL(ctx context.Context, raw string) error {
+	if len(raw) <= maxURLLen {
+		if t, ok := plainURL(raw); ok { // ParseURL's one target, without a slice
+			return p.checkTarget(ctx, raw, t)
+		}
+	}
 	targets, err := ParseURL(raw)
 	if err != nil {
 		return &BlockedError{Target: raw, Reason: err.Error()}
