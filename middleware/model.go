@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tmc/langchaingo/llms"
 
@@ -14,6 +15,11 @@ import (
 // shows the model the instructions the run's hooks add (critiques).
 type modelWrapper struct {
 	inner llms.Model
+
+	// opts is the struct requestedModel applies a call's options to, while
+	// optsBusy is unset (calls made at the same time use a pooled one).
+	optsBusy atomic.Bool
+	opts     llms.CallOptions
 }
 
 var _ llms.Model = (*modelWrapper)(nil)
@@ -35,7 +41,9 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	if r.CapturePrompt(mc) {
 		mc.Record.Messages = toMessages(messages)
 	}
-	mc.Record.Model = requestedModel(mc.Record.Model, options)
+	if len(options) > 0 {
+		mc.Record.Model = w.requestedModel(mc.Record.Model, options)
+	}
 	done := false
 	defer func() {
 		if !done { // the model panicked: record it, and let the panic go on
@@ -175,20 +183,25 @@ func intOf(v any) int {
 
 // requestedModel is the model a call asks for: a per-call option wins over
 // the configured name.
-func requestedModel(configured string, options []llms.CallOption) string {
-	if len(options) == 0 {
-		return configured
-	}
+func (w *modelWrapper) requestedModel(configured string, options []llms.CallOption) string {
 	// The options are functions that may keep the struct: it cannot live
-	// on the stack, and a pool spares an allocation on every model call.
-	o := callOptionsPool.Get().(*llms.CallOptions)
-	*o = llms.CallOptions{}
+	// on the stack. The wrapper's own struct serves one call at a time, a
+	// pooled one the others.
+	o := &w.opts
+	own := w.optsBusy.CompareAndSwap(false, true)
+	if !own {
+		o = callOptionsPool.Get().(*llms.CallOptions)
+	}
 	for _, opt := range options {
 		opt(o)
 	}
 	model := o.Model
-	*o = llms.CallOptions{} // drop references before pooling
-	callOptionsPool.Put(o)
+	*o = llms.CallOptions{} // drop references before reuse
+	if own {
+		w.optsBusy.Store(false)
+	} else {
+		callOptionsPool.Put(o)
+	}
 	if model != "" {
 		return model
 	}

@@ -64,6 +64,11 @@ func (rec *Recorder) Logger() *slog.Logger { return rec.cfg.logger }
 // AgentName is the name set by WithAgentName, or "".
 func (rec *Recorder) AgentName() string { return rec.cfg.agentName }
 
+// CanPause reports whether the recorder's runs can pause (Pause): only a
+// BeforeTool hook pauses a run, so a recorder without one never does, and
+// a host need not keep resume state for its runs (SetResumeState).
+func (rec *Recorder) CanPause() bool { return len(rec.hooks.beforeTool) > 0 }
+
 // Shutdown waits until every asynchronous judgment has been stored, then
 // flushes the store; it returns early with an error when ctx ends. The
 // recorder stays usable.
@@ -88,8 +93,37 @@ func (rec *Recorder) Shutdown(ctx context.Context) error {
 
 type runKey struct{}
 
+// runCtx is the context Start returns: its parent with the run as a value.
+// Hosts pass it on unchanged to the model and tool calls of most agents,
+// so FromContext finds the run with one type check instead of a walk up
+// the chain of contexts (a context a hook or the host derives from it
+// still answers through Value).
+type runCtx struct {
+	context.Context
+	r *Run
+}
+
+func (c *runCtx) Value(key any) any {
+	if _, ok := key.(runKey); ok {
+		return c.r
+	}
+	return c.Context.Value(key)
+}
+
+func (c *runCtx) String() string { return "run.Context(" + c.r.t.ID + ")" }
+
 // FromContext returns the run that ctx belongs to, or nil.
 func FromContext(ctx context.Context) *Run {
+	if c, ok := ctx.(*runCtx); ok {
+		return c.r
+	}
+	return lookUp(ctx)
+}
+
+// lookUp is FromContext for a context derived from the run's.
+//
+//go:noinline
+func lookUp(ctx context.Context) *Run {
 	r, _ := ctx.Value(runKey{}).(*Run)
 	return r
 }
@@ -112,6 +146,7 @@ type Run struct {
 	resumeState      func() (json.RawMessage, error) // SetResumeState
 	base             time.Time                       // the run's start, with its monotonic reading; see tick
 	wall             time.Time                       // base in UTC without the monotonic reading; see at
+	wallNs           int64                           // wall as Unix nanoseconds
 	// last is the latest clock reading taken (an offset from base), where
 	// the next step begins; stepStart is the current step's.
 	last, stepStart time.Duration
@@ -208,11 +243,12 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 	}
 	r.rec, r.handle, r.t, r.critique, r.base = rec, h, t, sc.critique, time.Now()
 	r.wall = r.base.Round(0).UTC()
+	r.wallNs = r.wall.UnixNano()
 	r.pending = r.pendBuf[:0]
 	r.host = sc.host
 	r.ownMC, r.freeMC, r.ownTC, r.freeTC = &blk.mc, &blk.mc, &blk.tc, &blk.tc
 	t.StartedAt = r.wall
-	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
+	ctx = &runCtx{Context: trajectory.ContextWithRunID(ctx, t.ID), r: r}
 	for _, fn := range rec.hooks.onStart {
 		if c := fn(ctx, r); c != nil {
 			ctx = c
@@ -247,7 +283,6 @@ func (r *Run) Snapshot() *trajectory.Trajectory {
 // agent's thought, and the text it could not parse (empty when it parsed).
 func (r *Run) NoteStep(thought, parseError string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -256,6 +291,7 @@ func (r *Run) NoteStep(thought, parseError string) {
 	if parseError != "" {
 		s.ParseError = parseError
 	}
+	r.mu.Unlock()
 }
 
 // NoteThought is NoteStep with the thought that thought extracts from the
@@ -263,7 +299,27 @@ func (r *Run) NoteStep(thought, parseError string) {
 // no model call (LastCompletion and NoteStep in one).
 func (r *Run) NoteThought(thought func(text string) string, fallback, parseError string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	s := r.noteThoughtLocked(thought, fallback)
+	if parseError != "" {
+		s.ParseError = parseError
+	}
+	r.mu.Unlock()
+}
+
+// NoteCall is NoteThought (without a parse error) and AddCall in one: the
+// common step of a ReAct agent, one thought and one tool call, recorded
+// under one lock.
+func (r *Run) NoteCall(thought func(text string) string, fallback string, call trajectory.ToolCall, willRun bool) {
+	r.mu.Lock()
+	r.noteThoughtLocked(thought, fallback)
+	r.addCallLocked(call, willRun)
+	r.mu.Unlock()
+}
+
+// noteThoughtLocked sets the current step's thought (see NoteThought) and
+// returns the step. thought runs under the run's lock: it must not call
+// the run.
+func (r *Run) noteThoughtLocked(thought func(text string) string, fallback string) *trajectory.Step {
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -272,9 +328,7 @@ func (r *Run) NoteThought(thought func(text string) string, fallback, parseError
 		fallback = s.LLMCalls[n-1].Completion
 	}
 	s.Thought = thought(fallback)
-	if parseError != "" {
-		s.ParseError = parseError
-	}
+	return s
 }
 
 // LastCompletion returns the completion of the current step's last model
@@ -368,7 +422,11 @@ func (r *Run) finishStepLocked(end time.Duration) {
 // answered itself, say).
 func (r *Run) AddCall(call trajectory.ToolCall, willRun bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.addCallLocked(call, willRun)
+	r.mu.Unlock()
+}
+
+func (r *Run) addCallLocked(call trajectory.ToolCall, willRun bool) {
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -915,7 +973,10 @@ func now() time.Time { return time.Now().UTC() }
 func (r *Run) tick() time.Duration { return time.Since(r.base) }
 
 // at is the wall-clock time d after the run's start, in UTC.
-func (r *Run) at(d time.Duration) time.Time { return r.wall.Add(d) }
+// It equals r.wall.Add(d) (TestStampsAreWallPlusOffset), without Add's
+// general carry and overflow handling: a stamp is small inlined
+// arithmetic, not a call.
+func (r *Run) at(d time.Duration) time.Time { return time.Unix(0, r.wallNs+int64(d)).UTC() }
 
 // CritiquePrefix introduces a critique shown to the agent.
 const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "
