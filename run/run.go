@@ -549,15 +549,8 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 	if tc == nil {
 		tc = toolCalls.Get().(*ToolCall)
 	}
-	step, idx := r.claimLocked(spec.Name, callID, input)
-	rec := &r.t.Steps[step].Calls[idx]
-	if rec.ID == "" {
-		rec.ID = callID
-	}
-	start := r.tick()
-	r.last = max(r.last, start)
-	rec.StartedAt = r.at(start)
-	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx, start: start}
+	step, idx, start := r.startToolLocked(spec.Name, callID, input)
+	*tc = ToolCall{Spec: spec, Step: step, Record: r.t.Steps[step].Calls[idx], index: idx, start: start}
 	r.mu.Unlock()
 	for _, fn := range r.rec.hooks.beforeTool {
 		c, err := fn(ctx, r, tc)
@@ -569,6 +562,69 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 		}
 	}
 	return ctx, tc, nil
+}
+
+// startToolLocked claims the recorded call the host is making now and
+// stamps its start.
+func (r *Run) startToolLocked(tool, callID, input string) (step, idx int, start time.Duration) {
+	step, idx = r.claimLocked(tool, callID, input)
+	rec := &r.t.Steps[step].Calls[idx]
+	if rec.ID == "" {
+		rec.ID = callID
+	}
+	start = r.tick()
+	r.last = max(r.last, start)
+	rec.StartedAt = r.at(start)
+	return step, idx, start
+}
+
+// ToolSlot is a tool call being recorded on the short path (BeginTool).
+type ToolSlot struct {
+	step, index int
+	start       time.Duration
+}
+
+// BeginTool starts recording a tool call on the short path for a run
+// whose recorder has no BeforeTool and no AfterTool hooks (nothing can
+// refuse, rewrite or pause the call): it records what StartTool records,
+// without handing the call to hooks, and ok is true. The host then makes
+// the call and ends it with EndToolSlot. With tool hooks it records
+// nothing and ok is false: use StartTool and EndTool.
+func (r *Run) BeginTool(spec trajectory.ToolSpec, callID, input string) (slot ToolSlot, ok bool) {
+	if len(r.rec.hooks.beforeTool)+len(r.rec.hooks.afterTool) > 0 {
+		return ToolSlot{}, false
+	}
+	r.mu.Lock()
+	slot.step, slot.index, slot.start = r.startToolLocked(spec.Name, callID, input)
+	r.mu.Unlock()
+	return slot, true
+}
+
+// EndToolSlot is EndTool for a call begun with BeginTool: it records the
+// outcome and returns what the host should hand the agent, as EndTool
+// does.
+func (r *Run) EndToolSlot(slot ToolSlot, observation string, err error, panicked bool) (string, error) {
+	if err != nil {
+		observation = "Tool error: " + err.Error()
+	}
+	end := r.tick()
+	r.mu.Lock()
+	r.last = max(r.last, end)
+	if slot.step < len(r.t.Steps) && slot.index < len(r.t.Steps[slot.step].Calls) {
+		rec := &r.t.Steps[slot.step].Calls[slot.index]
+		rec.Observation, rec.Panicked = observation, panicked
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		if rec.Duration == 0 {
+			rec.Duration = max(end-slot.start, 1)
+		}
+	}
+	r.mu.Unlock()
+	if err != nil && r.rec.cfg.toolErrorAbort {
+		return "", err
+	}
+	return observation, nil
 }
 
 // claimLocked returns the recorded call the host is making now: the
