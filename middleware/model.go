@@ -31,29 +31,51 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	if r == nil {
 		return w.inner.GenerateContent(ctx, messages, options...)
 	}
-	ctx, mc, err := r.StartModel(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(mc.Instructions) > 0 {
-		messages = injectInstructions(messages, mc.Instructions)
-	}
-	if r.CapturePrompt(mc) {
-		mc.Record.Messages = toMessages(messages)
+	// Without model hooks or a start critique the run records the call on
+	// its short path (BeginModel); otherwise the hooks see it (StartModel).
+	var (
+		mc    *run.ModelCall
+		call  *trajectory.LLMCall
+		local trajectory.LLMCall
+	)
+	slot, short := r.BeginModel()
+	if short {
+		call = &local
+		if r.CaptureFirstPrompt(slot) {
+			call.Messages = toMessages(messages)
+		}
+	} else {
+		ctx, mc, err = r.StartModel(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(mc.Instructions) > 0 {
+			messages = injectInstructions(messages, mc.Instructions)
+		}
+		if r.CapturePrompt(mc) {
+			mc.Record.Messages = toMessages(messages)
+		}
+		call = &mc.Record
 	}
 	if len(options) > 0 {
-		mc.Record.Model = w.requestedModel(mc.Record.Model, options)
+		call.Model = w.requestedModel(call.Model, options)
+	}
+	end := func() {
+		if short {
+			r.EndModelSlot(slot, call)
+		} else {
+			r.EndModel(ctx, mc)
+		}
 	}
 	done := false
 	defer func() {
 		if !done { // the model panicked: record it, and let the panic go on
-			mc.Record.Error = "model panicked"
-			r.EndModel(ctx, mc)
+			call.Error = "model panicked"
+			end()
 		}
 	}()
 	resp, err = w.inner.GenerateContent(ctx, messages, options...)
 	done = true
-	call := &mc.Record
 	if err != nil {
 		call.Error = err.Error()
 	} else if resp != nil && len(resp.Choices) > 0 {
@@ -71,7 +93,7 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 			recordToolCalls(call, c)
 		}
 	}
-	r.EndModel(ctx, mc)
+	end()
 	return resp, err
 }
 

@@ -461,10 +461,7 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	if mc == nil {
 		mc = modelCalls.Get().(*ModelCall)
 	}
-	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
-		r.beginStepLocked()
-	}
-	s := r.stepLocked()
+	s := r.startModelLocked()
 	mc.Step = s.Index
 	mc.First = s.Index == 0 && len(s.LLMCalls) == 0
 	mc.StepStart = len(s.LLMCalls) == 0
@@ -488,6 +485,73 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 		}
 	}
 	return ctx, mc, nil
+}
+
+// startModelLocked returns the step a model call starting now belongs to,
+// beginning a new one when the host does not (BeginStep) and the current
+// one has calls in it.
+func (r *Run) startModelLocked() *trajectory.Step {
+	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
+		r.beginStepLocked()
+	}
+	return r.stepLocked()
+}
+
+// ModelSlot is a model call being recorded on the short path
+// (BeginModel).
+type ModelSlot struct {
+	step  int
+	first bool
+	start time.Duration
+}
+
+// First reports whether the call is the run's first model call (whose
+// messages the host records when CaptureFirstPrompt says so).
+func (s ModelSlot) First() bool { return s.first }
+
+// BeginModel starts recording a model call on the short path for a run
+// whose recorder has no BeforeModel and no AfterModel hooks and that shows
+// the model no start critique (nothing adds instructions or sees the
+// call): it records what StartModel records, and ok is true. The host
+// then makes the call, fills in a trajectory.LLMCall and ends it with
+// EndModelSlot. Otherwise it records nothing and ok is false: use
+// StartModel and EndModel.
+func (r *Run) BeginModel() (slot ModelSlot, ok bool) {
+	if len(r.rec.hooks.beforeModel)+len(r.rec.hooks.afterModel) > 0 || r.critique != "" {
+		return ModelSlot{}, false
+	}
+	r.mu.Lock()
+	s := r.startModelLocked()
+	slot = ModelSlot{step: s.Index, first: s.Index == 0 && len(s.LLMCalls) == 0, start: r.tick()}
+	r.last = max(r.last, slot.start)
+	r.mu.Unlock()
+	return slot, true
+}
+
+// CaptureFirstPrompt reports whether the host should record the messages
+// of a call begun with BeginModel (CapturePrompt for the short path).
+func (r *Run) CaptureFirstPrompt(slot ModelSlot) bool { return slot.first && r.rec.cfg.capturePrompt }
+
+// EndModelSlot records a finished model call begun with BeginModel; call
+// is the call as the host filled it in (its start and duration are set
+// here). The run keeps a copy.
+func (r *Run) EndModelSlot(slot ModelSlot, call *trajectory.LLMCall) {
+	end := r.tick()
+	call.StartedAt = r.at(slot.start)
+	call.Duration = max(end-slot.start, 1)
+	if call.Model == "" {
+		call.Model = r.rec.cfg.modelName
+	}
+	r.mu.Lock()
+	r.last = max(r.last, end)
+	if slot.step < len(r.t.Steps) {
+		s := &r.t.Steps[slot.step]
+		s.LLMCalls = append(s.LLMCalls, *call)
+	}
+	if r.t.Model == "" && call.Model != "" {
+		r.t.Model = call.Model
+	}
+	r.mu.Unlock()
 }
 
 // addCritiqueLocked shows the model the run's start critique

@@ -507,3 +507,60 @@ func TestShortToolPathRecordsAsStartTool(t *testing.T) {
 	assert.False(t, ok, "BeginTool took a call that a hook must see")
 	r.End(nil)
 }
+
+// TestShortModelPathRecordsAsStartModel checks BeginModel/EndModelSlot
+// against StartModel/EndModel over a run of two unmanaged steps (each
+// model call after a step with calls begins the next): the same steps,
+// calls and run model (times aside), the first call alone marked first;
+// with a model hook or a start critique BeginModel declines.
+func TestShortModelPathRecordsAsStartModel(t *testing.T) {
+	var got [2]*trajectory.Trajectory
+	for i, short := range []bool{false, true} {
+		var e ended
+		ctx, r := run.New(run.WithModelName("m0"), e.option()).Start(context.Background(), "t")
+		for step, model := range []string{"", "m1"} {
+			rec := trajectory.LLMCall{Completion: fmt.Sprint("c", step), Model: model}
+			if short {
+				slot, ok := r.BeginModel()
+				require.True(t, ok)
+				assert.Equal(t, step == 0, slot.First())
+				assert.Equal(t, step == 0, r.CaptureFirstPrompt(slot))
+				r.EndModelSlot(slot, &rec)
+			} else {
+				mctx, mc, err := r.StartModel(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, step == 0, mc.First)
+				if model != "" {
+					mc.Record.Model = model
+				}
+				mc.Record.Completion = rec.Completion
+				r.EndModel(mctx, mc)
+			}
+			r.AddCall(trajectory.ToolCall{Tool: "echo"}, false)
+		}
+		r.End(nil)
+		got[i] = e.all()[0]
+		for j := range got[i].Steps {
+			s := &got[i].Steps[j]
+			for k := range s.LLMCalls {
+				assert.False(t, s.LLMCalls[k].StartedAt.IsZero())
+				assert.Positive(t, s.LLMCalls[k].Duration)
+				s.LLMCalls[k].StartedAt, s.LLMCalls[k].Duration = time.Time{}, 0
+			}
+			s.StartedAt, s.Duration = time.Time{}, 0
+		}
+		got[i].ID, got[i].StartedAt, got[i].EndedAt = "", time.Time{}, time.Time{}
+	}
+	assert.Equal(t, got[0], got[1])
+	assert.Equal(t, "m0", got[1].Model)
+	assert.Len(t, got[1].Steps, 2)
+
+	_, r := run.New(run.WithHooks(run.Hooks{AfterModel: func(context.Context, *run.Run, *run.ModelCall) {}})).Start(context.Background(), "t")
+	_, ok := r.BeginModel()
+	assert.False(t, ok, "BeginModel took a call that a hook must see")
+	r.End(nil)
+	_, r = run.New().Start(context.Background(), "t", run.WithCritique("be brief"))
+	_, ok = r.BeginModel()
+	assert.False(t, ok, "BeginModel took a call that must show the critique")
+	r.End(nil)
+}
