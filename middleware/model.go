@@ -33,68 +33,85 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	}
 	// Without model hooks or a start critique the run records the call on
 	// its short path (BeginModel); otherwise the hooks see it (StartModel).
-	var (
-		mc    *run.ModelCall
-		call  *trajectory.LLMCall
-		local trajectory.LLMCall
-	)
 	slot, short := r.BeginModel()
-	if short {
-		call = &local
-		if r.CaptureFirstPrompt(slot) {
-			call.Messages = toMessages(messages)
-		}
-	} else {
-		ctx, mc, err = r.StartModel(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(mc.Instructions) > 0 {
-			messages = injectInstructions(messages, mc.Instructions)
-		}
-		if r.CapturePrompt(mc) {
-			mc.Record.Messages = toMessages(messages)
-		}
-		call = &mc.Record
+	if !short {
+		return w.generateHooked(ctx, r, messages, options)
+	}
+	var call trajectory.LLMCall
+	if r.CaptureFirstPrompt(slot) {
+		call.Messages = toMessages(messages)
 	}
 	if len(options) > 0 {
-		call.Model = w.requestedModel(call.Model, options)
-	}
-	end := func() {
-		if short {
-			r.EndModelSlot(slot, call)
-		} else {
-			r.EndModel(ctx, mc)
-		}
+		call.Model = w.requestedModel("", options) // "": EndModelSlot gives the configured name
 	}
 	done := false
 	defer func() {
 		if !done { // the model panicked: record it, and let the panic go on
 			call.Error = "model panicked"
-			end()
+			r.EndModelSlot(slot, &call)
 		}
 	}()
 	resp, err = w.inner.GenerateContent(ctx, messages, options...)
 	done = true
+	recordResponse(&call, resp, err)
+	r.EndModelSlot(slot, &call)
+	return resp, err
+}
+
+// generateHooked is GenerateContent for a run whose hooks see the call
+// (or that shows the model a critique).
+//
+//go:noinline
+func (w *modelWrapper) generateHooked(ctx context.Context, r *run.Run, messages []llms.MessageContent, options []llms.CallOption) (resp *llms.ContentResponse, err error) {
+	ctx, mc, err := r.StartModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(mc.Instructions) > 0 {
+		messages = injectInstructions(messages, mc.Instructions)
+	}
+	if r.CapturePrompt(mc) {
+		mc.Record.Messages = toMessages(messages)
+	}
+	if len(options) > 0 {
+		mc.Record.Model = w.requestedModel(mc.Record.Model, options)
+	}
+	done := false
+	defer func() {
+		if !done { // the model panicked: record it, and let the panic go on
+			mc.Record.Error = "model panicked"
+			r.EndModel(ctx, mc)
+		}
+	}()
+	resp, err = w.inner.GenerateContent(ctx, messages, options...)
+	done = true
+	recordResponse(&mc.Record, resp, err)
+	r.EndModel(ctx, mc)
+	return resp, err
+}
+
+// recordResponse records a model call's outcome in call.
+func recordResponse(call *trajectory.LLMCall, resp *llms.ContentResponse, err error) {
 	if err != nil {
 		call.Error = err.Error()
-	} else if resp != nil && len(resp.Choices) > 0 {
-		c := resp.Choices[0]
-		call.Completion = c.Content
-		call.Reasoning = c.ReasoningContent
-		call.StopReason = c.StopReason
-		call.Usage = usageOf(c.GenerationInfo)
-		if len(c.GenerationInfo) > 0 {
-			if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
-				call.Model = m
-			}
-		}
-		if len(c.ToolCalls) > 0 || c.FuncCall != nil {
-			recordToolCalls(call, c)
+		return
+	}
+	if resp == nil || len(resp.Choices) == 0 {
+		return
+	}
+	c := resp.Choices[0]
+	call.Completion = c.Content
+	call.Reasoning = c.ReasoningContent
+	call.StopReason = c.StopReason
+	call.Usage = usageOf(c.GenerationInfo)
+	if len(c.GenerationInfo) > 0 {
+		if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
+			call.Model = m
 		}
 	}
-	end()
-	return resp, err
+	if len(c.ToolCalls) > 0 || c.FuncCall != nil {
+		recordToolCalls(call, c)
+	}
 }
 
 // recordToolCalls records the tool calls a completion asks for.
