@@ -36,6 +36,7 @@ type toolTable struct {
 	tools []tools.Tool
 	specs []trajectory.ToolSpec
 	known map[string]bool // tool names as given and upper-cased, as the executor looks them up
+	names []string        // the tool names as given
 }
 
 var _ agents.Agent = (*agentWrapper)(nil)
@@ -77,6 +78,7 @@ func (a *agentWrapper) table() *toolTable {
 		w := wrapTool(t)
 		tab.tools[i], tab.specs[i] = w, w.spec
 		tab.known[t.Name()] = true
+		tab.names = append(tab.names, t.Name())
 		tab.known[strings.ToUpper(t.Name())] = true
 	}
 	a.tab.Store(tab)
@@ -102,6 +104,18 @@ func (a *agentWrapper) knows(tool string) bool {
 	if tab == nil {
 		tab = a.table()
 	}
+	for _, n := range tab.names { // an agent has few tools: no hashing
+		if n == tool {
+			return true
+		}
+	}
+	return tab.knowsFolded(tool)
+}
+
+// knowsFolded reports whether tool names one of tab's tools in another case.
+//
+//go:noinline
+func (tab *toolTable) knowsFolded(tool string) bool {
 	return tab.known[tool] || tab.known[strings.ToUpper(tool)]
 }
 
@@ -170,23 +184,51 @@ func (a *agentWrapper) Plan(ctx context.Context, steps []schema.AgentStep, input
 		return actions, finish, err
 	}
 
+	if len(actions) == 1 {
+		// The common step: one thought and one call, under one lock.
+		call, known := a.callOf(actions[0])
+		r.NoteCall(thoughtOf, actions[0].Log, call, known)
+	} else {
+		a.noteActions(r, actions)
+	}
+	if r.Recorder().CanPause() {
+		keepResumeState(r, inputs, steps, actions)
+	}
+	return actions, nil, nil
+}
+
+// callOf is the recorded form of act, and whether the executor will run
+// it (it answers unknown tools itself).
+func (a *agentWrapper) callOf(act schema.AgentAction) (trajectory.ToolCall, bool) {
+	call := trajectory.ToolCall{
+		ID:    act.ToolID,
+		Tool:  act.Tool,
+		Input: strings.TrimSuffix(act.ToolInput, "\nObservation:"),
+	}
+	if !a.knows(act.Tool) {
+		unknownTool(&call)
+		return call, false
+	}
+	return call, true
+}
+
+// unknownTool marks call as one the executor answers itself, without a call.
+//
+//go:noinline
+func unknownTool(call *trajectory.ToolCall) {
+	call.UnknownTool = true
+	call.Observation = fmt.Sprintf("%s is not a valid tool, try another one", call.Tool)
+}
+
+// noteActions records a step that asks for several calls.
+//
+//go:noinline
+func (a *agentWrapper) noteActions(r *run.Run, actions []schema.AgentAction) {
 	r.NoteThought(thoughtOf, actions[0].Log, "")
 	for _, act := range actions {
-		call := trajectory.ToolCall{
-			ID:    act.ToolID,
-			Tool:  act.Tool,
-			Input: strings.TrimSuffix(act.ToolInput, "\nObservation:"),
-		}
-		known := a.knows(act.Tool)
-		if !known {
-			// The executor answers unknown tools itself, without a call.
-			call.UnknownTool = true
-			call.Observation = fmt.Sprintf("%s is not a valid tool, try another one", act.Tool)
-		}
+		call, known := a.callOf(act)
 		r.AddCall(call, known)
 	}
-	keepResumeState(r, inputs, steps, actions)
-	return actions, nil, nil
 }
 
 // withAnswer returns a copy of finish whose answer is text.

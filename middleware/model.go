@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tmc/langchaingo/llms"
 
@@ -14,6 +15,11 @@ import (
 // shows the model the instructions the run's hooks add (critiques).
 type modelWrapper struct {
 	inner llms.Model
+
+	// opts is the struct requestedModel applies a call's options to, while
+	// optsBusy is unset (calls made at the same time use a pooled one).
+	optsBusy atomic.Bool
+	opts     llms.CallOptions
 }
 
 var _ llms.Model = (*modelWrapper)(nil)
@@ -25,6 +31,38 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	if r == nil {
 		return w.inner.GenerateContent(ctx, messages, options...)
 	}
+	// Without model hooks or a start critique the run records the call on
+	// its short path (BeginModel); otherwise the hooks see it (StartModel).
+	slot, short := r.BeginModel()
+	if !short {
+		return w.generateHooked(ctx, r, messages, options)
+	}
+	var call trajectory.LLMCall
+	if r.CaptureFirstPrompt(slot) {
+		call.Messages = toMessages(messages)
+	}
+	if len(options) > 0 {
+		call.Model = w.requestedModel("", options) // "": EndModelSlot gives the configured name
+	}
+	done := false
+	defer func() {
+		if !done { // the model panicked: record it, and let the panic go on
+			call.Error = "model panicked"
+			r.EndModelSlot(slot, &call)
+		}
+	}()
+	resp, err = w.inner.GenerateContent(ctx, messages, options...)
+	done = true
+	recordResponse(&call, resp, err)
+	r.EndModelSlot(slot, &call)
+	return resp, err
+}
+
+// generateHooked is GenerateContent for a run whose hooks see the call
+// (or that shows the model a critique).
+//
+//go:noinline
+func (w *modelWrapper) generateHooked(ctx context.Context, r *run.Run, messages []llms.MessageContent, options []llms.CallOption) (resp *llms.ContentResponse, err error) {
 	ctx, mc, err := r.StartModel(ctx)
 	if err != nil {
 		return nil, err
@@ -35,7 +73,9 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	if r.CapturePrompt(mc) {
 		mc.Record.Messages = toMessages(messages)
 	}
-	mc.Record.Model = requestedModel(mc.Record.Model, options)
+	if len(options) > 0 {
+		mc.Record.Model = w.requestedModel(mc.Record.Model, options)
+	}
 	done := false
 	defer func() {
 		if !done { // the model panicked: record it, and let the panic go on
@@ -45,26 +85,33 @@ func (w *modelWrapper) GenerateContent(ctx context.Context, messages []llms.Mess
 	}()
 	resp, err = w.inner.GenerateContent(ctx, messages, options...)
 	done = true
-	call := &mc.Record
-	if err != nil {
-		call.Error = err.Error()
-	} else if resp != nil && len(resp.Choices) > 0 {
-		c := resp.Choices[0]
-		call.Completion = c.Content
-		call.Reasoning = c.ReasoningContent
-		call.StopReason = c.StopReason
-		call.Usage = usageOf(c.GenerationInfo)
-		if len(c.GenerationInfo) > 0 {
-			if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
-				call.Model = m
-			}
-		}
-		if len(c.ToolCalls) > 0 || c.FuncCall != nil {
-			recordToolCalls(call, c)
-		}
-	}
+	recordResponse(&mc.Record, resp, err)
 	r.EndModel(ctx, mc)
 	return resp, err
+}
+
+// recordResponse records a model call's outcome in call.
+func recordResponse(call *trajectory.LLMCall, resp *llms.ContentResponse, err error) {
+	if err != nil {
+		call.Error = err.Error()
+		return
+	}
+	if resp == nil || len(resp.Choices) == 0 {
+		return
+	}
+	c := resp.Choices[0]
+	call.Completion = c.Content
+	call.Reasoning = c.ReasoningContent
+	call.StopReason = c.StopReason
+	call.Usage = usageOf(c.GenerationInfo)
+	if len(c.GenerationInfo) > 0 {
+		if m, ok := c.GenerationInfo["model"].(string); ok && m != "" {
+			call.Model = m
+		}
+	}
+	if len(c.ToolCalls) > 0 || c.FuncCall != nil {
+		recordToolCalls(call, c)
+	}
 }
 
 // recordToolCalls records the tool calls a completion asks for.
@@ -175,20 +222,25 @@ func intOf(v any) int {
 
 // requestedModel is the model a call asks for: a per-call option wins over
 // the configured name.
-func requestedModel(configured string, options []llms.CallOption) string {
-	if len(options) == 0 {
-		return configured
-	}
+func (w *modelWrapper) requestedModel(configured string, options []llms.CallOption) string {
 	// The options are functions that may keep the struct: it cannot live
-	// on the stack, and a pool spares an allocation on every model call.
-	o := callOptionsPool.Get().(*llms.CallOptions)
-	*o = llms.CallOptions{}
+	// on the stack. The wrapper's own struct serves one call at a time, a
+	// pooled one the others.
+	o := &w.opts
+	own := w.optsBusy.CompareAndSwap(false, true)
+	if !own {
+		o = callOptionsPool.Get().(*llms.CallOptions)
+	}
 	for _, opt := range options {
 		opt(o)
 	}
 	model := o.Model
-	*o = llms.CallOptions{} // drop references before pooling
-	callOptionsPool.Put(o)
+	*o = llms.CallOptions{} // drop references before reuse
+	if own {
+		w.optsBusy.Store(false)
+	} else {
+		callOptionsPool.Put(o)
+	}
 	if model != "" {
 		return model
 	}

@@ -43,31 +43,44 @@ func (w *toolWrapper) Call(ctx context.Context, input string) (string, error) {
 			return obs, err
 		}
 	}
-	ctx, tc, err := r.StartTool(ctx, w.spec, "", input)
-	if err != nil {
-		var ref *run.Refusal
-		if errors.As(err, &ref) && !ref.Abort {
-			return ref.Message(), nil
+	// Without tool hooks the run records the call on its short path
+	// (BeginTool); otherwise the hooks see it (StartTool).
+	slot, short := r.BeginTool(w.spec, "", input)
+	var tc *run.ToolCall
+	if !short {
+		var err error
+		ctx, tc, err = r.StartTool(ctx, w.spec, "", input)
+		if err != nil {
+			var ref *run.Refusal
+			if errors.As(err, &ref) && !ref.Abort {
+				return ref.Message(), nil
+			}
+			return "", err
 		}
-		return "", err
+	}
+	end := func(obs string, err error, panicked bool) (string, error) {
+		if short {
+			return r.EndToolSlot(slot, obs, err, panicked)
+		}
+		return r.EndTool(ctx, tc, obs, err, panicked)
 	}
 	if r.Recorder().ToolErrorAbort() {
 		done := false
 		defer func() {
 			if !done { // the tool panicked: record it and let the panic go on
-				_, _ = r.EndTool(ctx, tc, "", errToolPanicked, true)
+				_, _ = end("", errToolPanicked, true)
 			}
 		}()
 		obs, err := w.inner.Call(ctx, input)
 		done = true
-		out, endErr := r.EndTool(ctx, tc, obs, err, false)
+		out, endErr := end(obs, err, false)
 		if err != nil {
 			return obs, err // the tool's own error, exactly as without reagent
 		}
 		return out, endErr
 	}
 	obs, err, panicked := safeCall(ctx, w.inner, input)
-	return r.EndTool(ctx, tc, obs, err, panicked)
+	return end(obs, err, panicked)
 }
 
 var errToolPanicked = errors.New("tool panicked")

@@ -64,6 +64,11 @@ func (rec *Recorder) Logger() *slog.Logger { return rec.cfg.logger }
 // AgentName is the name set by WithAgentName, or "".
 func (rec *Recorder) AgentName() string { return rec.cfg.agentName }
 
+// CanPause reports whether the recorder's runs can pause (Pause): only a
+// BeforeTool hook pauses a run, so a recorder without one never does, and
+// a host need not keep resume state for its runs (SetResumeState).
+func (rec *Recorder) CanPause() bool { return len(rec.hooks.beforeTool) > 0 }
+
 // Shutdown waits until every asynchronous judgment has been stored, then
 // flushes the store; it returns early with an error when ctx ends. The
 // recorder stays usable.
@@ -88,8 +93,37 @@ func (rec *Recorder) Shutdown(ctx context.Context) error {
 
 type runKey struct{}
 
+// runCtx is the context Start returns: its parent with the run as a value.
+// Hosts pass it on unchanged to the model and tool calls of most agents,
+// so FromContext finds the run with one type check instead of a walk up
+// the chain of contexts (a context a hook or the host derives from it
+// still answers through Value).
+type runCtx struct {
+	context.Context
+	r *Run
+}
+
+func (c *runCtx) Value(key any) any {
+	if _, ok := key.(runKey); ok {
+		return c.r
+	}
+	return c.Context.Value(key)
+}
+
+func (c *runCtx) String() string { return "run.Context(" + c.r.t.ID + ")" }
+
 // FromContext returns the run that ctx belongs to, or nil.
 func FromContext(ctx context.Context) *Run {
+	if c, ok := ctx.(*runCtx); ok {
+		return c.r
+	}
+	return lookUp(ctx)
+}
+
+// lookUp is FromContext for a context derived from the run's.
+//
+//go:noinline
+func lookUp(ctx context.Context) *Run {
 	r, _ := ctx.Value(runKey{}).(*Run)
 	return r
 }
@@ -112,6 +146,7 @@ type Run struct {
 	resumeState      func() (json.RawMessage, error) // SetResumeState
 	base             time.Time                       // the run's start, with its monotonic reading; see tick
 	wall             time.Time                       // base in UTC without the monotonic reading; see at
+	wallNs           int64                           // wall as Unix nanoseconds
 	// last is the latest clock reading taken (an offset from base), where
 	// the next step begins; stepStart is the current step's.
 	last, stepStart time.Duration
@@ -208,11 +243,12 @@ func (rec *Recorder) Start(ctx context.Context, task string, opts ...StartOption
 	}
 	r.rec, r.handle, r.t, r.critique, r.base = rec, h, t, sc.critique, time.Now()
 	r.wall = r.base.Round(0).UTC()
+	r.wallNs = r.wall.UnixNano()
 	r.pending = r.pendBuf[:0]
 	r.host = sc.host
 	r.ownMC, r.freeMC, r.ownTC, r.freeTC = &blk.mc, &blk.mc, &blk.tc, &blk.tc
 	t.StartedAt = r.wall
-	ctx = trajectory.ContextWithRunID(context.WithValue(ctx, runKey{}, r), t.ID)
+	ctx = &runCtx{Context: trajectory.ContextWithRunID(ctx, t.ID), r: r}
 	for _, fn := range rec.hooks.onStart {
 		if c := fn(ctx, r); c != nil {
 			ctx = c
@@ -247,7 +283,6 @@ func (r *Run) Snapshot() *trajectory.Trajectory {
 // agent's thought, and the text it could not parse (empty when it parsed).
 func (r *Run) NoteStep(thought, parseError string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -256,6 +291,7 @@ func (r *Run) NoteStep(thought, parseError string) {
 	if parseError != "" {
 		s.ParseError = parseError
 	}
+	r.mu.Unlock()
 }
 
 // NoteThought is NoteStep with the thought that thought extracts from the
@@ -263,7 +299,27 @@ func (r *Run) NoteStep(thought, parseError string) {
 // no model call (LastCompletion and NoteStep in one).
 func (r *Run) NoteThought(thought func(text string) string, fallback, parseError string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	s := r.noteThoughtLocked(thought, fallback)
+	if parseError != "" {
+		s.ParseError = parseError
+	}
+	r.mu.Unlock()
+}
+
+// NoteCall is NoteThought (without a parse error) and AddCall in one: the
+// common step of a ReAct agent, one thought and one tool call, recorded
+// under one lock.
+func (r *Run) NoteCall(thought func(text string) string, fallback string, call trajectory.ToolCall, willRun bool) {
+	r.mu.Lock()
+	r.noteThoughtLocked(thought, fallback)
+	r.addCallLocked(call, willRun)
+	r.mu.Unlock()
+}
+
+// noteThoughtLocked sets the current step's thought (see NoteThought) and
+// returns the step. thought runs under the run's lock: it must not call
+// the run.
+func (r *Run) noteThoughtLocked(thought func(text string) string, fallback string) *trajectory.Step {
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -272,9 +328,7 @@ func (r *Run) NoteThought(thought func(text string) string, fallback, parseError
 		fallback = s.LLMCalls[n-1].Completion
 	}
 	s.Thought = thought(fallback)
-	if parseError != "" {
-		s.ParseError = parseError
-	}
+	return s
 }
 
 // LastCompletion returns the completion of the current step's last model
@@ -368,7 +422,11 @@ func (r *Run) finishStepLocked(end time.Duration) {
 // answered itself, say).
 func (r *Run) AddCall(call trajectory.ToolCall, willRun bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.addCallLocked(call, willRun)
+	r.mu.Unlock()
+}
+
+func (r *Run) addCallLocked(call trajectory.ToolCall, willRun bool) {
 	if len(r.t.Steps) == 0 {
 		r.beginStepLocked()
 	}
@@ -403,10 +461,7 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 	if mc == nil {
 		mc = modelCalls.Get().(*ModelCall)
 	}
-	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
-		r.beginStepLocked()
-	}
-	s := r.stepLocked()
+	s := r.startModelLocked()
 	mc.Step = s.Index
 	mc.First = s.Index == 0 && len(s.LLMCalls) == 0
 	mc.StepStart = len(s.LLMCalls) == 0
@@ -430,6 +485,73 @@ func (r *Run) StartModel(ctx context.Context) (context.Context, *ModelCall, erro
 		}
 	}
 	return ctx, mc, nil
+}
+
+// startModelLocked returns the step a model call starting now belongs to,
+// beginning a new one when the host does not (BeginStep) and the current
+// one has calls in it.
+func (r *Run) startModelLocked() *trajectory.Step {
+	if len(r.t.Steps) == 0 || (!r.managed && (len(r.stepLocked().LLMCalls) > 0 || len(r.stepLocked().Calls) > 0)) {
+		r.beginStepLocked()
+	}
+	return r.stepLocked()
+}
+
+// ModelSlot is a model call being recorded on the short path
+// (BeginModel).
+type ModelSlot struct {
+	step  int
+	first bool
+	start time.Duration
+}
+
+// First reports whether the call is the run's first model call (whose
+// messages the host records when CaptureFirstPrompt says so).
+func (s ModelSlot) First() bool { return s.first }
+
+// BeginModel starts recording a model call on the short path for a run
+// whose recorder has no BeforeModel and no AfterModel hooks and that shows
+// the model no start critique (nothing adds instructions or sees the
+// call): it records what StartModel records, and ok is true. The host
+// then makes the call, fills in a trajectory.LLMCall and ends it with
+// EndModelSlot. Otherwise it records nothing and ok is false: use
+// StartModel and EndModel.
+func (r *Run) BeginModel() (slot ModelSlot, ok bool) {
+	if len(r.rec.hooks.beforeModel)+len(r.rec.hooks.afterModel) > 0 || r.critique != "" {
+		return ModelSlot{}, false
+	}
+	r.mu.Lock()
+	s := r.startModelLocked()
+	slot = ModelSlot{step: s.Index, first: s.Index == 0 && len(s.LLMCalls) == 0, start: r.tick()}
+	r.last = max(r.last, slot.start)
+	r.mu.Unlock()
+	return slot, true
+}
+
+// CaptureFirstPrompt reports whether the host should record the messages
+// of a call begun with BeginModel (CapturePrompt for the short path).
+func (r *Run) CaptureFirstPrompt(slot ModelSlot) bool { return slot.first && r.rec.cfg.capturePrompt }
+
+// EndModelSlot records a finished model call begun with BeginModel; call
+// is the call as the host filled it in (its start and duration are set
+// here). The run keeps a copy.
+func (r *Run) EndModelSlot(slot ModelSlot, call *trajectory.LLMCall) {
+	end := r.tick()
+	call.StartedAt = r.at(slot.start)
+	call.Duration = max(end-slot.start, 1)
+	if call.Model == "" {
+		call.Model = r.rec.cfg.modelName
+	}
+	r.mu.Lock()
+	r.last = max(r.last, end)
+	if slot.step < len(r.t.Steps) {
+		s := &r.t.Steps[slot.step]
+		s.LLMCalls = append(s.LLMCalls, *call)
+	}
+	if r.t.Model == "" && call.Model != "" {
+		r.t.Model = call.Model
+	}
+	r.mu.Unlock()
 }
 
 // addCritiqueLocked shows the model the run's start critique
@@ -491,15 +613,8 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 	if tc == nil {
 		tc = toolCalls.Get().(*ToolCall)
 	}
-	step, idx := r.claimLocked(spec.Name, callID, input)
-	rec := &r.t.Steps[step].Calls[idx]
-	if rec.ID == "" {
-		rec.ID = callID
-	}
-	start := r.tick()
-	r.last = max(r.last, start)
-	rec.StartedAt = r.at(start)
-	*tc = ToolCall{Spec: spec, Step: step, Record: *rec, index: idx, start: start}
+	step, idx, start := r.startToolLocked(spec.Name, callID, input)
+	*tc = ToolCall{Spec: spec, Step: step, Record: r.t.Steps[step].Calls[idx], index: idx, start: start}
 	r.mu.Unlock()
 	for _, fn := range r.rec.hooks.beforeTool {
 		c, err := fn(ctx, r, tc)
@@ -511,6 +626,69 @@ func (r *Run) StartTool(ctx context.Context, spec trajectory.ToolSpec, callID, i
 		}
 	}
 	return ctx, tc, nil
+}
+
+// startToolLocked claims the recorded call the host is making now and
+// stamps its start.
+func (r *Run) startToolLocked(tool, callID, input string) (step, idx int, start time.Duration) {
+	step, idx = r.claimLocked(tool, callID, input)
+	rec := &r.t.Steps[step].Calls[idx]
+	if rec.ID == "" {
+		rec.ID = callID
+	}
+	start = r.tick()
+	r.last = max(r.last, start)
+	rec.StartedAt = r.at(start)
+	return step, idx, start
+}
+
+// ToolSlot is a tool call being recorded on the short path (BeginTool).
+type ToolSlot struct {
+	step, index int
+	start       time.Duration
+}
+
+// BeginTool starts recording a tool call on the short path for a run
+// whose recorder has no BeforeTool and no AfterTool hooks (nothing can
+// refuse, rewrite or pause the call): it records what StartTool records,
+// without handing the call to hooks, and ok is true. The host then makes
+// the call and ends it with EndToolSlot. With tool hooks it records
+// nothing and ok is false: use StartTool and EndTool.
+func (r *Run) BeginTool(spec trajectory.ToolSpec, callID, input string) (slot ToolSlot, ok bool) {
+	if len(r.rec.hooks.beforeTool)+len(r.rec.hooks.afterTool) > 0 {
+		return ToolSlot{}, false
+	}
+	r.mu.Lock()
+	slot.step, slot.index, slot.start = r.startToolLocked(spec.Name, callID, input)
+	r.mu.Unlock()
+	return slot, true
+}
+
+// EndToolSlot is EndTool for a call begun with BeginTool: it records the
+// outcome and returns what the host should hand the agent, as EndTool
+// does.
+func (r *Run) EndToolSlot(slot ToolSlot, observation string, err error, panicked bool) (string, error) {
+	if err != nil {
+		observation = "Tool error: " + err.Error()
+	}
+	end := r.tick()
+	r.mu.Lock()
+	r.last = max(r.last, end)
+	if slot.step < len(r.t.Steps) && slot.index < len(r.t.Steps[slot.step].Calls) {
+		rec := &r.t.Steps[slot.step].Calls[slot.index]
+		rec.Observation, rec.Panicked = observation, panicked
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		if rec.Duration == 0 {
+			rec.Duration = max(end-slot.start, 1)
+		}
+	}
+	r.mu.Unlock()
+	if err != nil && r.rec.cfg.toolErrorAbort {
+		return "", err
+	}
+	return observation, nil
 }
 
 // claimLocked returns the recorded call the host is making now: the
@@ -915,7 +1093,10 @@ func now() time.Time { return time.Now().UTC() }
 func (r *Run) tick() time.Duration { return time.Since(r.base) }
 
 // at is the wall-clock time d after the run's start, in UTC.
-func (r *Run) at(d time.Duration) time.Time { return r.wall.Add(d) }
+// It equals r.wall.Add(d) (TestStampsAreWallPlusOffset), without Add's
+// general carry and overflow handling: a stamp is small inlined
+// arithmetic, not a call.
+func (r *Run) at(d time.Duration) time.Time { return time.Unix(0, r.wallNs+int64(d)).UTC() }
 
 // CritiquePrefix introduces a critique shown to the agent.
 const CritiquePrefix = "Feedback from a reviewer on your reasoning so far (use it to do better): "

@@ -447,3 +447,120 @@ func TestToolTagsDoNotChangeTheHostsToolList(t *testing.T) {
 	}
 	assert.Len(t, got.all(), 4)
 }
+
+// TestShortToolPathRecordsAsStartTool checks BeginTool/EndToolSlot against
+// StartTool/EndTool: for a result, an error (with and without
+// WithToolErrorAbort), a panic and a call nobody announced, both give the
+// agent the same answer and record the same call (times aside); with a
+// tool hook BeginTool declines.
+func TestShortToolPathRecordsAsStartTool(t *testing.T) {
+	type outcome struct {
+		obs      string
+		err      error
+		panicked bool
+	}
+	cases := map[string]outcome{
+		"result":    {obs: "42"},
+		"error":     {err: errors.New("connection refused")},
+		"panic":     {err: errors.New("tool panicked"), panicked: true},
+		"no result": {},
+	}
+	spec := trajectory.ToolSpec{Name: "db"}
+	for name, c := range cases {
+		for _, abort := range []bool{false, true} {
+			for _, announced := range []bool{true, false} {
+				var got [2]trajectory.ToolCall
+				var obs [2]string
+				var errs [2]error
+				for i, short := range []bool{false, true} {
+					var e ended
+					ctx, r := run.New(run.WithToolErrorAbort(abort), e.option()).Start(context.Background(), "t")
+					r.BeginStep()
+					if announced {
+						r.AddCall(trajectory.ToolCall{ID: "c1", Tool: "db", Input: "q"}, true)
+					}
+					if short {
+						slot, ok := r.BeginTool(spec, "c1", "q")
+						require.True(t, ok)
+						obs[i], errs[i] = r.EndToolSlot(slot, c.obs, c.err, c.panicked)
+					} else {
+						tctx, tc, err := r.StartTool(ctx, spec, "c1", "q")
+						require.NoError(t, err)
+						obs[i], errs[i] = r.EndTool(tctx, tc, c.obs, c.err, c.panicked)
+					}
+					r.End(nil)
+					calls := e.all()[0].Steps[0].Calls
+					require.Len(t, calls, 1)
+					got[i] = calls[0]
+					assert.False(t, got[i].StartedAt.IsZero(), "%s: no start", name)
+					assert.Positive(t, got[i].Duration, "%s: no duration", name)
+					got[i].StartedAt, got[i].Duration = time.Time{}, 0
+				}
+				assert.Equal(t, got[0], got[1], "%s, abort %v, announced %v", name, abort, announced)
+				assert.Equal(t, obs[0], obs[1], name)
+				assert.Equal(t, errs[0], errs[1], name)
+			}
+		}
+	}
+	_, r := run.New(run.WithHooks(run.Hooks{AfterTool: func(context.Context, *run.Run, *run.ToolCall) error { return nil }})).Start(context.Background(), "t")
+	_, ok := r.BeginTool(spec, "", "q")
+	assert.False(t, ok, "BeginTool took a call that a hook must see")
+	r.End(nil)
+}
+
+// TestShortModelPathRecordsAsStartModel checks BeginModel/EndModelSlot
+// against StartModel/EndModel over a run of two unmanaged steps (each
+// model call after a step with calls begins the next): the same steps,
+// calls and run model (times aside), the first call alone marked first;
+// with a model hook or a start critique BeginModel declines.
+func TestShortModelPathRecordsAsStartModel(t *testing.T) {
+	var got [2]*trajectory.Trajectory
+	for i, short := range []bool{false, true} {
+		var e ended
+		ctx, r := run.New(run.WithModelName("m0"), e.option()).Start(context.Background(), "t")
+		for step, model := range []string{"", "m1"} {
+			rec := trajectory.LLMCall{Completion: fmt.Sprint("c", step), Model: model}
+			if short {
+				slot, ok := r.BeginModel()
+				require.True(t, ok)
+				assert.Equal(t, step == 0, slot.First())
+				assert.Equal(t, step == 0, r.CaptureFirstPrompt(slot))
+				r.EndModelSlot(slot, &rec)
+			} else {
+				mctx, mc, err := r.StartModel(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, step == 0, mc.First)
+				if model != "" {
+					mc.Record.Model = model
+				}
+				mc.Record.Completion = rec.Completion
+				r.EndModel(mctx, mc)
+			}
+			r.AddCall(trajectory.ToolCall{Tool: "echo"}, false)
+		}
+		r.End(nil)
+		got[i] = e.all()[0]
+		for j := range got[i].Steps {
+			s := &got[i].Steps[j]
+			for k := range s.LLMCalls {
+				assert.False(t, s.LLMCalls[k].StartedAt.IsZero())
+				assert.Positive(t, s.LLMCalls[k].Duration)
+				s.LLMCalls[k].StartedAt, s.LLMCalls[k].Duration = time.Time{}, 0
+			}
+			s.StartedAt, s.Duration = time.Time{}, 0
+		}
+		got[i].ID, got[i].StartedAt, got[i].EndedAt = "", time.Time{}, time.Time{}
+	}
+	assert.Equal(t, got[0], got[1])
+	assert.Equal(t, "m0", got[1].Model)
+	assert.Len(t, got[1].Steps, 2)
+
+	_, r := run.New(run.WithHooks(run.Hooks{AfterModel: func(context.Context, *run.Run, *run.ModelCall) {}})).Start(context.Background(), "t")
+	_, ok := r.BeginModel()
+	assert.False(t, ok, "BeginModel took a call that a hook must see")
+	r.End(nil)
+	_, r = run.New().Start(context.Background(), "t", run.WithCritique("be brief"))
+	_, ok = r.BeginModel()
+	assert.False(t, ok, "BeginModel took a call that must show the critique")
+	r.End(nil)
+}
