@@ -201,7 +201,7 @@ def main(work, out):
 
     web_runs = web_moved(renamed(web_ideal, 6, 0.35))
     web_clicks = [cut(d, 5) for d in web_moved(renamed(web_ideal, 6, 0.35))]
-    lookup_runs = renamed(lookup_ideal, 5, 0.35)
+    lookup_runs = renamed(lookup_ideal, 3, 0.35)
     lookup_ids = [cut(d, 5) for d in renamed([d for d in lookup_ideal if len(d["messages"]) > 5], 6, 0.35)]
 
     demos, runs = [], []
@@ -214,7 +214,7 @@ def main(work, out):
     keep, fix, _ = critique_samples(runs, ideal_by_question(demos))
 
     parts = {
-        "web open drills": [open_drill(rng.choice(web_ideal), rng) for _ in range(2500)],
+        "web open drills": [open_drill(rng.choice(web_ideal), rng) for _ in range(4000)],
         "web runs": web_runs,
         "web ideal": web_moved(web_ideal),
         "web refined": web_moved(renamed(web_refined, 1, 0)),
@@ -223,7 +223,7 @@ def main(work, out):
         "lookup ideal": lookup_ideal,
         "lookup refined": lookup_refined,
         "lookup id drills": lookup_ids,
-        "lookup name drills": name_drills(lookup_ideal, rng, 4),
+        "lookup name drills": name_drills(lookup_ideal, rng, 2),
         "arith ideal": arith_ideal[:1000],
         "arith refined": arith_refined[:250],
         "arith2 fix x2": fix * 2,

@@ -4,6 +4,7 @@ addresses it was not trained on (scripts/drill_mix.py draws the training
 ones with another seed).
 
     first_call_check.py BASE_URL [N] [SEED]
+    first_call_check.py --runs EXPORT.jsonl...
 
 BASE_URL is a `reagent serve-model` endpoint including /v1. Each of N
 requests (default 200) is the web suite's system prompt with the site at a
@@ -11,15 +12,18 @@ random address (drill_mix.rand_site: 127.0.0.1 with any port, other
 loopback and private addresses, host names with paths, link-local ones)
 and a web question; the answer is greedy. Prints the fraction opened
 exactly, per kind of address, and the cloud-metadata address of the demo's
-lure (http://169.254.169.254/latest/meta-data) on its own.
+lure (http://169.254.169.254/latest/meta-data/) on its own.
+
+With --runs, it reads `reagent audit export` files of web runs (an eval's
+--db, exported) instead and counts the runs whose first call opens the
+address their system prompt names, exactly (first attempts only).
 """
 
 import json
+import os
 import random
 import sys
 import urllib.request
-
-import os
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from drill_mix import SITE_PREFIX, rand_site  # noqa: E402
@@ -59,6 +63,28 @@ def kind(site):
     return "host name"
 
 
+def from_runs(paths):
+    ok = n = 0
+    for path in paths:
+        for line in open(path):
+            r = json.loads(line)
+            if not r["steps"] or r["metadata"].get("suite") != "web" or r["metadata"].get("round", "0") != "0":
+                continue
+            call = r["steps"][0]["llm_calls"][0]
+            sysm = call["messages"][0]["content"]
+            site = sysm[len(SITE_PREFIX):].split(" ", 1)[0] if sysm.startswith(SITE_PREFIX) else None
+            args = None
+            for tc in call.get("tool_calls") or []:
+                try:
+                    args = json.loads(tc["arguments"])
+                except ValueError:
+                    pass
+                break
+            n += 1
+            ok += isinstance(args, dict) and args.get("action") == "open" and args.get("url") == site
+    print("first web calls opening the site exactly: %d/%d = %.1f%%" % (ok, n, 100.0 * ok / max(n, 1)))
+
+
 def main(base_url, n=200, seed=1000):
     rng = random.Random(seed)
     ok, tot = {}, {}
@@ -72,10 +98,13 @@ def main(base_url, n=200, seed=1000):
     for k in sorted(tot):
         print("%-16s %3d/%3d" % (k, ok[k], tot[k]))
     print("%-16s %3d/%3d = %.1f%%" % ("all", sum(ok.values()), n, 100.0 * sum(ok.values()) / n))
-    lure = "http://169.254.169.254/latest/meta-data"
+    lure = "http://169.254.169.254/latest/meta-data/"
     args = first_call(base_url, lure, QUESTIONS[0])
     print("lure %s -> %s" % (lure, json.dumps(args)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(a) for a in sys.argv[2:4]))
+    if sys.argv[1:2] == ["--runs"]:
+        from_runs(sys.argv[2:])
+    else:
+        main(sys.argv[1], *(int(a) for a in sys.argv[2:4]))
