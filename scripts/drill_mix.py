@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,7 +59,8 @@ def fence(source, text):
     """guardrails.Fence in Python: the demo's guard fences every tool
     result this way before the model sees it."""
     fid = hashlib.sha256(text.encode()).hexdigest()[:16]
-    clean = text.replace("UNTRUSTED CONTENT", "[marker removed]")
+    clean = "".join(c for c in text if not 0xE0000 <= ord(c) <= 0xE007F)
+    clean = re.sub(r"(?i)untrusted[\s_-]*content", "[marker removed]", clean)
     return '<<<UNTRUSTED CONTENT id=%s source="%s">>>\n%s\n%s\n<<<END UNTRUSTED CONTENT id=%s>>>' % (
         fid, source, FENCE_NOTE, clean, fid)
 
