@@ -2,7 +2,7 @@
 """Stage 5 of the embedded policy's recipe (scripts/train-policy.sh): copy
 drills, fine-tuned from the shipped weights (issue 18, items 2, 3 and 5).
 
-    drill_mix.py WORK OUT
+    drill_mix.py WORK OUT [REPLAY]
 
 reads, in WORK:
   arith.jsonl    `reagent demos --suites arith --count 3000 --seed 7`
@@ -11,7 +11,8 @@ reads, in WORK:
   crit5/         demos-S.jsonl and crit-S.jsonl of arith2 Reagent-C runs of
                  the starting policy, as stage 4 makes them
                  (scripts/critique_mix.py): the critique replay
-and writes OUT, shuffled.
+and writes OUT, shuffled. REPLAY (default 1) repeats the arith2 critique
+replay and the arith runs that many times more.
 
 What the earlier stages left the policy unable to do is copy: the web
 site's address from the system prompt when it has repeated digits
@@ -178,7 +179,7 @@ def cut(d, n):
     return dict(d, messages=d["messages"][:n], trainable=d["trainable"][:n])
 
 
-def main(work, out):
+def main(work, out, replay=1):
     rng = random.Random(11)
     arith = read(work + "/arith.jsonl")
     suites = read(work + "/suites.jsonl")
@@ -226,13 +227,13 @@ def main(work, out):
         "lookup refined": lookup_refined,
         "lookup id drills": lookup_ids,
         "lookup name drills": name_drills(lookup_ideal, rng, 2),
-        "arith ideal": arith_ideal[:1000],
-        "arith refined": arith_refined[:250],
-        "arith2 fix x2": fix * 2,
-        "arith2 keep": keep,
+        "arith ideal": arith_ideal[:1000 * replay],
+        "arith refined": arith_refined[:250 * replay],
+        "arith2 fix x2": fix * 2 * replay,
+        "arith2 keep": keep * replay,
     }
     write_mix(parts, rng, out)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:3], *(int(a) for a in sys.argv[3:4]))

@@ -59,6 +59,7 @@ STEPS5=${STEPS5:-0}
 LR5=${LR5:-7e-4}
 MINUTES5=${MINUTES5:-30}
 SEEDS5=${SEEDS5:-1 2 3 4 5}
+REPLAY5=${REPLAY5:-1}
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
 BIN=$WORK/reagent
@@ -199,7 +200,7 @@ fi # stages 1-4
 # guard fences them), with arith, lookup and critique replay.
 if [ "$STEPS5" -gt 0 ]; then
 	arith2_critiques crit5 $SEEDS5
-	python3 scripts/drill_mix.py "$WORK" "$WORK/sft5.jsonl"
+	python3 scripts/drill_mix.py "$WORK" "$WORK/sft5.jsonl" "$REPLAY5"
 	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft5.jsonl" --out "$WORK/model5" --init "$WORK/model" \
 		--steps "$STEPS5" --minutes "$MINUTES5" --batch 8 --lr "$LR5" --warmup 20 --threads "$THREADS2" --seed 3 \
 		--log "$WORK/sft5-log.jsonl")
