@@ -233,15 +233,8 @@ def with_port(d, rng):
     return json.loads(text)
 
 
-def main(work):
-    rng = random.Random(3)
-    arith = read(work + "/arith.jsonl")
-    suites = read(work + "/suites.jsonl")
-    web = read(work + "/web.jsonl")
-    ideals = ideal_by_question(suites + web)
-    runs = read(work + "/crit-arith.jsonl") + read(work + "/crit-lookup.jsonl")
-    keep, fix, positive = critique_samples(runs, ideals)
-
+def split_demos(arith, suites, web, rng):
+    """the ideal and refined runs of arith (shuffled), lookup and web."""
     arith_ideal = [a for a in arith if a["kind"] == "ideal"]
     arith_refined = [a for a in arith if a["kind"] == "refined"]
     rng.shuffle(arith_ideal)
@@ -251,6 +244,33 @@ def main(work):
     lookup_refined = [x for x in lookup if x["kind"] == "refined"]
     web_ideal = [x for x in web if x["kind"] == "ideal"]
     web_refined = [x for x in web if x["kind"] == "refined"]
+    return arith_ideal, arith_refined, lookup_ideal, lookup_refined, web_ideal, web_refined
+
+
+def write_mix(parts, rng, out):
+    """writes the samples of parts ({name: samples}) to out, shuffled,
+    printing how many each part has."""
+    lines = []
+    for name, xs in parts.items():
+        print("%-18s %5d" % (name, len(xs)))
+        lines += [json.dumps({"messages": x["messages"], "trainable": x["trainable"], "task": x["task"],
+                              "kind": x["kind"]}, sort_keys=True) for x in xs]
+    rng.shuffle(lines)
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("%d samples" % len(lines))
+
+
+def main(work):
+    rng = random.Random(3)
+    arith = read(work + "/arith.jsonl")
+    suites = read(work + "/suites.jsonl")
+    web = read(work + "/web.jsonl")
+    ideals = ideal_by_question(suites + web)
+    runs = read(work + "/crit-arith.jsonl") + read(work + "/crit-lookup.jsonl")
+    keep, fix, positive = critique_samples(runs, ideals)
+
+    arith_ideal, arith_refined, lookup_ideal, lookup_refined, web_ideal, web_refined = split_demos(arith, suites, web, rng)
 
     lookup_keep = []
     if positive:
@@ -294,15 +314,7 @@ def main(work):
         "web open drills": web_open,
         "web refined": [with_port(d, rng) for d in web_refined],
     }
-    lines = []
-    for name, xs in parts.items():
-        print("%-18s %5d" % (name, len(xs)))
-        lines += [json.dumps({"messages": x["messages"], "trainable": x["trainable"], "task": x["task"],
-                              "kind": x["kind"]}, sort_keys=True) for x in xs]
-    rng.shuffle(lines)
-    with open(work + "/sft.jsonl", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("%d samples" % len(lines))
+    write_mix(parts, rng, work + "/sft.jsonl")
 
 
 if __name__ == "__main__":
