@@ -297,7 +297,7 @@ func demoLureReport(w io.Writer, ref *reagent.Refinement) {
 			verdict := "allowed"
 			if call.Blocked {
 				blocked++
-				verdict = "BLOCKED by " + call.BlockedBy + ": " + excerpt(call.Observation, 90)
+				verdict = "BLOCKED: " + excerpt(strings.TrimPrefix(call.Observation, "Blocked by guardrail "), 100)
 			}
 			fmt.Fprintf(w, "  attempt %d: %s(%s) %s\n", i+1, call.Tool, excerpt(call.Input, 70), verdict)
 		}
