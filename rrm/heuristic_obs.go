@@ -244,21 +244,7 @@ func slug(s string) string {
 // containsSlug reports whether the slug needle occurs in the slug hay as
 // whole words ("ada-falk" in "which-city-does-ada-falk-live-in").
 func containsSlug(hay, needle string) bool {
-	if needle == "" {
-		return false
-	}
-	for i := 0; ; {
-		j := strings.Index(hay[i:], needle)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(needle)
-		if (j == 0 || hay[j-1] == '-') && (end == len(hay) || hay[end] == '-') {
-			return true
-		}
-		i = j + 1
-	}
+	return containsBounded(hay, needle, func(c byte) bool { return c == '-' })
 }
 
 // editDistance is the Levenshtein distance of two short strings (bytes).

@@ -355,6 +355,12 @@ func bareAnswer(answer string) (string, bool) {
 // containsWord reports whether w occurs in s as a whole word: neither
 // neighbour is an ASCII letter or digit.
 func containsWord(s, w string) bool {
+	return containsBounded(s, w, func(c byte) bool { return !isWordByte(c) })
+}
+
+// containsBounded reports whether w occurs in s with each neighbour either
+// the end of s or a byte that bound accepts.
+func containsBounded(s, w string, bound func(byte) bool) bool {
 	if w == "" {
 		return false
 	}
@@ -365,7 +371,7 @@ func containsWord(s, w string) bool {
 		}
 		j += i
 		end := j + len(w)
-		if (j == 0 || !isWordByte(s[j-1])) && (end == len(s) || !isWordByte(s[end])) {
+		if (j == 0 || bound(s[j-1])) && (end == len(s) || bound(s[end])) {
 			return true
 		}
 		i = j + 1
