@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/reagent-go/reagent/audit/redact"
 )
 
 // Record kinds of durable approvals (package guardrails/approval, Durable).
@@ -33,6 +35,10 @@ type ApprovalLog interface {
 	AppendApproval(ctx context.Context, kind Kind, runID string, payload json.RawMessage) error
 	// ApprovalRecords calls fn for each approval record in chain order.
 	ApprovalRecords(ctx context.Context, fn func(Record) error) error
+	// Redactor is the store's redactor, which the caller applies to the
+	// readable parts of an approval record (nil when the store was opened
+	// with redaction off).
+	Redactor() *redact.Redactor
 }
 
 var _ ApprovalLog = (*sqlStore)(nil)

@@ -67,7 +67,8 @@ func runServeReward(ctx context.Context, c *cli, args []string) error {
 		judge = observedJudge{inner: judge, reg: reg}
 	}
 	api, err := rewardsvc.Handler(judge, rewardsvc.WithLambda(*lambda), rewardsvc.WithRule(*rule),
-		rewardsvc.WithConcurrency(*concurrency), rewardsvc.WithMaxBatch(*maxBatch), rewardsvc.WithLogger(log))
+		rewardsvc.WithConcurrency(*concurrency), rewardsvc.WithMaxBatch(*maxBatch), rewardsvc.WithLogger(log),
+		rewardsvc.WithJudgeName(name))
 	if err != nil {
 		return usagef("serve-reward: %v", err)
 	}

@@ -46,6 +46,14 @@ func TestServeRewardCommand(t *testing.T) {
 	require.Len(t, critiques, 1)
 	assert.NotEmpty(t, critiques[0], "the heuristic judge's critique")
 
+	// The judge is wrapped for metrics; /health still names it.
+	hr, err := http.Get(strings.TrimSuffix(url, "/") + "/health")
+	require.NoError(t, err)
+	var health struct{ Judge string }
+	require.NoError(t, json.NewDecoder(hr.Body).Decode(&health))
+	hr.Body.Close()
+	assert.Equal(t, "heuristic", health.Judge)
+
 	bad, err := http.Post(url, "application/json", strings.NewReader(`{"query": "x"}`))
 	require.NoError(t, err)
 	bad.Body.Close()

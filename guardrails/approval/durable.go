@@ -133,11 +133,7 @@ func NewDurable(store audit.Store, opts ...DurableOption) (*Durable, error) {
 		return nil, fmt.Errorf("durable approval: store %T cannot keep approval records; open a SQLite or PostgreSQL store with audit.Open", store)
 	}
 	d := &Durable{store: store, log: log, host: "langchaingo", now: time.Now}
-	if rs, ok := store.(interface{ Redactor() *redact.Redactor }); ok {
-		d.redactor = rs.Redactor() // nil when the store's redaction is off
-	} else {
-		d.redactor = redact.Default()
-	}
+	d.redactor = log.Redactor() // nil when the store's redaction is off
 	for _, o := range opts {
 		o(d)
 	}

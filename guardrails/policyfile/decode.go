@@ -151,7 +151,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, path, want string, v reflect.Value)
 	}
 	fields := map[string]field{}
 	fieldsOf(v.Type().Elem(), nil, fields)
-	if pos, ok := v.Interface().(interface{ at(*yaml.Node) }); ok {
+	if pos, ok := v.Interface().(positioned); ok {
 		pos.at(n)
 	}
 	seen := map[string]bool{}
@@ -247,8 +247,12 @@ func (d *decoder) decodeNamed(n *yaml.Node, path, want string, m named) error {
 	return nil
 }
 
-// node remembers where a struct was in the file.
+// node remembers where a struct was in the file. A struct that embeds it
+// is positioned: the decoder tells it its mapping node.
 type node struct{ n *yaml.Node }
+
+// positioned is a decoded struct that keeps its place in the file.
+type positioned interface{ at(*yaml.Node) }
 
 func (p *node) at(n *yaml.Node) { p.n = n }
 

@@ -55,6 +55,7 @@ type config struct {
 	maxBody     int64
 	timeout     time.Duration
 	logger      *slog.Logger
+	judgeName   string
 }
 
 // WithLambda sets λ (default 0.3). With 0 the judge is never called and the
@@ -80,6 +81,11 @@ func WithMaxBody(n int64) Option { return func(c *config) { c.maxBody = n } }
 
 // WithTimeout bounds the judgments of one request (default 5 minutes).
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithJudgeName names the judge in GET /health (default "none" without a
+// judge, "unnamed" with one). The name is given, not read off the judge, so
+// that a judge wrapped for metrics or logging keeps it.
+func WithJudgeName(name string) Option { return func(c *config) { c.judgeName = name } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option {
@@ -131,9 +137,12 @@ type server struct {
 }
 
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {
-	name := "none"
-	if n, ok := s.judge.(interface{ Name() string }); ok {
-		name = n.Name()
+	name := s.cfg.judgeName
+	switch {
+	case s.judge == nil:
+		name = "none"
+	case name == "":
+		name = "unnamed"
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "judge": name, "lambda": s.cfg.lambda, "rule": s.cfg.rule})
 }

@@ -41,7 +41,7 @@ func floats(t *testing.T, v any) []float64 {
 }
 
 func TestRewardsWithHeuristicJudge(t *testing.T) {
-	h, err := rewardsvc.Handler(rrm.NewHeuristic())
+	h, err := rewardsvc.Handler(rrm.NewHeuristic(), rewardsvc.WithJudgeName("heuristic"))
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
