@@ -73,33 +73,8 @@ bash scripts/audit-faults.sh
 # Every fuzz target runs briefly (REAGENT_FUZZTIME each, 2s by default), so
 # that a parser or guard that panics on new input fails CI. A failing input
 # is written under the package's testdata/fuzz and becomes a regression test.
-fuzztime=${REAGENT_FUZZTIME:-2s}
-log "fuzz targets ($fuzztime each)"
-fuzz_start=$SECONDS
-nfuzz=0
-while IFS=: read -r file name; do
-	pkg=./$(dirname "${file#./}")
-	name=${name#func }
-	# Go's fuzzing coordinator can fail a target with a bare "context
-	# deadline exceeded" when -fuzztime expires (a race fixed in Go 1.27,
-	# golang/go#75804): no input is written and nothing reproduces. Such a
-	# run is tried again (three tries); a real finding always writes its
-	# input ("Failing input written to") and fails at once.
-	for try in 1 2 3; do
-		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" >/tmp/reagent-fuzz.log 2>&1; then
-			break
-		fi
-		if [ "$try" -lt 3 ] && grep -q 'context deadline exceeded' /tmp/reagent-fuzz.log && ! grep -q 'Failing input written to' /tmp/reagent-fuzz.log; then
-			echo "fuzz target $name: the coordinator's deadline race (no input written); trying again"
-			continue
-		fi
-		echo "fuzz target $name in $pkg failed:"
-		tail -40 /tmp/reagent-fuzz.log
-		exit 1
-	done
-	nfuzz=$((nfuzz + 1))
-done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort)
-echo "$nfuzz fuzz targets passed in $((SECONDS - fuzz_start))s"
+log "fuzz targets (scripts/fuzz.sh, ${REAGENT_FUZZTIME:-2s} each)"
+FUZZTIME=${REAGENT_FUZZTIME:-2s} bash scripts/fuzz.sh
 
 log "python backend tests ($("$REAGENT_PYTHON" -c 'import torch; print("torch", torch.__version__)'))"
 pylog=$(mktemp)
