@@ -30,6 +30,11 @@
 #                                                   # folder): 22.3 minutes on the shared 2-core machine
 #                                                   # (collection 9, training 13). NOT shipped: it
 #                                                   # copies better but loses arith2 (docs/RESULTS.md)
+#   NLAYER=3 MINUTES=400 MINUTES2=400 MINUTES3=400 MINUTES4=400 STEPS3=1000 STEPS4=1500 OUT=/tmp/s3l \
+#     bash scripts/train-policy.sh                  # stages 1-4 with 3 layers, no stage stopped on
+#                                                   # time: 47 minutes (torch 2.15 from PyPI). NOT
+#                                                   # shipped: loses arith and arith2 tasks and copies
+#                                                   # no better (docs/RESULTS.md)
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).
@@ -39,6 +44,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-agents/tinylm/weights}
 MINUTES=${MINUTES:-58}
 STEPS=${STEPS:-2100}
+NLAYER=${NLAYER:-2} # stage 1's layers (the shipped policy: 2)
 STAGE1=${STAGE1:-}
 STAGE1_COMMIT=${STAGE1_COMMIT:-}
 MINUTES2=${MINUTES2:-40}
@@ -137,7 +143,7 @@ EOF
 # this small.
 (cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$STAGE1" \
 	--steps "$STEPS" --minutes "$MINUTES" --batch 8 --lr 3e-3 --warmup 30 \
-	--d-model 96 --n-layer 2 --n-head 4 --max-seq 640 --prev-token-emb --threads 1 --log "$WORK/sft-log.jsonl")
+	--d-model 96 --n-layer "$NLAYER" --n-head 4 --max-seq 640 --prev-token-emb --threads 1 --log "$WORK/sft-log.jsonl")
 else
 "$BIN" demos --suites arith --count 3000 --seed 7 --out "$WORK/arith.jsonl"
 "$BIN" demos --suites arith,lookup --out "$WORK/suites.jsonl"

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 
 import torch
 import torch.distributed as tdist
@@ -104,8 +105,29 @@ def read_requests(paths):
 
 def main(args):
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if world == 1:
+        return _run(args, 1, 0, 0)
+    # Several ranks: the process ends with os._exit right after the last
+    # collective, without destroy_process_group and without interpreter
+    # finalization. Tearing gloo down rank by rank races the peers' own
+    # exits (a rank whose peer has closed its sockets or the TCP store can
+    # abort with "terminate called without an active exception", SIGABRT,
+    # after a good checkpoint: seen once in CI, not reproduced in 60 runs
+    # here);
+    # every output is already flushed and closed here, and the kernel
+    # closes the sockets.
+    try:
+        rc = _run(args, world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")))
+    except BaseException:
+        traceback.print_exc()
+        rc = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(rc)
+
+
+def _run(args, world, rank, local_rank):
     if args.threads:
         torch.set_num_threads(args.threads)
     if world > 1:
@@ -138,11 +160,8 @@ def main(args):
         if args.out and rank == 0:
             trainer.save_checkpoint(args.out)
         if world > 1:
-            tdist.barrier()
+            tdist.barrier()  # no rank exits before rank 0's checkpoint is in place
     except PayloadError as e:
         print("reagent_backend train-file: %s" % e, file=sys.stderr)
         return 2
-    finally:
-        if world > 1 and tdist.is_initialized():
-            tdist.destroy_process_group()
     return 0

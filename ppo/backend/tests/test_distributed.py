@@ -30,7 +30,8 @@ def tool_sample(answer, reward):
 
 
 class TrainFile(unittest.TestCase):
-    def run_ranks(self, world, inp, out):
+    def spawn_ranks(self, world, inp, out):
+        """Runs train-file on world ranks; returns [(returncode, stdout, stderr)] by rank."""
         port = free_port()
         procs = []
         for rank in range(world):
@@ -39,10 +40,11 @@ class TrainFile(unittest.TestCase):
             if world == 1:
                 for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
                     env.pop(k)
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "reagent_backend", "train-file", "--tiny-config", TINY, "--seed", "4",
-                 "--in", inp, "--out", out], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outs = []
+            cmd = [sys.executable, "-m", "reagent_backend", "train-file", "--tiny-config", TINY, "--seed", "4", "--in", inp]
+            if out:
+                cmd += ["--out", out]
+            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        res = []
         for p in procs:
             try:
                 so, se = p.communicate(timeout=120)
@@ -50,9 +52,15 @@ class TrainFile(unittest.TestCase):
                 for q in procs:
                     q.kill()
                 raise
-            self.assertEqual(p.returncode, 0, se[-3000:])
-            outs.append(so)
-        return [json.loads(l) for l in outs[0].splitlines() if l.startswith("{")]
+            res.append((p.returncode, so, se))
+        return res
+
+    def run_ranks(self, world, inp, out):
+        res = self.spawn_ranks(world, inp, out)
+        for rank, (rc, _, _) in enumerate(res):  # every rank's stderr on failure, not only the first one's
+            self.assertEqual(rc, 0, "rank %d of %d exited %d\n%s" % (rank, world, rc, "\n".join(
+                "--- rank %d stderr:\n%s" % (r, e[-3000:]) for r, (_, _, e) in enumerate(res))))
+        return [json.loads(l) for l in res[0][1].splitlines() if l.startswith("{")]
 
     def test_two_ranks_match_one_process(self):
         reqs = [
@@ -87,6 +95,21 @@ class TrainFile(unittest.TestCase):
         moved = max(float(v.abs().max()) for v in a.values())
         self.assertLess(diff, 1e-4, "data-parallel weights differ from single-process by %g" % diff)
         self.assertGreater(moved, 0)
+
+    def test_bad_request_on_two_ranks_exits_2_on_each(self):
+        # The multi-rank exit path (os._exit after the last collective) keeps
+        # the exit status and the message of a bad request, and writes nothing.
+        with tempfile.TemporaryDirectory() as d:
+            inp = os.path.join(d, "batch.jsonl")
+            with open(inp, "w") as f:
+                f.write(json.dumps({"algo": "grpo", "groups": [{"samples": [chat_sample("yes", 1.0), chat_sample("no", 0.0)]}]}) + "\n")
+                f.write(json.dumps({"groups": [{"samples": [{"messages": [], "reward": 1}]}]}) + "\n")
+            res = self.spawn_ranks(2, inp, os.path.join(d, "out"))
+            self.assertFalse(os.path.exists(os.path.join(d, "out")))
+        for rank, (rc, _, se) in enumerate(res):
+            self.assertEqual(rc, 2, "rank %d: %s" % (rank, se[-2000:]))
+            self.assertIn("batch.jsonl:2: groups[0].samples[0].messages", se)
+        self.assertEqual(len([l for l in res[0][1].splitlines() if l.startswith("{")]), 1)  # the first request trained
 
     def test_bad_file_exits_2(self):
         with tempfile.TemporaryDirectory() as d:
