@@ -34,7 +34,9 @@
 #     bash scripts/train-policy.sh                  # stages 1-4 with 3 layers, no stage stopped on
 #                                                   # time: 47 minutes (torch 2.15 from PyPI). NOT
 #                                                   # shipped: loses arith and arith2 tasks and copies
-#                                                   # no better (docs/RESULTS.md)
+#                                                   # no better; stage 5 on top of it (FROM=/tmp/s3l
+#                                                   # STEPS5=2600 MINUTES5=200) copies like the 2-layer
+#                                                   # stage 5 and keeps the losses (docs/RESULTS.md)
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).

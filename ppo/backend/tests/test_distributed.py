@@ -111,6 +111,14 @@ class TrainFile(unittest.TestCase):
             self.assertIn("batch.jsonl:2: groups[0].samples[0].messages", se)
         self.assertEqual(len([l for l in res[0][1].splitlines() if l.startswith("{")]), 1)  # the first request trained
 
+    def test_unexpected_error_on_two_ranks_keeps_the_traceback(self):
+        with tempfile.TemporaryDirectory() as d:
+            res = self.spawn_ranks(2, os.path.join(d, "missing.jsonl"), "")
+        for rank, (rc, _, se) in enumerate(res):
+            self.assertEqual(rc, 1, "rank %d: %s" % (rank, se[-2000:]))
+            self.assertIn("Traceback", se)
+            self.assertIn("FileNotFoundError", se)
+
     def test_bad_file_exits_2(self):
         with tempfile.TemporaryDirectory() as d:
             inp = os.path.join(d, "bad.json")
