@@ -110,12 +110,11 @@ def main(args):
     # Several ranks: the process ends with os._exit right after the last
     # collective, without destroy_process_group and without interpreter
     # finalization. Tearing gloo down rank by rank races the peers' own
-    # exits (a rank whose peer has closed its sockets or the TCP store can
-    # abort with "terminate called without an active exception", SIGABRT,
-    # after a good checkpoint: seen once in CI, not reproduced in 60 runs
-    # here);
-    # every output is already flushed and closed here, and the kernel
-    # closes the sockets.
+    # exits: a rank whose peer has closed its sockets or the TCP store can
+    # abort with "terminate called without an active exception" (SIGABRT)
+    # after a good checkpoint (seen once in CI, not reproduced in 60 runs
+    # here). Every output is flushed and closed by then; the kernel closes
+    # the sockets.
     try:
         rc = _run(args, world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")))
     except BaseException:
