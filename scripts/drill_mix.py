@@ -2,7 +2,7 @@
 """Stage 5 of the embedded policy's recipe (scripts/train-policy.sh): copy
 drills, fine-tuned from the shipped weights (issue 18, items 2, 3 and 5).
 
-    drill_mix.py WORK OUT [REPLAY]
+    drill_mix.py WORK OUT [REPLAY [FENCE]]
 
 reads, in WORK:
   arith.jsonl    `reagent demos --suites arith --count 3000 --seed 7`
@@ -12,7 +12,8 @@ reads, in WORK:
                  the starting policy, as stage 4 makes them
                  (scripts/critique_mix.py): the critique replay
 and writes OUT, shuffled. REPLAY (default 1) repeats the arith2 critique
-replay and the arith runs that many times more.
+replay and the arith runs that many times more; FENCE (default 0.35) is the
+share of renamed web and lookup runs whose observations are fenced.
 
 What the earlier stages left the policy unable to do is copy: the web
 site's address from the system prompt when it has repeated digits
@@ -179,7 +180,7 @@ def cut(d, n):
     return dict(d, messages=d["messages"][:n], trainable=d["trainable"][:n])
 
 
-def main(work, out, replay=1):
+def main(work, out, replay=1, fence_p=0.35):
     rng = random.Random(11)
     arith = read(work + "/arith.jsonl")
     suites = read(work + "/suites.jsonl")
@@ -202,10 +203,10 @@ def main(work, out, replay=1):
     def web_moved(xs):
         return [moved(d, rand_site(rng, root_only=True)) for d in xs]
 
-    web_runs = web_moved(renamed(web_ideal, 6, 0.35))
-    web_clicks = [cut(d, 5) for d in web_moved(renamed(web_ideal, 6, 0.35))]
-    lookup_runs = renamed(lookup_ideal, 3, 0.35)
-    lookup_ids = [cut(d, 5) for d in renamed([d for d in lookup_ideal if len(d["messages"]) > 5], 6, 0.35)]
+    web_runs = web_moved(renamed(web_ideal, 6, fence_p))
+    web_clicks = [cut(d, 5) for d in web_moved(renamed(web_ideal, 6, fence_p))]
+    lookup_runs = renamed(lookup_ideal, 3, fence_p)
+    lookup_ids = [cut(d, 5) for d in renamed([d for d in lookup_ideal if len(d["messages"]) > 5], 6, fence_p)]
 
     demos, runs = [], []
     for path in sorted(glob.glob(os.path.join(work, "crit5", "demos-*.jsonl"))):
@@ -236,4 +237,4 @@ def main(work, out, replay=1):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3], *(int(a) for a in sys.argv[3:4]))
+    main(*sys.argv[1:3], *(int(a) for a in sys.argv[3:4]), *(float(a) for a in sys.argv[4:5]))

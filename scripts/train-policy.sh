@@ -2,41 +2,37 @@
 # The recipe of the embedded policy, in stages. Writes
 # agents/tinylm/weights/ (or $OUT), which `go build` embeds.
 #
+#   bash scripts/train-policy.sh      # the shipped weights: stages 1-5, about 55 minutes on 2 cores
+#
 # Stage 1: demonstrations from the bundled suites (ideal runs and
 # critique-refined second attempts), supervised fine-tuning of the tiny
-# model from random weights (context 640). Stage 2 (issue 18): the stage-1
-# policy runs Reagent-C on the training split with every first answer
-# refined, so the judge's real critiques are recorded; the context grows to
-# 1,024 tokens and the model is fine-tuned on a mix that teaches both
-# directions (keep a right answer under a positive critique, fix a wrong one
-# under a negative one) and repeats the lookup and web runs stage 1 barely
-# saw (scripts/policy_mix.py).
+# model from random weights (context 640, embeddings of each position's
+# PREV=3 previous tokens). Stage 2: the stage-1 policy runs Reagent-C on
+# the arith and lookup training splits with every first answer refined, so
+# the judge's real critiques are recorded; the context grows to 1,024
+# tokens and the model is fine-tuned on a mix that teaches both directions
+# (keep a right answer under a positive critique, fix a wrong one under a
+# negative one) and repeats the lookup and web runs (scripts/policy_mix.py).
+# Stage 3: the same mix again at a lower learning rate. Stage 4, the
+# critique stage: the judge's own critiques of the policy's arith2 answers
+# (scripts/critique_mix.py). Stage 5: the copy drills (scripts/drill_mix.py)
+# with the context grown to CONTEXT5=2,048 tokens, so that whole web runs,
+# FENCE5 of them with their observations fenced as the demo's guard fences
+# them, fit and are trained on.
 #
-#   bash scripts/train-policy.sh                    # both stages: about 60 + 40 minutes on 2 busy cores
-#   STAGE1=DIR bash scripts/train-policy.sh         # stage 2 only, from a stage-1 model folder
-#   STAGE1_COMMIT=cdea3de STEPS2=1400 bash scripts/train-policy.sh
-#                                                   # the weights of commit ef3cb01: stage 2 from the
-#                                                   # stage-1 weights of commit cdea3de
-#   STAGE1_COMMIT=ef3cb01 STEPS3=1000 bash scripts/train-policy.sh
-#                                                   # the weights of commit a572b30: stage 2 once more,
-#                                                   # from the weights of commit ef3cb01, with made-up
-#                                                   # names over the whole alphabet, and stage 3
-#   STAGE1_COMMIT=ef3cb01 STEPS3=1000 STEPS4=1500 bash scripts/train-policy.sh
-#                                                   # the weights of commit 8d9c0e1: the same, then
-#                                                   # stage 4, the critique stage (below; docs/RESULTS.md)
-#   FROM_COMMIT=8d9c0e1 STEPS5=2600 MINUTES5=32 OUT=/tmp/s5 bash scripts/train-policy.sh
-#                                                   # stage 5 only (the copy drills, below), from the
-#                                                   # weights of commit 8d9c0e1 (FROM=DIR: a model
-#                                                   # folder): 22.3 minutes on the shared 2-core machine
-#                                                   # (collection 9, training 13). NOT shipped: it
-#                                                   # copies better but loses arith2 (docs/RESULTS.md)
-#   NLAYER=3 MINUTES=400 MINUTES2=400 MINUTES3=400 MINUTES4=400 STEPS3=1000 STEPS4=1500 OUT=/tmp/s3l \
-#     bash scripts/train-policy.sh                  # stages 1-4 with 3 layers, no stage stopped on
-#                                                   # time: 47 minutes (torch 2.15 from PyPI). NOT
-#                                                   # shipped: loses arith and arith2 tasks and copies
-#                                                   # no better; stage 5 on top of it (FROM=/tmp/s3l
-#                                                   # STEPS5=2600 MINUTES5=200) copies like the 2-layer
-#                                                   # stage 5 and keeps the losses (docs/RESULTS.md)
+# Every stage's step count, learning rate and wall-time cap (MINUTES*, far
+# above what the stages take with torch 2.x from PyPI) can be set; setting
+# STEPS3, STEPS4 or STEPS5 to 0 skips that stage. Other starting points:
+#
+#   STAGE1=DIR bash scripts/train-policy.sh         # stages 2-5 from a stage-1 model folder
+#   STAGE1_COMMIT=C bash scripts/train-policy.sh    # stages 2-5 from the weights of commit C
+#   FROM=DIR bash scripts/train-policy.sh           # stage 5 only, from a model folder
+#   FROM_COMMIT=C bash scripts/train-policy.sh      # stage 5 only, from the weights of commit C
+#
+# docs/RESULTS.md records the recipes of earlier weights (one previous-token
+# embedding, stages 1-4 of commit 8d9c0e1) and of variants measured and not
+# shipped (NLAYER=3; stage 5 at 1,024 tokens; FENCE5=0.7), with their
+# figures.
 #
 # Stage 2 needs Chromium for the web demonstrations (as `reagent demos
 # --suites web` does) and torch for the backend ($REAGENT_PYTHON).
@@ -44,30 +40,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-agents/tinylm/weights}
-MINUTES=${MINUTES:-58}
+MINUTES=${MINUTES:-400}
 STEPS=${STEPS:-2100}
 NLAYER=${NLAYER:-2} # stage 1's layers (the shipped policy: 2)
+PREV=${PREV:-3}     # stage 1's previous-token embeddings (prev_tokens; the shipped policy: 3)
 STAGE1=${STAGE1:-}
 STAGE1_COMMIT=${STAGE1_COMMIT:-}
-MINUTES2=${MINUTES2:-40}
+MINUTES2=${MINUTES2:-400}
 STEPS2=${STEPS2:-4400}
 LR2=${LR2:-1e-3}
 THREADS2=${THREADS2:-1}
 STOP2=${STOP2:-0}
-STEPS3=${STEPS3:-0}
+STEPS3=${STEPS3:-1000}
 LR3=${LR3:-3e-4}
-MINUTES3=${MINUTES3:-15}
-STEPS4=${STEPS4:-0}
+MINUTES3=${MINUTES3:-400}
+STEPS4=${STEPS4:-1500}
 LR4=${LR4:-5e-4}
-MINUTES4=${MINUTES4:-20}
+MINUTES4=${MINUTES4:-400}
 SEEDS4=${SEEDS4:-1 2 3 4 5}
 FROM=${FROM:-}
 FROM_COMMIT=${FROM_COMMIT:-}
-STEPS5=${STEPS5:-0}
+STEPS5=${STEPS5:-2600}
 LR5=${LR5:-7e-4}
-MINUTES5=${MINUTES5:-30}
+MINUTES5=${MINUTES5:-200}
 SEEDS5=${SEEDS5:-1 2 3 4 5}
 REPLAY5=${REPLAY5:-1}
+CONTEXT5=${CONTEXT5:-2048} # stage 5's context in tokens (0: the model's own)
+FENCE5=${FENCE5:-0.35}  # stage 5's share of renamed web and lookup runs with fenced observations
 PY=${REAGENT_PYTHON:-python3}
 WORK=$(mktemp -d /tmp/reagent-policy-XXXX)
 BIN=$WORK/reagent
@@ -145,7 +144,7 @@ EOF
 # this small.
 (cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft.jsonl" --out "$STAGE1" \
 	--steps "$STEPS" --minutes "$MINUTES" --batch 8 --lr 3e-3 --warmup 30 \
-	--d-model 96 --n-layer "$NLAYER" --n-head 4 --max-seq 640 --prev-token-emb --threads 1 --log "$WORK/sft-log.jsonl")
+	--d-model 96 --n-layer "$NLAYER" --n-head 4 --max-seq 640 --prev-tokens "$PREV" --threads 1 --log "$WORK/sft-log.jsonl")
 else
 "$BIN" demos --suites arith --count 3000 --seed 7 --out "$WORK/arith.jsonl"
 "$BIN" demos --suites arith,lookup --out "$WORK/suites.jsonl"
@@ -208,8 +207,10 @@ fi # stages 1-4
 # guard fences them), with arith, lookup and critique replay.
 if [ "$STEPS5" -gt 0 ]; then
 	arith2_critiques crit5 $SEEDS5
-	python3 scripts/drill_mix.py "$WORK" "$WORK/sft5.jsonl" "$REPLAY5"
-	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft5.jsonl" --out "$WORK/model5" --init "$WORK/model" \
+	python3 scripts/drill_mix.py "$WORK" "$WORK/sft5.jsonl" "$REPLAY5" "$FENCE5"
+	ctx5=()
+	[ "$CONTEXT5" -gt 0 ] && ctx5=(--extend-context "$CONTEXT5")
+	(cd ppo/backend && "$PY" -m reagent_backend.sft --data "$WORK/sft5.jsonl" --out "$WORK/model5" --init "$WORK/model" "${ctx5[@]}" \
 		--steps "$STEPS5" --minutes "$MINUTES5" --batch 8 --lr "$LR5" --warmup 20 --threads "$THREADS2" --seed 3 \
 		--log "$WORK/sft5-log.jsonl")
 	rm -rf "$WORK/model" && mv "$WORK/model5" "$WORK/model"

@@ -168,7 +168,7 @@ func BenchmarkForwardToken(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		s.pos = 63
+		s.rewind(63)
 		s.feed(ids[63:], nil)
 	}
 	per := b.Elapsed().Seconds() / float64(b.N)

@@ -13,10 +13,23 @@ type Config struct {
 	NLayer    int `json:"n_layer"`
 	NHead     int `json:"n_head"`
 	MaxSeq    int `json:"max_seq"`
-	// PrevTokenEmb adds an embedding of each position's previous token to
-	// its input (prev_emb.weight; the first position's previous token is
-	// <|pad|>). Optional: configs without it are false.
-	PrevTokenEmb bool `json:"prev_token_emb,omitempty"`
+	// PrevTokens adds to each position's input an embedding of each of its
+	// PrevTokens previous tokens: prev_emb.weight for the token before,
+	// prev_emb2.weight for the one before that, and so on (before the
+	// sequence's start every previous token is <|pad|>). Optional: 0 when
+	// absent. The older key prev_token_emb (true or false) reads as 1 or 0.
+	PrevTokens int `json:"prev_tokens,omitempty"`
+}
+
+// MaxPrevTokens is the most previous-token embeddings a config may ask for.
+const MaxPrevTokens = 8
+
+// prevEmbName is the tensor of the k-th previous token's embedding (k ≥ 1).
+func prevEmbName(k int) string {
+	if k == 1 {
+		return "prev_emb.weight"
+	}
+	return fmt.Sprintf("prev_emb%d.weight", k)
 }
 
 // DefaultConfig returns the shape of the built-in model.
@@ -51,6 +64,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("n_head %d must be positive and divide d_model %d", c.NHead, c.DModel)
 	case c.MaxSeq <= 0 || c.MaxSeq > maxSeqLen:
 		return fmt.Errorf("max_seq %d out of range 1..%d", c.MaxSeq, maxSeqLen)
+	case c.PrevTokens < 0 || c.PrevTokens > MaxPrevTokens:
+		return fmt.Errorf("prev_tokens %d out of range 0..%d", c.PrevTokens, MaxPrevTokens)
 	}
 	return nil
 }
@@ -71,6 +86,20 @@ func parseConfig(data []byte) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
 		return Config{}, err
+	}
+	if legacy, ok := raw["prev_token_emb"]; ok {
+		var on bool
+		if err := json.Unmarshal(legacy, &on); err != nil {
+			return Config{}, fmt.Errorf("prev_token_emb must be true or false: %w", err)
+		}
+		n := 0
+		if on {
+			n = 1
+		}
+		if _, both := raw["prev_tokens"]; both && c.PrevTokens != n {
+			return Config{}, fmt.Errorf("prev_token_emb %v contradicts prev_tokens %d", on, c.PrevTokens)
+		}
+		c.PrevTokens = n
 	}
 	if err := c.validate(); err != nil {
 		return Config{}, err

@@ -2,6 +2,7 @@ package tinylm
 
 import (
 	"math"
+	"slices"
 )
 
 // prefillChunk is how many prompt tokens go through the layers together:
@@ -11,10 +12,15 @@ const prefillChunk = 32
 // session is the state of one sequence: the KV cache of every layer and
 // scratch buffers, so the per-token loop allocates nothing.
 type session struct {
-	m    *Model
-	cap  int // positions the cache holds
-	pos  int // positions filled
-	last int // the last token fed, the previous token of the next position
+	m   *Model
+	cap int // positions the cache holds
+	pos int // positions filled
+	// last holds the last tokens fed, most recent first: the previous
+	// tokens of the next position (<|pad|> before the sequence's start).
+	last [MaxPrevTokens]int
+	// toks are the tokens whose keys and values the cache holds, one per
+	// position filled (len(toks) == pos after each chunk).
+	toks []int
 
 	k, v [][]float32 // per layer: [n_head, cap, d/n_head]
 
@@ -24,16 +30,97 @@ type session struct {
 	logits             []float32 // [vocab]
 }
 
-// newSession returns a session whose cache holds capacity positions
+// maxCachedSessions is how many finished sessions a model keeps, with
+// their keys and values, for a later prompt that starts the same way (the
+// next turn of a conversation, a refinement of the same task).
+const maxCachedSessions = 8
+
+// acquire returns a session for a generation over prompt that needs
+// capacity positions, and how many of prompt's first tokens its cache
+// already holds: the longest prefix any cached session shares with
+// prompt, less one, so that at least the last token is fed and its logits
+// computed. The keys and values of a position depend only on the tokens
+// up to it and every kernel computes a position alone, so a reused prefix
+// gives bit-for-bit the logits of a fresh pass.
+func (m *Model) acquire(prompt []int, capacity int) (*session, int) {
+	capacity = min(max(capacity, 1), m.cfg.MaxSeq)
+	m.cacheMu.Lock()
+	best, shared := -1, 0
+	for i, s := range m.cached {
+		if n := commonPrefix(s.toks, prompt); n > shared {
+			best, shared = i, n
+		}
+	}
+	var old *session
+	if best >= 0 {
+		old = m.cached[best]
+		m.cached = slices.Delete(m.cached, best, best+1)
+	}
+	m.cacheMu.Unlock()
+	shared = min(shared, len(prompt)-1)
+	if old == nil || shared <= 0 {
+		if old != nil {
+			m.sessions.Put(old)
+		}
+		return m.newSession(capacity), 0
+	}
+	s := old
+	if old.cap < capacity {
+		s = m.newSession(capacity)
+		s.copyPrefix(old, shared)
+		m.sessions.Put(old)
+	}
+	s.rewind(shared)
+	return s, shared
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []int) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// copyPrefix copies the first n positions of from's cache into s.
+func (s *session) copyPrefix(from *session, n int) {
+	hd := s.m.cfg.DModel / s.m.cfg.NHead
+	for l := range s.k {
+		for h := range s.m.cfg.NHead {
+			copy(s.k[l][h*s.cap*hd:(h*s.cap+n)*hd], from.k[l][h*from.cap*hd:(h*from.cap+n)*hd])
+			copy(s.v[l][h*s.cap*hd:(h*s.cap+n)*hd], from.v[l][h*from.cap*hd:(h*from.cap+n)*hd])
+		}
+	}
+	s.toks = append(s.toks[:0], from.toks[:n]...)
+}
+
+// rewind keeps the first n positions of the cache (n ≤ len(s.toks)) and
+// the previous tokens of position n.
+func (s *session) rewind(n int) {
+	s.pos = n
+	s.toks = s.toks[:n]
+	for k := range s.last {
+		s.last[k] = TokPad
+		if n-1-k >= 0 {
+			s.last[k] = s.toks[n-1-k]
+		}
+	}
+}
+
+// newSession returns an empty session whose cache holds capacity positions
 // (at most the model's max_seq), reusing a pooled one when it is big enough.
 func (m *Model) newSession(capacity int) *session {
 	capacity = min(max(capacity, 1), m.cfg.MaxSeq)
 	if s, ok := m.sessions.Get().(*session); ok && s.cap >= capacity {
-		s.pos, s.last = 0, TokPad
+		s.reset()
 		return s
 	}
 	d, nl := m.cfg.DModel, m.cfg.NLayer
-	s := &session{m: m, cap: capacity, last: TokPad}
+	s := &session{m: m, cap: capacity, toks: make([]int, 0, capacity)}
+	s.reset()
 	kv := make([]float32, 2*nl*capacity*d)
 	s.k, s.v = make([][]float32, nl), make([][]float32, nl)
 	for l := range nl {
@@ -51,8 +138,25 @@ func (m *Model) newSession(capacity int) *session {
 	return s
 }
 
-// release returns the session to the model's pool.
-func (m *Model) release(s *session) { m.sessions.Put(s) }
+// reset empties the session for a new sequence.
+func (s *session) reset() { s.rewind(0) }
+
+// release keeps the session for a later prompt with the same beginning
+// (acquire), handing the least recently released one back to the pool
+// when maxCachedSessions are kept.
+func (m *Model) release(s *session) {
+	m.cacheMu.Lock()
+	m.cached = append(m.cached, s)
+	var out *session
+	if len(m.cached) > maxCachedSessions {
+		out = m.cached[0]
+		m.cached = slices.Delete(m.cached, 0, 1)
+	}
+	m.cacheMu.Unlock()
+	if out != nil {
+		m.sessions.Put(out)
+	}
+}
 
 // checkIDs reports the first id outside the vocabulary.
 func (m *Model) checkIDs(ids []int) error {
@@ -104,6 +208,7 @@ func (s *session) feed(ids []int, every func([]float32)) []float32 {
 func (s *session) chunk(ids []int, withLogits bool, every func([]float32)) {
 	m := s.m
 	d, T := m.cfg.DModel, len(ids)
+	s.toks = append(s.toks[:s.pos], ids...)
 	x := s.x[:T*d]
 	for t, id := range ids {
 		row := x[t*d : (t+1)*d]
@@ -112,13 +217,16 @@ func (s *session) chunk(ids []int, withLogits bool, every func([]float32)) {
 		for i := range row {
 			row[i] = tok[i] + pos[i]
 		}
-		if m.prevEmb != nil {
-			prev := m.prevEmb[s.last*d : (s.last+1)*d]
+		for k, emb := range m.prevEmb {
+			prev := emb[s.last[k]*d : (s.last[k]+1)*d]
 			for i := range row {
 				row[i] += prev[i]
 			}
 		}
-		s.last = id
+		if n := len(m.prevEmb); n > 0 {
+			copy(s.last[1:n], s.last[:n-1])
+			s.last[0] = id
+		}
 	}
 	h, att, qkv, fc := s.h[:T*d], s.att[:T*d], s.qkv[:T*3*d], s.fc[:T*4*d]
 	for li := range m.layers {

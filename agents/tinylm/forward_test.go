@@ -1,9 +1,13 @@
 package tinylm
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/tmc/langchaingo/llms"
 )
 
 // The naive reference: float64, one position at a time, full attention
@@ -102,16 +106,18 @@ func refBlock(ts map[string]tensor, cfg Config, li int, xs [][]float64) [][]floa
 func refEmbed(ts map[string]tensor, cfg Config, ids []int) [][]float64 {
 	d := cfg.DModel
 	xs := make([][]float64, len(ids))
-	prev := TokPad // the first position's previous token
 	for t, id := range ids {
 		xs[t] = make([]float64, d)
 		for i := range d {
 			xs[t][i] = float64(ts["tok_emb.weight"].Data[id*d+i]) + float64(ts["pos_emb.weight"].Data[t*d+i])
-			if cfg.PrevTokenEmb {
-				xs[t][i] += float64(ts["prev_emb.weight"].Data[prev*d+i])
+			for k := 1; k <= cfg.PrevTokens; k++ {
+				prev := TokPad // before the sequence's start
+				if t-k >= 0 {
+					prev = ids[t-k]
+				}
+				xs[t][i] += float64(ts[prevEmbName(k)].Data[prev*d+i])
 			}
 		}
-		prev = id
 	}
 	return xs
 }
@@ -185,13 +191,15 @@ func randomModelFrom(t *testing.T, cfg Config, ts map[string]tensor) *Model {
 	return m
 }
 
-// bothEmbeddings runs a test on the small shape with and without the
-// previous-token embedding.
+// bothEmbeddings runs a test on the small shape without previous-token
+// embeddings, with one and with three.
 func bothEmbeddings(t *testing.T, test func(t *testing.T, cfg Config)) {
-	prev := smallConfig
-	prev.PrevTokenEmb = true
 	t.Run("learned-positions", func(t *testing.T) { test(t, smallConfig) })
-	t.Run("prev-token-emb", func(t *testing.T) { test(t, prev) })
+	for _, n := range []int{1, 3} {
+		prev := smallConfig
+		prev.PrevTokens = n
+		t.Run(fmt.Sprintf("prev-tokens-%d", n), func(t *testing.T) { test(t, prev) })
+	}
 }
 
 // TestLogitsMatchReference runs the whole model over a sequence longer than
@@ -274,4 +282,65 @@ func TestSessionReuse(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPrefixReuseIsExact generates over a prompt, then over longer prompts
+// that begin like it (the next turn of a conversation, one that diverges
+// inside it, one that needs a bigger cache) and checks each completion, its
+// log-probabilities included, against a model that has never seen a
+// prompt: reusing a cached prefix changes nothing, bit for bit.
+func TestPrefixReuseIsExact(t *testing.T) {
+	bothEmbeddings(t, func(t *testing.T, cfg Config) {
+		ts := randomTensors(cfg, 21)
+		warm := randomModelFrom(t, cfg, ts)
+		ctx := context.Background()
+		opts := []llms.CallOption{llms.WithTemperature(0.9), llms.WithSeed(5), llms.WithMaxTokens(8)}
+		first := testIDs(30)
+		c, err := warm.Generate(ctx, first, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := append(append(slices.Clone(first), c.Tokens...), testIDs(12)...)
+		diverged := slices.Clone(next)
+		diverged[17] = (diverged[17] + 1) % 256
+		long := append(slices.Clone(next), testIDs(40)...)
+		for _, tc := range []struct {
+			name   string
+			prompt []int
+			reused int // prompt tokens the warm model need not compute
+		}{
+			{"next turn", next, len(first) + len(c.Tokens) - 1},
+			{"needs a bigger cache", long, len(next)},
+			{"same prompt again", long, len(long) - 1},
+			{"diverges inside the cached prefix", diverged, 17},
+		} {
+			if done := reusable(warm, tc.prompt); done != tc.reused {
+				t.Errorf("%s: %d prompt tokens reusable, want %d", tc.name, done, tc.reused)
+			}
+			got, err := warm.Generate(ctx, tc.prompt, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := randomModelFrom(t, cfg, ts)
+			want, err := fresh.Generate(ctx, tc.prompt, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Tokens, want.Tokens) || !slices.Equal(got.LogProbs, want.LogProbs) {
+				t.Fatalf("%s: with the cached prefix %v %v, fresh %v %v", tc.name, got.Tokens, got.LogProbs, want.Tokens, want.LogProbs)
+			}
+		}
+	})
+}
+
+// reusable is how many of prompt's tokens acquire would take from the
+// model's cached sessions, without taking any.
+func reusable(m *Model, prompt []int) int {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	n := 0
+	for _, s := range m.cached {
+		n = max(n, commonPrefix(s.toks, prompt))
+	}
+	return min(n, len(prompt)-1)
 }

@@ -83,10 +83,10 @@ func (m *Model) generate(ctx context.Context, prompt []int, opts *llms.CallOptio
 	if budget == 0 {
 		return c, nil
 	}
-	s := m.newSession(len(prompt) + budget)
+	s, done := m.acquire(prompt, len(prompt)+budget)
 	defer m.release(s)
 
-	for rest := prompt; len(rest) > 0; {
+	for rest := prompt[done:]; len(rest) > 0; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -423,7 +423,7 @@ func TestChatMessages(t *testing.T) {
 		{Role: "system", Content: "sys"},
 		{Role: "user", Content: "ab"},
 		{Role: "assistant", Content: "calling", ToolCalls: []trajectory.ToolCallSpec{{ID: "c1", Name: "calc", Arguments: `{"x":1}`}, {ID: "c2", Name: "now", Arguments: "{}"}}},
-		{Role: "tool", Name: "calc", Content: "2", ToolCallID: "c1"}, // name found from the call
+		{Role: "tool", Content: "2", ToolCallID: "c1"}, // the template names it after call c1
 		{Role: "tool", Name: "clock", Content: "noon", ToolCallID: "c2"},
 		{Role: "user", Content: "g"},
 	}
@@ -435,6 +435,19 @@ func TestChatMessages(t *testing.T) {
 			got[i].ToolCallID != want[i].ToolCallID || !slices.Equal(got[i].ToolCalls, want[i].ToolCalls) {
 			t.Errorf("message %d: got %+v, want %+v", i, got[i], want[i])
 		}
+	}
+	ids, err := ApplyChatTemplate(got, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text []byte
+	for _, id := range ids {
+		if id < 256 {
+			text = append(text, byte(id))
+		}
+	}
+	if !strings.Contains(string(text), "[calc] 2") || !strings.Contains(string(text), "[clock] noon") {
+		t.Errorf("the tool results are not shown with their calls' names: %q", text)
 	}
 
 	bad := map[string][]llms.MessageContent{

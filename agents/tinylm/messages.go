@@ -10,13 +10,12 @@ import (
 // ChatMessages converts langchaingo messages to the chat messages the
 // template renders. System, human (and generic) and AI messages keep their
 // text, parts joined without a separator (as the Python policy server
-// does); an AI message's ToolCall
-// parts become its tool calls; each ToolCallResponse becomes one tool
-// message, named after the call it answers when it carries no name. Images
-// and other binary parts are refused: the model reads text only.
+// does); an AI message's ToolCall parts become its tool calls; each
+// ToolCallResponse becomes one tool message (the template names an unnamed
+// one after the call it answers). Images and other binary parts are
+// refused: the model reads text only.
 func ChatMessages(msgs []llms.MessageContent) ([]trajectory.Message, error) {
 	out := make([]trajectory.Message, 0, len(msgs))
-	callNames := map[string]string{} // tool call id -> tool name, for unnamed responses
 	for i, mc := range msgs {
 		var role string
 		switch mc.Role {
@@ -50,9 +49,6 @@ func ChatMessages(msgs []llms.MessageContent) ([]trajectory.Message, error) {
 					args = "{}" // keep the rendered call valid JSON
 				}
 				calls = append(calls, trajectory.ToolCallSpec{ID: p.ID, Name: p.FunctionCall.Name, Arguments: args})
-				if p.ID != "" {
-					callNames[p.ID] = p.FunctionCall.Name
-				}
 			case llms.ToolCallResponse:
 				if role != "tool" {
 					return nil, invalidf("message %d (%s) part %d: tool responses belong in tool messages", i, mc.Role, j)
@@ -72,11 +68,7 @@ func ChatMessages(msgs []llms.MessageContent) ([]trajectory.Message, error) {
 				return nil, invalidf("message %d mixes text and tool responses", i)
 			}
 			for _, r := range responses {
-				name := r.Name
-				if name == "" {
-					name = callNames[r.ToolCallID]
-				}
-				out = append(out, trajectory.Message{Role: role, Name: name, Content: r.Content, ToolCallID: r.ToolCallID})
+				out = append(out, trajectory.Message{Role: role, Name: r.Name, Content: r.Content, ToolCallID: r.ToolCallID})
 			}
 			continue
 		}

@@ -26,14 +26,17 @@ type layer struct {
 	outW, outB   []float32 // mlp.proj
 }
 
-// Model is a loaded tiny model. It is immutable after loading and safe for
-// concurrent use: every generation gets its own KV cache.
+// Model is a loaded tiny model. Its weights are immutable after loading and
+// it is safe for concurrent use: every generation gets its own KV cache. The
+// caches of the last few generations are kept, so that a prompt that
+// begins like an earlier one (the next turn of a conversation) computes
+// only its new tokens; the logits are the same bit for bit.
 type Model struct {
 	cfg     Config
 	name    string
-	tokEmb  []float32 // [vocab, d], also the output projection
-	posEmb  []float32 // [max_seq, d]
-	prevEmb []float32 // [vocab, d], nil unless the config asks for it
+	tokEmb  []float32   // [vocab, d], also the output projection
+	posEmb  []float32   // [max_seq, d]
+	prevEmb [][]float32 // per previous token (prev_tokens of them): [vocab, d]
 	layers  []layer
 	lnfW    []float32
 	lnfB    []float32
@@ -41,8 +44,12 @@ type Model struct {
 	zeroBias []float32
 	gelu     *geluTable
 
-	// sessions recycles KV caches and scratch buffers between calls.
+	// sessions recycles KV caches and scratch buffers between calls;
+	// cached holds the most recently finished ones, least recent first,
+	// whose keys and values a prompt with the same beginning reuses.
 	sessions sync.Pool
+	cacheMu  sync.Mutex
+	cached   []*session
 }
 
 // Option configures a Model at load time.
@@ -129,8 +136,9 @@ func fromSafetensors(cfg Config, st *safetensors) (*Model, error) {
 	}
 	m.tokEmb = get("tok_emb.weight", v, d)
 	m.posEmb = get("pos_emb.weight", cfg.MaxSeq, d)
-	if cfg.PrevTokenEmb {
-		m.prevEmb = get("prev_emb.weight", v, d)
+	m.prevEmb = make([][]float32, cfg.PrevTokens)
+	for k := range m.prevEmb {
+		m.prevEmb[k] = get(prevEmbName(k+1), v, d)
 	}
 	for i := range m.layers {
 		p := fmt.Sprintf("blocks.%d.", i)

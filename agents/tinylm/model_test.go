@@ -106,7 +106,12 @@ func TestLoadErrors(t *testing.T) {
 		{"bad vocab", func(_ map[string]tensor, c *Config) { c.VocabSize = 300 }, "vocab_size 300"},
 		{"heads do not divide d_model", func(_ map[string]tensor, c *Config) { c.NHead = 5 }, "n_head 5"},
 		{"zero max_seq", func(_ map[string]tensor, c *Config) { c.MaxSeq = 0 }, "max_seq 0"},
-		{"config asks for a previous-token embedding the weights lack", func(_ map[string]tensor, c *Config) { c.PrevTokenEmb = true }, `missing tensor "prev_emb.weight"`},
+		{"config asks for a previous-token embedding the weights lack", func(_ map[string]tensor, c *Config) { c.PrevTokens = 1 }, `missing tensor "prev_emb.weight"`},
+		{"config asks for more previous-token embeddings than the weights have", func(ts map[string]tensor, c *Config) {
+			c.PrevTokens = 2
+			ts["prev_emb.weight"] = tensor{Shape: []int{c.VocabSize, c.DModel}, Data: make([]float32, c.VocabSize*c.DModel)}
+		}, `missing tensor "prev_emb2.weight"`},
+		{"too many previous tokens", func(_ map[string]tensor, c *Config) { c.PrevTokens = MaxPrevTokens + 1 }, "prev_tokens 9"},
 	}
 	for _, c := range cases {
 		ts := map[string]tensor{}
@@ -151,6 +156,10 @@ func TestLoadErrors(t *testing.T) {
 	writeFile(t, filepath.Join(dir, ConfigFile), []byte(`{"vocab_size": 264, "d_model": 32, "n_layer": 2, "n_head": 4, "max_seq": 96, "prev_token_emb": "yes"}`))
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "prev_token_emb") {
 		t.Fatalf("prev_token_emb that is not a boolean: got %v", err)
+	}
+	writeFile(t, filepath.Join(dir, ConfigFile), []byte(`{"vocab_size": 264, "d_model": 32, "n_layer": 2, "n_head": 4, "max_seq": 96, "prev_token_emb": true, "prev_tokens": 2}`))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "contradicts") {
+		t.Fatalf("prev_token_emb and prev_tokens that disagree: got %v", err)
 	}
 	if _, err := Load(t.TempDir()); err == nil {
 		t.Fatal("an empty directory loaded")

@@ -186,8 +186,8 @@ func decodeOpenAIMessages(raw json.RawMessage) ([]trajectory.Message, error) {
 
 // TestParityPyTorch exports fresh random models with PyTorch and checks the
 // Go logits against PyTorch's on every fixed input (default fixture shape,
-// a shape with other head, layer and width counts, and one with the
-// previous-token embedding).
+// a shape with other head, layer and width counts, and shapes with one and
+// with three previous-token embeddings).
 func TestParityPyTorch(t *testing.T) {
 	if *updateFixture {
 		writeCommittedFixture(t, exportFixture(t, committedFixture...))
@@ -196,9 +196,11 @@ func TestParityPyTorch(t *testing.T) {
 	t.Run("d48-h2-l3", func(t *testing.T) {
 		checkFixture(t, exportFixture(t, "--d-model", "48", "--n-layer", "3", "--n-head", "2", "--max-seq", "80", "--seed", "7"))
 	})
-	t.Run("prev-token-emb", func(t *testing.T) {
-		checkFixture(t, exportFixture(t, "--d-model", "32", "--n-layer", "2", "--n-head", "4", "--max-seq", "64", "--seed", "3", "--prev-token-emb"))
-	})
+	for _, n := range []string{"1", "3"} {
+		t.Run("prev-tokens-"+n, func(t *testing.T) {
+			checkFixture(t, exportFixture(t, "--d-model", "32", "--n-layer", "2", "--n-head", "4", "--max-seq", "64", "--seed", "3", "--prev-tokens", n))
+		})
+	}
 }
 
 // TestParityCommittedFixture checks the fixture kept in testdata, so parity

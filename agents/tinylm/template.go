@@ -1,6 +1,7 @@
 package tinylm
 
 import (
+	"cmp"
 	"unicode/utf8"
 
 	"github.com/reagent-go/reagent/trajectory"
@@ -32,7 +33,9 @@ func ApplyChatTemplate(messages []trajectory.Message, generationPrompt bool) ([]
 
 // ApplyChatTemplateMask is ApplyChatTemplate that also returns which tokens
 // are trainable: those of assistant messages (content, tool calls and the
-// closing <|end|>), never the role token or the generation prompt.
+// closing <|end|>), never the role token or the generation prompt. A tool
+// message without a name is shown with the name of the call it answers
+// (its ToolCallID): OpenAI clients send results with the id only.
 func ApplyChatTemplateMask(messages []trajectory.Message, generationPrompt bool) (ids []int, trainable []bool, err error) {
 	ids = append(ids, TokBOS)
 	trainable = append(trainable, false)
@@ -42,6 +45,7 @@ func ApplyChatTemplateMask(messages []trajectory.Message, generationPrompt bool)
 			trainable = append(trainable, v)
 		}
 	}
+	var callNames map[string]string // tool call id -> tool name
 	for i, m := range messages {
 		tok, ok := roleToken(m.Role)
 		if !ok {
@@ -52,8 +56,16 @@ func ApplyChatTemplateMask(messages []trajectory.Message, generationPrompt bool)
 		}
 		ids = append(ids, tok)
 		mark(false)
-		if m.Role == "tool" && m.Name != "" {
-			ids = appendText(ids, "["+m.Name+"] ")
+		for _, c := range m.ToolCalls {
+			if c.ID != "" {
+				if callNames == nil {
+					callNames = map[string]string{}
+				}
+				callNames[c.ID] = c.Name
+			}
+		}
+		if name := cmp.Or(m.Name, callNames[m.ToolCallID]); m.Role == "tool" && name != "" {
+			ids = appendText(ids, "["+name+"] ")
 		}
 		ids = appendText(ids, m.Content)
 		for _, c := range m.ToolCalls {

